@@ -1,0 +1,82 @@
+//! The decision table, in one place: what each status and each network
+//! failure leads to before timing is considered.
+//!
+//! | observed | rule |
+//! | --- | --- |
+//! | 2xx | succeed |
+//! | 401 | refresh the token once, re-send at once |
+//! | 409 | search by external id |
+//! | 429 | wait as the rate limit says |
+//! | 500, 502 | back off |
+//! | 503 | back off, honouring `Retry-After` |
+//! | 504 | back off one step longer |
+//! | 501, 505, 511 | give up: retrying cannot change them |
+//! | other 5xx | `PolicySpec::other_server_errors` (default: back off) |
+//! | 400, 403, 404, other 4xx, 1xx, 3xx, anything outside 100..=599 | give up |
+//! | refused, DNS, connect timeout | back off: nothing was sent |
+//! | timeout, reset | back off if the request may repeat, else give up |
+//! | TLS, protocol, other | give up |
+//!
+//! A policy's [`StatusRule`](crate::StatusRule)s replace rows of the table.
+
+use crate::outcome::{NetworkError, Request};
+use crate::policy::{PolicySpec, Rule};
+
+const BACKOFF: Rule = Rule::Backoff {
+    retry_after: false,
+    extra_steps: 0,
+};
+
+/// The rule for `status` under `spec`.
+pub fn status(spec: &PolicySpec, status: u16) -> Rule {
+    if let Some(r) = spec.statuses.iter().find(|r| r.status == status) {
+        return r.rule;
+    }
+    match status {
+        200..=299 => Rule::Succeed,
+        401 => Rule::RefreshToken,
+        409 => Rule::SearchExisting,
+        429 => Rule::RateLimited,
+        500 | 502 => BACKOFF,
+        503 => Rule::Backoff {
+            retry_after: true,
+            extra_steps: 0,
+        },
+        504 => Rule::Backoff {
+            retry_after: false,
+            extra_steps: 1,
+        },
+        501 | 505 | 511 => Rule::GiveUp,
+        500..=599 => spec.other_server_errors,
+        _ => Rule::GiveUp,
+    }
+}
+
+/// What a network failure leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkVerdict {
+    /// Back off and retry.
+    Retry,
+    /// Give up: the request may have been applied and may not repeat.
+    Unsafe,
+    /// Give up: retrying cannot fix it (or the policy retries no network
+    /// failures).
+    Fatal,
+}
+
+/// The verdict for `error` on `request` under `spec`.
+pub fn network(spec: &PolicySpec, error: NetworkError, request: &Request) -> NetworkVerdict {
+    if !spec.retry_network_errors {
+        NetworkVerdict::Fatal
+    } else if error.before_send() {
+        NetworkVerdict::Retry
+    } else if error.maybe_applied() {
+        if request.may_repeat() {
+            NetworkVerdict::Retry
+        } else {
+            NetworkVerdict::Unsafe
+        }
+    } else {
+        NetworkVerdict::Fatal
+    }
+}

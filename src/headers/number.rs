@@ -1,0 +1,115 @@
+//! The value grammar shared by every numeric header.
+//!
+//! Rules, applied to every numeric value the crate reads:
+//! - surrounding spaces and tabs (HTTP's OWS) are ignored; any other
+//!   whitespace makes the value unusable;
+//! - digits only, leading zeros allowed: `"007"` is 7;
+//! - no sign: `"-1"` and `"+1"` are unusable (the grammar has none, and a
+//!   sign means the server is broken);
+//! - a decimal fraction is accepted where a duration is meant (`"1.5"` is
+//!   1.5 s, digits past nanoseconds are dropped), not where a count is;
+//! - a number too large for 64 bits saturates: the policy's cap applies next;
+//! - anything else (empty, letters, non-UTF-8 bytes) is unusable.
+
+use core::time::Duration;
+
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Reads ASCII digits, saturating; `None` if empty or not all digits.
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit()
+            .then(|| acc.saturating_mul(10).saturating_add(u64::from(b - b'0')))
+    })
+}
+
+/// A count: digits only.
+pub(crate) fn count(v: &[u8]) -> Option<u64> {
+    digits(trim_ows(v))
+}
+
+/// A non-negative number of seconds, possibly fractional.
+pub(crate) fn seconds(v: &[u8]) -> Option<Duration> {
+    let v = trim_ows(v);
+    let (whole, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(dot) => (&v[..dot], Some(&v[dot + 1..])),
+        None => (v, None),
+    };
+    let secs = digits(whole)?;
+    let nanos = match frac {
+        None => 0,
+        Some(f) => {
+            digits(f)?;
+            // Exactly nine digits of nanoseconds, padded or cut.
+            (0..9).fold(0u32, |acc, i| {
+                acc * 10 + f.get(i).map_or(0, |&b| u32::from(b - b'0'))
+            })
+        }
+    };
+    Some(Duration::new(secs, 0).saturating_add(Duration::from_nanos(u64::from(nanos))))
+}
+
+/// The value without surrounding OWS, if it is UTF-8.
+pub(crate) fn text(v: &[u8]) -> Option<&str> {
+    core::str::from_utf8(trim_ows(v)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_table() {
+        let ms = Duration::from_millis;
+        let cases: &[(&[u8], Option<Duration>)] = &[
+            (b"120", Some(ms(120_000))),
+            (b"  120\t", Some(ms(120_000))),
+            (b"007", Some(ms(7_000))),
+            (b"0", Some(Duration::ZERO)),
+            (b"1.5", Some(ms(1_500))),
+            (b"0.0000000019", Some(Duration::from_nanos(1))),
+            (b"-1", None),
+            (b"+1", None),
+            (b"1.", None),
+            (b".5", None),
+            (b"1e3", None),
+            (b"", None),
+            (b"   ", None),
+            (b"12 0", None),
+            (b"\n12", None),
+            (b"abc", None),
+            (b"\xff\xfe", None),
+            (b"99999999999999999999999999", Some(Duration::from_secs(u64::MAX))),
+        ];
+        for (input, want) in cases {
+            assert_eq!(seconds(input), *want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn count_table() {
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (b"100", Some(100)),
+            (b" 0 ", Some(0)),
+            (b"1.5", None),
+            (b"-1", None),
+            (b"+1", None),
+            (b"", None),
+            (b"99999999999999999999999", Some(u64::MAX)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(count(input), *want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The policy: every knob of the decision rules, validated once at
+//! construction so that no call can meet a nonsense value.
+
+use core::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::schedule::{Jitter, Schedule};
+
+/// A validated retry policy. Build one from a [`PolicySpec`] with
+/// [`Policy::new`], take a preset ([`Policy::seed_guide`],
+/// [`Policy::genesys_sdk`]), or deserialize one (validation runs then too).
+///
+/// Calls borrow it (`&Policy`) or share it (`Arc<Policy>`); it is never
+/// copied into a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PolicySpec", into = "PolicySpec")]
+pub struct Policy {
+    spec: PolicySpec,
+}
+
+/// The knobs of a policy, unvalidated. Defaults are the source guide's
+/// (`PolicySpec::default()` validates into [`Policy::seed_guide`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySpec {
+    /// Retries after the first send that the schedule (and, when
+    /// [`RateLimitRule::counts_as_retry`], rate-limit waits) may use. A token
+    /// refresh re-send and a conflict re-create are bounded on their own (one
+    /// each) and do not count.
+    pub max_retries: u32,
+    /// Backoff delays for server errors and retryable network failures.
+    pub schedule: Schedule,
+    /// Randomisation of backoff delays.
+    pub jitter: Jitter,
+    /// Total time budget of a call: a sleep that would end past it is never
+    /// started; the call gives up instead.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Option<Duration>,
+    /// Per-attempt timeout, enforced by the drivers (the core never waits).
+    #[serde(with = "humantime_serde")]
+    pub attempt_timeout: Option<Duration>,
+    /// Longest wait a server may impose via `Retry-After` or a rate-limit
+    /// reset; longer hints are cut to it, so a hostile server cannot park a
+    /// client for a day.
+    #[serde(with = "humantime_serde")]
+    pub retry_after_cap: Duration,
+    /// Shortest wait taken on a server's hint. A `Retry-After: 0` or a reset
+    /// in the past is raised to it, so a server cannot turn clients into a
+    /// zero-delay hammer.
+    #[serde(with = "humantime_serde")]
+    pub min_server_wait: Duration,
+    /// How a 429 is waited out.
+    pub rate_limit: RateLimitRule,
+    /// What a conflict (409) leads to once the search finds the record.
+    pub on_conflict: OnConflict,
+    /// Whether network failures are retried at all (under the idempotency
+    /// rules of [`crate::classify::network`]).
+    pub retry_network_errors: bool,
+    /// Per-status rules that replace the built-in decision table.
+    pub statuses: Vec<StatusRule>,
+    /// The rule for 5xx statuses the table does not name (the table names
+    /// 500, 501, 502, 503, 504, 505 and 511).
+    pub other_server_errors: Rule,
+    /// Rate-limit pressure thresholds, as fractions of the limit remaining.
+    pub pressure: PressureThresholds,
+}
+
+/// What to do with a response status. The built-in table
+/// ([`crate::classify`]) gives each status one; [`StatusRule`]s override it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    /// The call is done.
+    Succeed,
+    /// Give up: retrying will not help.
+    GiveUp,
+    /// Refresh the token once and re-send at once.
+    RefreshToken,
+    /// Search for the existing record by external id.
+    SearchExisting,
+    /// Wait as a rate limit says, then re-send.
+    RateLimited,
+    /// Back off by the schedule, then re-send.
+    Backoff {
+        /// Take the server's `Retry-After` instead of the schedule's delay
+        /// when it is present and usable.
+        #[serde(default)]
+        retry_after: bool,
+        /// Steps to look ahead in the schedule (504: one step longer).
+        #[serde(default)]
+        extra_steps: u32,
+    },
+}
+
+/// One per-status override.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRule {
+    /// The status, 100 to 599.
+    pub status: u16,
+    /// What to do with it.
+    pub rule: Rule,
+}
+
+/// What a resolved conflict leads to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Search; a found record completes the call as
+    /// [`Completion::Existing`](crate::Completion::Existing).
+    #[default]
+    ReturnExisting,
+    /// Search; a found record completes the call as
+    /// [`Completion::Update`](crate::Completion::Update).
+    Update,
+    /// Give up on a conflict without searching.
+    GiveUp,
+}
+
+/// How a 429 is waited out: `Retry-After`, else the rate-limit reset header
+/// (when `use_reset`), else `default_wait`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitRule {
+    /// Wait when the response says nothing usable (the guide: 60 s).
+    #[serde(with = "humantime_serde")]
+    pub default_wait: Duration,
+    /// Whether the rate-limit reset header is read when `Retry-After` is absent.
+    pub use_reset: bool,
+    /// Give up instead of waiting when the server asks for longer than this.
+    #[serde(with = "humantime_serde")]
+    pub give_up_above: Option<Duration>,
+    /// Whether a 429 wait uses one of `max_retries`. When it does not, the
+    /// policy must have a deadline, or a server could keep the call forever.
+    pub counts_as_retry: bool,
+}
+
+impl Default for RateLimitRule {
+    fn default() -> Self {
+        Self {
+            default_wait: Duration::from_secs(60),
+            use_reset: true,
+            give_up_above: None,
+            counts_as_retry: true,
+        }
+    }
+}
+
+/// Fractions of the rate limit remaining at which pressure rises.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PressureThresholds {
+    /// Below this fraction remaining: warning (the guide: 20 %).
+    pub warning: f64,
+    /// Below this fraction remaining: critical (the guide: 5 %).
+    pub critical: f64,
+}
+
+impl Default for PressureThresholds {
+    fn default() -> Self {
+        Self {
+            warning: 0.20,
+            critical: 0.05,
+        }
+    }
+}
+
+impl Default for PolicySpec {
+    fn default() -> Self {
+        Self {
+            max_retries: 4,
+            schedule: Schedule::seed_guide(),
+            jitter: Jitter::None,
+            deadline: None,
+            attempt_timeout: None,
+            retry_after_cap: Duration::from_secs(300),
+            min_server_wait: Duration::from_secs(1),
+            rate_limit: RateLimitRule::default(),
+            on_conflict: OnConflict::ReturnExisting,
+            retry_network_errors: true,
+            statuses: Vec::new(),
+            other_server_errors: Rule::Backoff {
+                retry_after: false,
+                extra_steps: 0,
+            },
+            pressure: PressureThresholds::default(),
+        }
+    }
+}
+
+/// Why a policy was rejected. Each message names the field.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// `schedule.delays` is empty.
+    #[error("schedule.delays is empty: an explicit schedule needs at least one delay")]
+    EmptySchedule,
+    /// A delay of an explicit schedule is zero.
+    #[error("schedule.delays[{index}] is zero: a zero backoff hammers the server")]
+    ZeroDelay {
+        /// Which delay.
+        index: usize,
+    },
+    /// A schedule's first delay or unit is zero.
+    #[error("schedule.base (or first/unit) is zero: a zero backoff hammers the server")]
+    ZeroBase,
+    /// A schedule's factor is below 1 or not a finite number.
+    #[error("schedule.factor must be a finite number >= 1, got {factor}")]
+    FactorBelowOne {
+        /// The factor given.
+        factor: f64,
+    },
+    /// An exponential schedule's cap is below its base.
+    #[error("schedule.cap ({cap:?}) is below schedule.base ({base:?})")]
+    CapBelowBase {
+        /// The base given.
+        base: Duration,
+        /// The cap given.
+        cap: Duration,
+    },
+    /// A staged schedule's stage length is zero.
+    #[error("schedule.stage is zero")]
+    ZeroStage,
+    /// `retry_after_cap` is zero.
+    #[error("retry_after_cap is zero: every server wait would become a zero-delay retry")]
+    ZeroCap,
+    /// `min_server_wait` is above `retry_after_cap`.
+    #[error("min_server_wait ({min:?}) is above retry_after_cap ({cap:?})")]
+    FloorAboveCap {
+        /// The floor given.
+        min: Duration,
+        /// The cap given.
+        cap: Duration,
+    },
+    /// `rate_limit.default_wait` is zero or above `retry_after_cap`.
+    #[error("rate_limit.default_wait ({wait:?}) must be above zero and at most retry_after_cap ({cap:?})")]
+    BadRateLimitDefault {
+        /// The default wait given.
+        wait: Duration,
+        /// The cap given.
+        cap: Duration,
+    },
+    /// 429 waits do not count as retries and nothing else bounds them.
+    #[error("rate_limit.counts_as_retry is false but deadline is unset: 429s could keep a call forever")]
+    UnboundedRateLimitWaits,
+    /// A per-status override names a status outside 100..=599.
+    #[error("statuses: {status} is not an HTTP status (100..=599)")]
+    InvalidStatus {
+        /// The status given.
+        status: u16,
+    },
+    /// Two per-status overrides name the same status.
+    #[error("statuses: {status} is listed twice")]
+    DuplicateStatus {
+        /// The status given.
+        status: u16,
+    },
+    /// Pressure thresholds are not fractions with critical <= warning.
+    #[error("pressure thresholds must satisfy 0 <= critical <= warning <= 1, got critical {critical}, warning {warning}")]
+    BadPressure {
+        /// The critical threshold given.
+        critical: f64,
+        /// The warning threshold given.
+        warning: f64,
+    },
+}
+
+impl Policy {
+    /// Validates `spec` into a policy.
+    ///
+    /// ```
+    /// use steadfast::{Policy, PolicySpec, PolicyError, Schedule};
+    /// use std::time::Duration;
+    ///
+    /// let spec = PolicySpec {
+    ///     schedule: Schedule::Exponential {
+    ///         base: Duration::from_secs(3),
+    ///         factor: 0.5,
+    ///         cap: Duration::from_secs(300),
+    ///     },
+    ///     ..PolicySpec::default()
+    /// };
+    /// assert_eq!(Policy::new(spec), Err(PolicyError::FactorBelowOne { factor: 0.5 }));
+    /// ```
+    pub fn new(spec: PolicySpec) -> Result<Self, PolicyError> {
+        spec.schedule.validate()?;
+        if spec.retry_after_cap.is_zero() {
+            return Err(PolicyError::ZeroCap);
+        }
+        if spec.min_server_wait > spec.retry_after_cap {
+            return Err(PolicyError::FloorAboveCap {
+                min: spec.min_server_wait,
+                cap: spec.retry_after_cap,
+            });
+        }
+        let wait = spec.rate_limit.default_wait;
+        if wait.is_zero() || wait > spec.retry_after_cap {
+            return Err(PolicyError::BadRateLimitDefault {
+                wait,
+                cap: spec.retry_after_cap,
+            });
+        }
+        if !spec.rate_limit.counts_as_retry && spec.deadline.is_none() {
+            return Err(PolicyError::UnboundedRateLimitWaits);
+        }
+        for (i, rule) in spec.statuses.iter().enumerate() {
+            if !(100..=599).contains(&rule.status) {
+                return Err(PolicyError::InvalidStatus {
+                    status: rule.status,
+                });
+            }
+            if spec.statuses[..i].iter().any(|r| r.status == rule.status) {
+                return Err(PolicyError::DuplicateStatus {
+                    status: rule.status,
+                });
+            }
+        }
+        let PressureThresholds { warning, critical } = spec.pressure;
+        if !(0.0..=1.0).contains(&critical) || !(critical..=1.0).contains(&warning) {
+            return Err(PolicyError::BadPressure { critical, warning });
+        }
+        Ok(Self { spec })
+    }
+
+    /// The validated knobs.
+    pub fn spec(&self) -> &PolicySpec {
+        &self.spec
+    }
+
+    /// The longest sleep any call under this policy can be told to take:
+    /// the larger of the schedule's cap and `retry_after_cap`.
+    pub fn max_sleep(&self) -> Duration {
+        self.spec.schedule.cap().max(self.spec.retry_after_cap)
+    }
+
+    /// The same policy with a total deadline.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        // A deadline only ever tightens a policy, so validity is kept.
+        self.spec.deadline = Some(deadline);
+        self
+    }
+
+    /// The same policy with jitter. Jitter never leaves `[0, cap]`, so
+    /// validity is kept.
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.spec.jitter = jitter;
+        self
+    }
+
+    /// Used by presets, whose specs are checked by tests.
+    pub(crate) fn trusted(spec: PolicySpec) -> Self {
+        Self { spec }
+    }
+}
+
+impl TryFrom<PolicySpec> for Policy {
+    type Error = PolicyError;
+
+    fn try_from(spec: PolicySpec) -> Result<Self, Self::Error> {
+        Self::new(spec)
+    }
+}
+
+impl From<Policy> for PolicySpec {
+    fn from(policy: Policy) -> Self {
+        policy.spec
+    }
+}
+
+impl AsRef<Policy> for Policy {
+    fn as_ref(&self) -> &Policy {
+        self
+    }
+}
