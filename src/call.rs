@@ -148,8 +148,10 @@ impl<P: Borrow<Policy>> Call<P> {
         let waiting = self.waiting();
         let fits = matches!(
             (waiting, outcome.kind()),
-            (Waiting::Response, OutcomeKind::Response | OutcomeKind::Network)
-                | (Waiting::Refresh, OutcomeKind::Refresh)
+            (
+                Waiting::Response,
+                OutcomeKind::Response | OutcomeKind::Network
+            ) | (Waiting::Refresh, OutcomeKind::Refresh)
                 | (Waiting::Search, OutcomeKind::Search)
         );
         if !fits {

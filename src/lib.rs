@@ -73,6 +73,7 @@ pub mod outcome;
 pub mod policy;
 mod presets;
 pub mod replay;
+pub mod scenarios;
 pub mod schedule;
 
 pub use action::{Action, Completion, Reason};

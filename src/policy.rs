@@ -243,7 +243,9 @@ pub enum PolicyError {
         cap: Duration,
     },
     /// 429 waits do not count as retries and nothing else bounds them.
-    #[error("rate_limit.counts_as_retry is false but deadline is unset: 429s could keep a call forever")]
+    #[error(
+        "rate_limit.counts_as_retry is false but deadline is unset: 429s could keep a call forever"
+    )]
     UnboundedRateLimitWaits,
     /// A per-status override names a status outside 100..=599.
     #[error("statuses: {status} is not an HTTP status (100..=599)")]

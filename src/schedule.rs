@@ -70,11 +70,7 @@ impl Schedule {
         match self {
             Self::Explicit { delays } => {
                 let i = usize::try_from(step).unwrap_or(usize::MAX);
-                delays
-                    .get(i)
-                    .or(delays.last())
-                    .copied()
-                    .unwrap_or_default()
+                delays.get(i).or(delays.last()).copied().unwrap_or_default()
             }
             Self::Exponential { base, factor, cap } => exponential(*base, *factor, *cap, step),
             Self::Staged {

@@ -90,10 +90,18 @@ mod tests {
             (b"\n12", None),
             (b"abc", None),
             (b"\xff\xfe", None),
-            (b"99999999999999999999999999", Some(Duration::from_secs(u64::MAX))),
+            (
+                b"99999999999999999999999999",
+                Some(Duration::from_secs(u64::MAX)),
+            ),
         ];
         for (input, want) in cases {
-            assert_eq!(seconds(input), *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                seconds(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

@@ -122,7 +122,13 @@ impl Acc {
         }
     }
 
-    pub(crate) fn reset(&mut self, v: &[u8], unit: ResetUnit, now: Duration, notes: &mut HintNotes) {
+    pub(crate) fn reset(
+        &mut self,
+        v: &[u8],
+        unit: ResetUnit,
+        now: Duration,
+        notes: &mut HintNotes,
+    ) {
         self.seen = true;
         match number::seconds(v) {
             Some(raw) => self.reset_value(raw, unit, now, notes),
@@ -130,7 +136,13 @@ impl Acc {
         }
     }
 
-    fn reset_value(&mut self, raw: Duration, unit: ResetUnit, now: Duration, notes: &mut HintNotes) {
+    fn reset_value(
+        &mut self,
+        raw: Duration,
+        unit: ResetUnit,
+        now: Duration,
+        notes: &mut HintNotes,
+    ) {
         const EPOCH_MILLIS: Duration = Duration::from_secs(1_000_000_000_000);
         const EPOCH_SECS: Duration = Duration::from_secs(1_000_000_000);
         let (at, read_as) = if raw >= EPOCH_MILLIS {
