@@ -80,7 +80,9 @@ pub use action::{Action, Completion, Reason};
 pub use call::{Call, OutcomeError, Waiting};
 pub use event::{Basis, Event, Observed};
 pub use headers::{HintNotes, Hints, Pressure, RateLimit};
-pub use outcome::{Clock, Headers, Method, NetworkError, Outcome, Refresh, Request, Search};
+pub use outcome::{
+    Clock, Headers, Method, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search,
+};
 pub use policy::{
     OnConflict, Policy, PolicyError, PolicySpec, PressureThresholds, RateLimitRule, Rule,
     StatusRule,

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyError;
 
+/// The per-call RNG jitter draws from (`fastrand`'s wyrand, 8 bytes of
+/// state). Seed it with `Rng::with_seed`; nothing here touches a global RNG.
+pub use fastrand::Rng;
+
 /// How long to wait before the n-th backoff retry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -260,7 +264,7 @@ impl Jitter {
         prev: Duration,
         base: Duration,
         cap: Duration,
-        rng: &mut fastrand::Rng,
+        rng: &mut Rng,
     ) -> Duration {
         match self {
             Self::None => delay,
@@ -276,7 +280,7 @@ impl Jitter {
 
 /// A uniform draw in `[lo, hi]` at nanosecond resolution. Spans beyond
 /// `u64::MAX` nanoseconds (584 years) are drawn over the first 584 years.
-fn uniform(rng: &mut fastrand::Rng, lo: Duration, hi: Duration) -> Duration {
+fn uniform(rng: &mut Rng, lo: Duration, hi: Duration) -> Duration {
     let span = hi.saturating_sub(lo).as_nanos();
     let span = u64::try_from(span).unwrap_or(u64::MAX);
     lo.saturating_add(Duration::from_nanos(rng.u64(0..=span)))

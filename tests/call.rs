@@ -1,0 +1,191 @@
+//! The state machine's contract: idempotent polls, sleeps that only shrink,
+//! outcomes that fit or are refused, clocks that misbehave, and events that
+//! never carry a secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use steadfast::scenarios::{SEED, START};
+use steadfast::{
+    Action, Call, Clock, Method, NetworkError, Outcome, OutcomeError, OutcomeKind, Policy, Refresh,
+    Request, Search, Waiting,
+};
+
+const GET: Request = Request::new(Method::Get);
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn polling_twice_returns_the_same_action_in_every_state() {
+    let p = Policy::seed_guide();
+    let create = Request::new(Method::Post).with_external_id();
+    let setups: Vec<(Request, Vec<Outcome<'static>>)> = vec![
+        (GET, vec![]),
+        (GET, vec![Outcome::status(503)]),
+        (GET, vec![Outcome::status(401)]),
+        (create, vec![Outcome::status(409)]),
+        (GET, vec![Outcome::status(200)]),
+        (GET, vec![Outcome::status(400)]),
+    ];
+    for (request, outcomes) in setups {
+        let mut call = Call::new(&p, request, START, SEED);
+        for o in &outcomes {
+            call.observe(*o, START).unwrap();
+        }
+        let first = call.poll(START);
+        assert_eq!(call.poll(START), first, "{outcomes:?}");
+        assert_eq!(call.poll(START), first, "{outcomes:?}");
+    }
+}
+
+#[test]
+fn a_sleep_shrinks_with_the_clock_then_turns_into_the_send() {
+    let p = Policy::seed_guide();
+    let mut call = Call::new(&p, GET, START, SEED);
+    let event = call.observe(Outcome::status(503), START).unwrap();
+    assert_eq!(event.action, Action::Sleep(secs(3)));
+    assert_eq!(call.poll(START.advanced(secs(1))), Action::Sleep(secs(2)));
+    assert_eq!(
+        call.poll(START.advanced(Duration::from_millis(2999))),
+        Action::Sleep(Duration::from_millis(1))
+    );
+    assert_eq!(
+        call.poll(START.advanced(secs(3))),
+        Action::Send { attempt: 2 }
+    );
+    // Late wake-ups are fine too.
+    let mut late = Call::new(&p, GET, START, SEED);
+    late.observe(Outcome::status(503), START).unwrap();
+    assert_eq!(
+        late.poll(START.advanced(secs(3600))),
+        Action::Send { attempt: 2 }
+    );
+}
+
+#[test]
+fn a_clock_going_backwards_never_lengthens_a_wait() {
+    let p = Policy::seed_guide();
+    let t10 = START.advanced(secs(10));
+    let mut call = Call::new(&p, GET, t10, SEED);
+    call.observe(Outcome::status(503), t10).unwrap();
+    assert_eq!(call.poll(t10.advanced(secs(1))), Action::Sleep(secs(2)));
+    // Back to before the call began: the call holds its latest reading.
+    assert_eq!(call.poll(START), Action::Sleep(secs(2)));
+    assert_eq!(call.elapsed(), secs(1));
+    let back = Clock::new(Duration::ZERO, Duration::ZERO);
+    assert_eq!(call.poll(back), Action::Sleep(secs(2)));
+    assert_eq!(
+        call.poll(t10.advanced(secs(3))),
+        Action::Send { attempt: 2 }
+    );
+}
+
+#[test]
+fn outcomes_that_answer_nothing_are_refused_and_change_nothing() {
+    let p = Policy::seed_guide();
+    let create = Request::new(Method::Post).with_external_id();
+    let refresh = Outcome::Refresh(Refresh::Refreshed);
+    let search = Outcome::Search(Search::Found);
+    let response = Outcome::status(200);
+    // (earlier outcomes, the misfit, what the call was waiting for)
+    let rows: Vec<(Vec<Outcome<'static>>, Outcome<'static>, Waiting)> = vec![
+        (vec![], refresh, Waiting::Response),
+        (vec![], search, Waiting::Response),
+        (vec![Outcome::status(503)], response, Waiting::SleepEnd),
+        (
+            vec![Outcome::status(503)],
+            Outcome::Network(NetworkError::Dns),
+            Waiting::SleepEnd,
+        ),
+        (vec![Outcome::status(401)], response, Waiting::Refresh),
+        (vec![Outcome::status(401)], search, Waiting::Refresh),
+        (vec![Outcome::status(409)], refresh, Waiting::Search),
+        (vec![Outcome::status(409)], response, Waiting::Search),
+        (vec![Outcome::status(200)], response, Waiting::Nothing),
+        (vec![Outcome::status(400)], refresh, Waiting::Nothing),
+    ];
+    for (before, misfit, waiting) in rows {
+        let mut call = Call::new(&p, create, START, SEED);
+        for o in &before {
+            call.observe(*o, START).unwrap();
+        }
+        let action = call.poll(START);
+        let err = call.observe(misfit, START).unwrap_err();
+        assert_eq!(err.waiting, waiting, "{before:?} then {misfit:?}");
+        assert_eq!(call.poll(START), action, "unchanged after {misfit:?}");
+        assert!(!err.to_string().is_empty());
+    }
+    let err = OutcomeError {
+        got: OutcomeKind::Search,
+        waiting: Waiting::Response,
+    };
+    assert_eq!(
+        err.to_string(),
+        "the call got a search result while waiting for a response"
+    );
+}
+
+#[test]
+fn the_policy_may_be_borrowed_shared_or_owned() {
+    let shared = Arc::new(Policy::seed_guide());
+    let mut a = Call::new(Arc::clone(&shared), GET, START, SEED);
+    let mut b = Call::new(Policy::seed_guide(), GET, START, SEED);
+    let mut c = Call::new(&*shared, GET, START, SEED);
+    a.observe(Outcome::status(503), START).unwrap();
+    b.observe(Outcome::status(503), START).unwrap();
+    c.observe(Outcome::status(503), START).unwrap();
+    assert_eq!(a.poll(START), b.poll(START));
+    assert_eq!(b.poll(START), c.poll(START));
+    assert_eq!(a.policy(), &*shared);
+}
+
+#[test]
+fn counters_follow_the_call() {
+    let p = Policy::seed_guide();
+    let mut call = Call::new(&p, GET, START, SEED);
+    assert_eq!((call.attempts(), call.retries()), (1, 0));
+    call.observe(Outcome::status(503), START).unwrap();
+    assert_eq!((call.attempts(), call.retries()), (2, 1));
+    call.poll(START.advanced(secs(3)));
+    call.observe(Outcome::status(401), START.advanced(secs(3)))
+        .unwrap();
+    call.observe(
+        Outcome::Refresh(Refresh::Refreshed),
+        START.advanced(secs(4)),
+    )
+    .unwrap();
+    assert_eq!((call.attempts(), call.retries()), (3, 1));
+    assert_eq!(call.elapsed(), secs(4));
+    assert_eq!(call.request(), &GET);
+}
+
+const SECRET_HEADERS: [(&str, &str); 7] = [
+    ("Authorization", "Bearer SECRET-token-1"),
+    ("Proxy-Authorization", "Basic SECRET-2"),
+    ("Cookie", "session=SECRET-3"),
+    ("Set-Cookie", "session=SECRET-4; HttpOnly"),
+    ("X-Api-Key", "SECRET-5"),
+    ("X-Auth-Token", "SECRET-6"),
+    ("Retry-After", "SECRET-7"),
+];
+
+#[test]
+fn no_header_value_ever_reaches_an_event() {
+    let p = Policy::seed_guide();
+    let create = Request::new(Method::Post).with_external_id();
+    for status in [200, 401, 409, 429, 500, 503, 504] {
+        let mut call = Call::new(&p, create, START, SEED);
+        let event = call
+            .observe(Outcome::response(status, &SECRET_HEADERS), START)
+            .unwrap();
+        let json = serde_json::to_string(&event).unwrap();
+        let text = format!("{event} {event:?} {call:?}");
+        for shown in [&json, &text] {
+            assert!(!shown.contains("SECRET"), "{status}: {shown}");
+        }
+        let outcome = format!("{:?}", Outcome::response(status, &SECRET_HEADERS));
+        assert!(!outcome.contains("SECRET"), "{outcome}");
+    }
+}

@@ -1,0 +1,233 @@
+//! Policy validation (every nonsense config named), presets, serde.
+
+use std::time::Duration;
+
+use steadfast::{
+    Jitter, Policy, PolicyError, PolicySpec, PressureThresholds, Rule, Schedule, StatusRule,
+};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn with(f: impl FnOnce(&mut PolicySpec)) -> Result<Policy, PolicyError> {
+    let mut spec = PolicySpec::default();
+    f(&mut spec);
+    Policy::new(spec)
+}
+
+fn exp(base: u64, factor: f64, cap: u64) -> Schedule {
+    Schedule::Exponential {
+        base: secs(base),
+        factor,
+        cap: secs(cap),
+    }
+}
+
+#[test]
+fn nonsense_is_rejected_with_the_field_named() {
+    type Mutation = Box<dyn FnOnce(&mut PolicySpec)>;
+    let rule = |status| StatusRule {
+        status,
+        rule: Rule::GiveUp,
+    };
+    let rows: Vec<(Mutation, PolicyError, &str)> = vec![
+        (
+            Box::new(|s| s.schedule = Schedule::Explicit { delays: vec![] }),
+            PolicyError::EmptySchedule,
+            "schedule.delays",
+        ),
+        (
+            Box::new(|s| {
+                s.schedule = Schedule::Explicit {
+                    delays: vec![secs(1), Duration::ZERO],
+                }
+            }),
+            PolicyError::ZeroDelay { index: 1 },
+            "schedule.delays[1]",
+        ),
+        (
+            Box::new(|s| s.schedule = exp(3, 0.5, 300)),
+            PolicyError::FactorBelowOne { factor: 0.5 },
+            "schedule.factor",
+        ),
+        (
+            Box::new(|s| s.schedule = exp(3, -2.0, 300)),
+            PolicyError::FactorBelowOne { factor: -2.0 },
+            "schedule.factor",
+        ),
+        (
+            Box::new(|s| s.schedule = exp(3, f64::INFINITY, 300)),
+            PolicyError::FactorBelowOne {
+                factor: f64::INFINITY,
+            },
+            "schedule.factor",
+        ),
+        (
+            Box::new(|s| s.schedule = exp(30, 2.0, 10)),
+            PolicyError::CapBelowBase {
+                base: secs(30),
+                cap: secs(10),
+            },
+            "schedule.cap",
+        ),
+        (
+            Box::new(|s| s.schedule = exp(0, 2.0, 0)),
+            PolicyError::ZeroBase,
+            "schedule.base",
+        ),
+        (
+            Box::new(|s| {
+                s.schedule = Schedule::Staged {
+                    first: secs(3),
+                    first_retries: 5,
+                    unit: secs(1),
+                    factor: 3,
+                    stage: Duration::ZERO,
+                    max_power: 3,
+                }
+            }),
+            PolicyError::ZeroStage,
+            "schedule.stage",
+        ),
+        (
+            Box::new(|s| s.retry_after_cap = Duration::ZERO),
+            PolicyError::ZeroCap,
+            "retry_after_cap",
+        ),
+        (
+            Box::new(|s| s.min_server_wait = secs(301)),
+            PolicyError::FloorAboveCap {
+                min: secs(301),
+                cap: secs(300),
+            },
+            "min_server_wait",
+        ),
+        (
+            Box::new(|s| s.rate_limit.default_wait = Duration::ZERO),
+            PolicyError::BadRateLimitDefault {
+                wait: Duration::ZERO,
+                cap: secs(300),
+            },
+            "rate_limit.default_wait",
+        ),
+        (
+            Box::new(|s| s.rate_limit.default_wait = secs(3600)),
+            PolicyError::BadRateLimitDefault {
+                wait: secs(3600),
+                cap: secs(300),
+            },
+            "rate_limit.default_wait",
+        ),
+        (
+            Box::new(|s| s.rate_limit.counts_as_retry = false),
+            PolicyError::UnboundedRateLimitWaits,
+            "rate_limit.counts_as_retry",
+        ),
+        (
+            Box::new(move |s| s.statuses = vec![rule(99)]),
+            PolicyError::InvalidStatus { status: 99 },
+            "statuses",
+        ),
+        (
+            Box::new(move |s| s.statuses = vec![rule(600)]),
+            PolicyError::InvalidStatus { status: 600 },
+            "statuses",
+        ),
+        (
+            Box::new(move |s| s.statuses = vec![rule(503), rule(429), rule(503)]),
+            PolicyError::DuplicateStatus { status: 503 },
+            "statuses",
+        ),
+        (
+            Box::new(|s| {
+                s.pressure = PressureThresholds {
+                    warning: 0.05,
+                    critical: 0.2,
+                }
+            }),
+            PolicyError::BadPressure {
+                critical: 0.2,
+                warning: 0.05,
+            },
+            "pressure",
+        ),
+        (
+            Box::new(|s| s.pressure.warning = f64::NAN),
+            PolicyError::BadPressure {
+                critical: 0.05,
+                warning: f64::NAN,
+            },
+            "pressure",
+        ),
+    ];
+    for (mutate, want, field) in rows {
+        let got = with(mutate).unwrap_err();
+        // NaN != NaN, so compare the message, which also names the field.
+        assert_eq!(got.to_string(), want.to_string());
+        assert!(got.to_string().contains(field), "{got} names {field}");
+    }
+}
+
+#[test]
+fn presets_are_valid_and_the_default_is_the_guide() {
+    for preset in [Policy::seed_guide(), Policy::genesys_sdk()] {
+        assert_eq!(Policy::new(preset.spec().clone()), Ok(preset));
+    }
+    assert_eq!(Policy::new(PolicySpec::default()), Ok(Policy::seed_guide()));
+    let guide = Policy::seed_guide();
+    assert_eq!(guide.spec().max_retries, 4);
+    assert_eq!(guide.spec().schedule, Schedule::seed_guide());
+    assert_eq!(guide.max_sleep(), secs(300));
+    assert_eq!(Policy::genesys_sdk().max_sleep(), secs(180));
+}
+
+#[test]
+fn extreme_but_meaningful_policies_are_accepted() {
+    let ok = [
+        with(|s| s.max_retries = u32::MAX),
+        with(|s| s.max_retries = 0),
+        with(|s| s.schedule = exp(1, 1.0, 1)),
+        with(|s| s.schedule = exp(1, 1e300, u64::MAX)),
+        with(|s| s.retry_after_cap = Duration::MAX),
+        with(|s| s.deadline = Some(Duration::ZERO)),
+        with(|s| s.jitter = Jitter::Decorrelated),
+    ];
+    for p in ok {
+        assert!(p.is_ok(), "{p:?}");
+    }
+}
+
+#[test]
+fn policies_round_trip_through_json_with_readable_durations() {
+    for preset in [Policy::seed_guide(), Policy::genesys_sdk()] {
+        let json = serde_json::to_string_pretty(&preset).unwrap();
+        let back: Policy = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, preset);
+    }
+    let json = serde_json::to_value(Policy::seed_guide()).unwrap();
+    assert_eq!(json["schedule"]["delays"][3], "5m");
+    assert_eq!(json["rate_limit"]["default_wait"], "1m");
+}
+
+#[test]
+fn a_policy_file_is_validated_and_partial_files_take_defaults() {
+    let p: Policy = serde_json::from_str(r#"{"max_retries": 2, "jitter": "full"}"#).unwrap();
+    assert_eq!(p.spec().max_retries, 2);
+    assert_eq!(p.spec().schedule, Schedule::seed_guide());
+    let p: Policy = serde_json::from_str(
+        r#"{"schedule": {"kind": "exponential", "base": "500ms", "factor": 2, "cap": "20s"}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.spec().schedule.delay(10, Duration::ZERO), secs(20));
+
+    let bad = serde_json::from_str::<Policy>(
+        r#"{"schedule": {"kind": "exponential", "base": "3s", "factor": 0.5, "cap": "5m"}}"#,
+    )
+    .unwrap_err();
+    assert!(bad.to_string().contains("schedule.factor"), "{bad}");
+    let unknown = serde_json::from_str::<Policy>(r#"{"max_retry": 3}"#).unwrap_err();
+    assert!(unknown.to_string().contains("max_retry"), "{unknown}");
+    let garbage = serde_json::from_str::<Policy>(r#"{"deadline": "soon"}"#).unwrap_err();
+    assert!(garbage.to_string().contains("soon"), "{garbage}");
+}

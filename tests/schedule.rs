@@ -1,0 +1,159 @@
+//! Schedules and jitter: exact values, saturation at any step, caps that
+//! hold after jitter, and jitter that does not collapse onto the cap.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use steadfast::schedule::Rng;
+use steadfast::{Jitter, Schedule};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn the_guides_table() {
+    let s = Schedule::seed_guide();
+    let got: Vec<Duration> = (0..6).map(|n| s.delay(n, Duration::ZERO)).collect();
+    assert_eq!(got, [3, 9, 27, 300, 300, 300].map(secs));
+    assert_eq!(s.delay(u32::MAX, Duration::MAX), secs(300));
+    assert_eq!((s.base(), s.cap()), (secs(3), secs(300)));
+}
+
+#[test]
+fn the_guides_formula_differs_from_its_table_at_the_fourth_retry() {
+    // DESIGN.md contradiction 1: 3^n capped at 5 minutes gives 81 s, not 300 s.
+    let s = Schedule::Exponential {
+        base: secs(3),
+        factor: 3.0,
+        cap: secs(300),
+    };
+    let got: Vec<Duration> = (0..7).map(|n| s.delay(n, Duration::ZERO)).collect();
+    assert_eq!(got, [3, 9, 27, 81, 243, 300, 300].map(secs));
+}
+
+#[test]
+fn exponential_saturates_at_any_step_and_factor() {
+    let rows = [
+        (secs(3), 3.0, secs(300)),
+        (secs(1), 1.0, secs(10)),
+        (Duration::from_millis(100), 1.5, secs(20)),
+        (secs(1), 2.0, Duration::MAX),
+        (Duration::MAX, 2.0, Duration::MAX),
+        (secs(1), 1e300, Duration::MAX),
+        (Duration::from_nanos(1), 4_294_967_296.0, secs(1)),
+    ];
+    for (base, factor, cap) in rows {
+        let s = Schedule::Exponential { base, factor, cap };
+        let mut prev = Duration::ZERO;
+        for step in [0, 1, 2, 3, 10, 64, 100, 1000, u32::MAX / 2, u32::MAX] {
+            let d = s.delay(step, Duration::ZERO);
+            assert!(d <= cap && d >= base.min(cap), "{base:?}×{factor}^{step}");
+            assert!(d >= prev, "monotone at {step}");
+            prev = d;
+        }
+    }
+    let frac = Schedule::Exponential {
+        base: Duration::from_millis(100),
+        factor: 1.5,
+        cap: secs(20),
+    };
+    assert_eq!(frac.delay(2, Duration::ZERO), Duration::from_millis(225));
+}
+
+#[test]
+fn the_genesys_stages() {
+    let s = Schedule::Staged {
+        first: secs(3),
+        first_retries: 5,
+        unit: secs(1),
+        factor: 3,
+        stage: secs(300),
+        max_power: 3,
+    };
+    let rows = [
+        (0, 0, 3),
+        (4, 0, 3),
+        (4, 10_000, 3),
+        (5, 0, 3),
+        (5, 299, 3),
+        (5, 300, 9),
+        (9, 599, 9),
+        (9, 600, 27),
+        (99, 3600, 27),
+        (u32::MAX, u64::MAX, 27),
+    ];
+    for (step, elapsed, want) in rows {
+        assert_eq!(
+            s.delay(step, secs(elapsed)),
+            secs(want),
+            "{step} at {elapsed}s"
+        );
+    }
+    assert!(s.honours_retry_after(4) && !s.honours_retry_after(5));
+    assert_eq!((s.base(), s.cap()), (secs(3), secs(27)));
+}
+
+fn draws(
+    jitter: Jitter,
+    delay: Duration,
+    prev: Duration,
+    base: Duration,
+    cap: Duration,
+) -> Vec<Duration> {
+    let mut rng = Rng::with_seed(1);
+    (0..500)
+        .map(|_| jitter.apply(delay, prev, base, cap, &mut rng))
+        .collect()
+}
+
+#[test]
+fn jitter_bounds_hold_and_do_not_collapse_onto_the_cap() {
+    let (base, cap) = (secs(3), secs(300));
+    // At the cap: full, equal and decorrelated still spread below it.
+    for (jitter, lo) in [
+        (Jitter::Full, Duration::ZERO),
+        (Jitter::Equal, secs(150)),
+        (Jitter::Decorrelated, base),
+    ] {
+        let got = draws(jitter, cap, cap, base, cap);
+        assert!(got.iter().all(|d| *d >= lo && *d <= cap), "{jitter:?}");
+        let distinct: BTreeSet<_> = got.iter().collect();
+        assert!(
+            distinct.len() > 400,
+            "{jitter:?}: {} distinct",
+            distinct.len()
+        );
+        let at_cap = got.iter().filter(|d| **d == cap).count();
+        assert!(at_cap < 5, "{jitter:?}: {at_cap} draws on the cap");
+    }
+    assert!(draws(Jitter::None, secs(27), cap, base, cap)
+        .iter()
+        .all(|d| *d == secs(27)));
+}
+
+#[test]
+fn decorrelated_grows_from_base_within_three_times_the_previous() {
+    let (base, cap) = (secs(3), secs(300));
+    let got = draws(Jitter::Decorrelated, base, base, base, cap);
+    assert!(got.iter().all(|d| *d >= base && *d <= secs(9)));
+    let got = draws(Jitter::Decorrelated, base, secs(50), base, cap);
+    assert!(got.iter().all(|d| *d >= base && *d <= secs(150)));
+    // A previous delay near Duration::MAX saturates instead of overflowing.
+    let got = draws(
+        Jitter::Decorrelated,
+        base,
+        Duration::MAX,
+        base,
+        Duration::MAX,
+    );
+    assert!(got.iter().all(|d| *d >= base));
+}
+
+#[test]
+fn same_seed_same_draws() {
+    assert_eq!(
+        draws(Jitter::Full, secs(300), secs(3), secs(3), secs(300)),
+        draws(Jitter::Full, secs(300), secs(3), secs(3), secs(300))
+    );
+}
