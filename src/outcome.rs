@@ -192,7 +192,8 @@ impl fmt::Display for NetworkError {
 /// case-insensitively, values as raw bytes (they need not be UTF-8).
 ///
 /// Implemented for slices, arrays and vectors of `(name, value)` pairs whose
-/// parts are anything byte-like, so `&[("Retry-After", "120")]` works as is.
+/// parts are anything byte-like, so `&[("Retry-After", "120")]` works as is
+/// (a slice you hold as `&[..]` is passed as `&slice`).
 /// Client adapters implement it for their own header maps, so no copy is made.
 pub trait Headers {
     /// Calls `visit` once for every header, repeated names included, in order.
@@ -210,6 +211,12 @@ impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Headers for [(K, V)] {
 impl<K: AsRef<[u8]>, V: AsRef<[u8]>, const N: usize> Headers for [(K, V); N] {
     fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
         self.as_slice().for_each_header(visit);
+    }
+}
+
+impl<H: Headers + ?Sized> Headers for &H {
+    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        (**self).for_each_header(visit);
     }
 }
 
