@@ -9,6 +9,9 @@ use steadfast::{
     Policy, PolicySpec, RateLimitRule, Reason, Refresh, Request, Rule, Search, StatusRule, Step,
 };
 
+/// Headers written as (name, value) text pairs.
+type Headers = &'static [(&'static str, &'static str)];
+
 const GET: Request = Request::new(Method::Get);
 const POST: Request = Request::new(Method::Post);
 
@@ -281,7 +284,7 @@ fn rate_limit_knobs() {
 fn row_5xx_backs_off() {
     let p = Policy::seed_guide();
     let ra = &[("Retry-After", "10")][..];
-    let rows: &[(u16, &[(&str, &str)], Action)] = &[
+    let rows: &[(u16, Headers, Action)] = &[
         (500, &[], Action::Sleep(secs(3))),
         (502, &[], Action::Sleep(secs(3))),
         (503, &[], Action::Sleep(secs(3))),

@@ -92,10 +92,28 @@ const FIELDS: &[(&[u8], Field)] = &[
 ];
 
 fn field(name: &[u8]) -> Option<Field> {
+    // Every known name starts with r, x or i: most headers of a response
+    // (content-type, date, server...) are turned away on their first byte.
+    if !matches!(
+        name.first().map(u8::to_ascii_lowercase),
+        Some(b'r' | b'x' | b'i')
+    ) {
+        return None;
+    }
     FIELDS
         .iter()
-        .find(|(known, _)| known.len() == name.len() && known.eq_ignore_ascii_case(name))
+        .find(|(known, _)| eq_lowercase(name, known))
         .map(|&(_, f)| f)
+}
+
+/// `name == known` ignoring ASCII case, for a `known` already in lowercase:
+/// one comparison per byte instead of lowering both sides.
+fn eq_lowercase(name: &[u8], known: &[u8]) -> bool {
+    name.len() == known.len()
+        && name
+            .iter()
+            .zip(known)
+            .all(|(&a, &k)| a == k || (k.is_ascii_lowercase() && a ^ 0x20 == k))
 }
 
 /// Reads every hint in `headers`, with `unix_now` the wall clock (for dates

@@ -39,25 +39,44 @@ pub(crate) fn count(v: &[u8]) -> Option<u64> {
     digits(trim_ows(v))
 }
 
-/// A non-negative number of seconds, possibly fractional.
+/// A non-negative number of seconds, possibly fractional. One pass over
+/// the bytes: this runs on every `Retry-After`, inside the decision step.
 pub(crate) fn seconds(v: &[u8]) -> Option<Duration> {
     let v = trim_ows(v);
-    let (whole, frac) = match v.iter().position(|&b| b == b'.') {
-        Some(dot) => (&v[..dot], Some(&v[dot + 1..])),
-        None => (v, None),
-    };
-    let secs = digits(whole)?;
-    let nanos = match frac {
-        None => 0,
-        Some(f) => {
-            digits(f)?;
-            // Exactly nine digits of nanoseconds, padded or cut.
-            (0..9).fold(0u32, |acc, i| {
-                acc * 10 + f.get(i).map_or(0, |&b| u32::from(b - b'0'))
-            })
+    let mut secs = 0u64;
+    let mut nanos = 0u32;
+    // Digits seen before the dot, and after it (None: no dot yet).
+    let mut whole_digits = 0usize;
+    let mut frac_digits: Option<usize> = None;
+    for &b in v {
+        match (b, frac_digits.as_mut()) {
+            (b'0'..=b'9', None) => {
+                secs = secs.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+                whole_digits += 1;
+            }
+            (b'0'..=b'9', Some(n)) => {
+                if *n < 9 {
+                    nanos = nanos * 10 + u32::from(b - b'0');
+                }
+                *n += 1;
+            }
+            (b'.', None) => frac_digits = Some(0),
+            _ => return None,
         }
-    };
-    Some(Duration::new(secs, 0).saturating_add(Duration::from_nanos(u64::from(nanos))))
+    }
+    match frac_digits {
+        _ if whole_digits == 0 => None,
+        Some(0) => None,
+        Some(n) => {
+            // Pad to exactly nine digits of nanoseconds.
+            let scale = 10u32.pow(9 - n.min(9) as u32);
+            Some(
+                Duration::new(secs, 0)
+                    .saturating_add(Duration::from_nanos(u64::from(nanos * scale))),
+            )
+        }
+        None => Some(Duration::from_secs(secs)),
+    }
 }
 
 /// The value without surrounding OWS, if it is UTF-8.
