@@ -50,7 +50,8 @@
 //! - [`policy`]: the knobs, their validation, and the presets;
 //! - [`call`]: the state machine;
 //! - [`event`]: the record of each decision;
-//! - [`replay`]: a scripted run in virtual time, for tests and examples.
+//! - [`mod@replay`]: a scripted run in virtual time, for tests and examples;
+//! - [`scenarios`]: the source guide's situations, scripted.
 //!
 //! # Deviations from the source guide
 //!
