@@ -13,9 +13,12 @@ use steadfast::{
 /// Reads bytes off the front of the input, zero when it runs out.
 struct Bytes<'a>(&'a [u8]);
 
-impl Bytes<'_> {
+impl<'a> Bytes<'a> {
     fn u8(&mut self) -> u8 {
-        let (b, rest) = self.0.split_first().map_or((0, &[][..]), |(b, r)| (*b, r));
+        let (b, rest) = match self.0.split_first() {
+            Some((b, r)) => (*b, r),
+            None => (0, &[][..]),
+        };
         self.0 = rest;
         b
     }
@@ -25,7 +28,7 @@ impl Bytes<'_> {
     fn u32(&mut self) -> u32 {
         u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
     }
-    fn take(&mut self, n: usize) -> &[u8] {
+    fn take(&mut self, n: usize) -> &'a [u8] {
         let n = n.min(self.0.len());
         let (a, b) = self.0.split_at(n);
         self.0 = b;
@@ -91,9 +94,7 @@ fuzz_target!(|data: &[u8]| {
                 clock = clock.advanced(d);
                 continue;
             }
-            Action::Send { .. } => sends += 1,
-            Action::RefreshToken => refreshes += 1,
-            Action::SearchExisting => {}
+            Action::Send { .. } | Action::RefreshToken | Action::SearchExisting => {}
         }
         if b.0.is_empty() {
             break;
@@ -121,10 +122,23 @@ fuzz_target!(|data: &[u8]| {
             (_, 6) => Outcome::Network([NetworkError::Timeout, NetworkError::Dns, NetworkError::Tls][usize::from(b.u8() % 3)]),
             _ => Outcome::response(status, &headers),
         };
-        if status == 429 && !policy.spec().rate_limit.counts_as_retry {
-            uncounted += 1;
+        // A misfit is refused and changes nothing; only accepted outcomes
+        // count as sends and refreshes.
+        if call.observe(outcome, clock).is_ok() {
+            match outcome {
+                Outcome::Response { status, .. } => {
+                    sends += 1;
+                    if status == 429 && !policy.spec().rate_limit.counts_as_retry {
+                        uncounted += 1;
+                    }
+                }
+                Outcome::Network(_) => sends += 1,
+                Outcome::Refresh(_) => refreshes += 1,
+                Outcome::Search(_) => {}
+            }
+        } else {
+            assert_eq!(call.poll(clock), action);
         }
-        let _ = call.observe(outcome, clock);
     }
     assert!(refreshes <= 1);
     assert!(call.retries() <= policy.spec().max_retries);
