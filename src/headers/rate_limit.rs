@@ -101,6 +101,14 @@ impl Acc {
     pub(crate) fn limit(&mut self, v: &[u8], notes: &mut HintNotes) {
         self.seen = true;
         // The older IETF fields allow a list: `100, 100;w=60, 1000;w=3600`.
+        if !self.bare_limits(v) {
+            *notes |= HintNotes::RATE_LIMIT_INVALID;
+        }
+    }
+
+    /// Takes the leading integer of every list member as a limit; whether
+    /// any member had one.
+    fn bare_limits(&mut self, v: &[u8]) -> bool {
         let mut any = false;
         for member in v.split(|&b| b == b',') {
             let bare = member.split(|&b| b == b';').next().unwrap_or_default();
@@ -109,9 +117,7 @@ impl Acc {
                 any = true;
             }
         }
-        if !any {
-            *notes |= HintNotes::RATE_LIMIT_INVALID;
-        }
+        any
     }
 
     pub(crate) fn remaining(&mut self, v: &[u8], notes: &mut HintNotes) {
@@ -203,14 +209,7 @@ impl Acc {
     /// `RateLimit-Policy: 100;w=60` (draft ≤ 07) or `"default";q=100;w=60`.
     pub(crate) fn policy(&mut self, v: &[u8], notes: &mut HintNotes) {
         self.seen = true;
-        let mut any = false;
-        for member in v.split(|&b| b == b',') {
-            let bare = member.split(|&b| b == b';').next().unwrap_or_default();
-            if let Some(n) = number::count(bare) {
-                min_in(&mut self.limit, n);
-                any = true;
-            }
-        }
+        let mut any = self.bare_limits(v);
         for (key, value) in params(v) {
             if key == b"q" {
                 if let Some(n) = number::count(value) {
