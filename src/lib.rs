@@ -68,6 +68,8 @@
 pub mod action;
 pub mod call;
 pub mod classify;
+#[cfg(any(feature = "blocking", feature = "tokio", feature = "http"))]
+pub mod driver;
 pub mod event;
 pub mod headers;
 pub mod outcome;

@@ -77,6 +77,20 @@ impl Method {
         }
     }
 
+    /// The method's token (`"OTHER"` for [`Method::Other`]).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+            Self::Post => "POST",
+            Self::Patch => "PATCH",
+            Self::Other => "OTHER",
+        }
+    }
+
     /// Whether repeating the request has the same effect as sending it once.
     pub const fn is_idempotent(self) -> bool {
         matches!(

@@ -1,0 +1,171 @@
+//! The blocking driver: runs a call on the current thread.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use steadfast::driver::blocking::{run, Hooks};
+//! use steadfast::driver::{Lookup, Reply};
+//! use steadfast::{Method, NetworkError, Policy, Refresh, Request};
+//!
+//! struct Contacts;
+//!
+//! impl Hooks for Contacts {
+//!     type Response = Reply;
+//!     type Id = String;
+//!     fn send(&mut self, _attempt: u32, _timeout: Option<Duration>) -> Result<Reply, NetworkError> {
+//!         // POST /contacts with your client, bounded by the timeout.
+//!         Ok(Reply { status: 201, ..Reply::default() })
+//!     }
+//!     fn refresh_token(&mut self) -> Refresh { Refresh::Refreshed }
+//!     fn find_existing(&mut self) -> Lookup<String> { Lookup::NotFound }
+//! }
+//!
+//! let request = Request::new(Method::Post).with_external_id();
+//! let run = run(&Policy::seed_guide(), request, &mut Contacts);
+//! assert!(run.result.is_ok());
+//! ```
+
+use core::borrow::Borrow;
+use core::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use super::common::{log_attempt, log_event, Tally};
+use super::{now, seed, Lookup, Response, Run};
+use crate::action::Action;
+use crate::call::Call;
+use crate::outcome::{Outcome, Refresh, Request, Search};
+use crate::policy::Policy;
+
+/// Your side of a blocking call.
+pub trait Hooks {
+    /// What `send` returns on a response.
+    type Response: Response;
+    /// The id a lookup returns.
+    type Id;
+
+    /// Sends attempt number `attempt` (from 1). The client must give up after
+    /// `timeout` (the policy's per-attempt timeout) and report
+    /// [`NetworkError::Timeout`](crate::NetworkError::Timeout): blocking IO
+    /// can only be bounded by the client itself (the ureq adapter does it).
+    fn send(
+        &mut self,
+        attempt: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Self::Response, crate::NetworkError>;
+
+    /// Refreshes the access token (share one [`TokenStore`] across threads
+    /// so that concurrent 401s refresh once). Default: cannot refresh.
+    fn refresh_token(&mut self) -> Refresh {
+        Refresh::Failed
+    }
+
+    /// Looks up the record by the request's external id. Default: fails.
+    fn find_existing(&mut self) -> Lookup<Self::Id> {
+        Lookup::Failed
+    }
+
+    /// The endpoint, for logs.
+    fn endpoint(&self) -> &str {
+        ""
+    }
+
+    /// The request body, for logs (cut to 200 characters).
+    fn body(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// Runs one call under `policy` to its end.
+pub fn run<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
+    let mut call = Call::new(policy, request, now(), seed());
+    let timeout = call.policy().spec().attempt_timeout;
+    let method = request.method.as_str();
+    let mut tally = Tally::new();
+    loop {
+        let observed = match call.poll(now()) {
+            Action::Send { attempt } => {
+                log_attempt(method, hooks.endpoint(), attempt, hooks.body());
+                let started = Instant::now();
+                let sent = hooks.send(attempt, timeout);
+                tally.attempts += 1;
+                let event = match &sent {
+                    Ok(r) => call.observe(Outcome::response(r.status(), r.headers()), now()),
+                    Err(e) => call.observe(Outcome::Network(*e), now()),
+                };
+                tally.last = sent.ok();
+                event.map(|e| log_event(method, hooks.endpoint(), &e, started.elapsed()))
+            }
+            Action::Sleep(d) => {
+                std::thread::sleep(d);
+                tally.waited += d;
+                Ok(())
+            }
+            Action::RefreshToken => {
+                let refreshed = hooks.refresh_token();
+                call.observe(Outcome::Refresh(refreshed), now()).map(drop)
+            }
+            Action::SearchExisting => {
+                let search = match hooks.find_existing() {
+                    Lookup::Found(id) => {
+                        tally.found = Some(id);
+                        Search::Found
+                    }
+                    Lookup::NotFound => Search::NotFound,
+                    Lookup::Failed => Search::Failed,
+                };
+                call.observe(Outcome::Search(search), now()).map(drop)
+            }
+            Action::Done(c) => return tally.finish(Ok(c)),
+            Action::GiveUp(r) => return tally.finish(Err(r)),
+        };
+        // The driver answers exactly what was asked, so this cannot fail.
+        debug_assert!(observed.is_ok(), "{observed:?}");
+    }
+}
+
+/// A token shared by every call to one API, refreshed at most once per
+/// expiry however many calls hit 401 together (single-flight): the first
+/// caller refreshes while holding the lock, the others wait for it and then
+/// see the new generation and return at once.
+#[derive(Debug, Default)]
+pub struct TokenStore<T> {
+    inner: Mutex<(u64, T)>,
+}
+
+impl<T: Clone> TokenStore<T> {
+    /// A store holding `token` as generation 0.
+    pub fn new(token: T) -> Self {
+        Self {
+            inner: Mutex::new((0, token)),
+        }
+    }
+
+    /// The current token and its generation. Remember the generation you
+    /// sent with; pass it to [`refresh`](Self::refresh) on a 401.
+    pub fn current(&self) -> (u64, T) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Refreshes the token if it is still generation `seen`, with `fetch`;
+    /// if another call refreshed it meanwhile, returns at once.
+    pub fn refresh(&self, seen: u64, fetch: impl FnOnce() -> Option<T>) -> Refresh {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.0 != seen {
+            return Refresh::Refreshed;
+        }
+        match fetch() {
+            Some(token) => {
+                *guard = (seen.wrapping_add(1), token);
+                Refresh::Refreshed
+            }
+            None => Refresh::Failed,
+        }
+    }
+}

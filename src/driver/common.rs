@@ -1,0 +1,101 @@
+//! What both drivers share: the tally of a run and the log records.
+
+use core::time::Duration;
+use std::time::Instant;
+
+use super::{body_preview, Failure, Run, Success};
+use crate::action::{Completion, Reason};
+use crate::event::{Event, Observed};
+
+/// What a driver remembers between actions to build the result.
+pub(crate) struct Tally<R, Id> {
+    pub last: Option<R>,
+    pub found: Option<Id>,
+    pub attempts: u32,
+    pub waited: Duration,
+    pub started: Instant,
+}
+
+impl<R, Id> Tally<R, Id> {
+    pub(crate) fn new() -> Self {
+        Self {
+            last: None,
+            found: None,
+            attempts: 0,
+            waited: Duration::ZERO,
+            started: Instant::now(),
+        }
+    }
+
+    /// The result for the call's final action.
+    pub(crate) fn finish(mut self, end: Result<Completion, Reason>) -> Run<R, Id> {
+        let result = match (end, self.last.take(), self.found.take()) {
+            (Ok(Completion::Success { .. }), Some(r), _) => Ok(Success::Response(r)),
+            (Ok(Completion::Existing), _, Some(id)) => Ok(Success::Existing(id)),
+            (Ok(Completion::Update), _, Some(id)) => Ok(Success::Update(id)),
+            // A success always follows a response and a found record always
+            // follows a lookup that returned its id; these arms only keep the
+            // match total.
+            (Ok(Completion::Success { status }), None, _) => Err(Failure {
+                reason: Reason::NotRetryable { status },
+                last: None,
+            }),
+            (Ok(Completion::Existing | Completion::Update), last, None) => Err(Failure {
+                reason: Reason::SearchFailed,
+                last,
+            }),
+            (Err(reason), last, _) => Err(Failure { reason, last }),
+        };
+        Run {
+            result,
+            attempts: self.attempts,
+            waited: self.waited,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// One structured `tracing` record for an event: method, endpoint, what was
+/// observed, how long the attempt took, the rate limit, the decision and its
+/// wait. Header values are never logged.
+pub(crate) fn log_event(method: &str, endpoint: &str, event: &Event, took: Duration) {
+    let (status, error) = match event.observed {
+        Observed::Status(s) => (Some(s), None),
+        Observed::Network(e) => (None, Some(e)),
+        _ => (None, None),
+    };
+    let remaining = event.rate_limit.and_then(|r| r.remaining);
+    let wait_ms = match event.action {
+        crate::Action::Sleep(d) => Some(d.as_millis()),
+        _ => None,
+    };
+    tracing::info!(
+        target: "steadfast",
+        method,
+        endpoint,
+        attempt = event.attempt,
+        status,
+        error = error.map(tracing::field::display),
+        duration_ms = took.as_millis(),
+        rate_limit_remaining = remaining,
+        decision = %event.action,
+        wait_ms,
+        basis = %event.basis,
+        "{} {} -> {}",
+        method,
+        endpoint,
+        event.action,
+    );
+}
+
+/// The start of an attempt, with the body cut to 200 characters.
+pub(crate) fn log_attempt(method: &str, endpoint: &str, attempt: u32, body: Option<&[u8]>) {
+    tracing::debug!(
+        target: "steadfast",
+        method,
+        endpoint,
+        attempt,
+        body = body.map(|b| tracing::field::display(body_preview(b))),
+        "attempt {attempt}: {method} {endpoint}",
+    );
+}

@@ -1,0 +1,142 @@
+//! Drivers: run a [`Call`](crate::Call) to its end by executing its actions
+//! with your code — send an attempt, sleep, refresh the token, look up the
+//! existing record. Every decision stays in the core; a driver only does
+//! what it is told, reads the real clocks, and logs each event.
+//!
+//! - [`blocking`] (feature `blocking`): the current thread sleeps.
+//! - [`tokio`](mod@crate::driver::tokio) (feature `tokio`): sleeps are
+//!   `tokio::time::sleep`; dropping the future cancels everything.
+//!
+//! Adapters turn a client's responses and errors into what the core reads:
+//! `http::Response` (feature `http`), `reqwest` (feature `reqwest`), `ureq`
+//! (feature `ureq`).
+
+use core::time::Duration;
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::action::Reason;
+use crate::outcome::{Clock, Headers};
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod common;
+#[cfg(feature = "http")]
+mod http_adapter;
+#[cfg(feature = "reqwest")]
+pub mod reqwest_adapter;
+#[cfg(feature = "ureq")]
+pub mod ureq_adapter;
+
+/// A response as a driver needs it: the status and the headers. The
+/// driver hands the whole value back to you when the call ends.
+pub trait Response {
+    /// The status code.
+    fn status(&self) -> u16;
+    /// The headers.
+    fn headers(&self) -> &dyn Headers;
+}
+
+/// A plain owned response, for transports that are not one of the adapted
+/// clients (and for tests).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The headers, values as raw bytes.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response for Reply {
+    fn status(&self) -> u16 {
+        self.status
+    }
+    fn headers(&self) -> &dyn Headers {
+        &self.headers
+    }
+}
+
+/// The result of looking up the existing record after a conflict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup<Id> {
+    /// Found it.
+    Found(Id),
+    /// No such record.
+    NotFound,
+    /// The lookup failed.
+    Failed,
+}
+
+/// How a driven call succeeded.
+#[derive(Debug)]
+pub enum Success<R, Id> {
+    /// The server accepted the request; here is its response.
+    Response(R),
+    /// A conflict's lookup found the record: it exists.
+    Existing(Id),
+    /// A conflict's lookup found the record and the policy says to update it.
+    Update(Id),
+}
+
+/// How a driven call failed.
+#[derive(Debug)]
+pub struct Failure<R> {
+    /// Why.
+    pub reason: Reason,
+    /// The last response, if the last attempt got one (its body often says
+    /// more).
+    pub last: Option<R>,
+}
+
+/// Everything a driven call ends with.
+#[derive(Debug)]
+pub struct Run<R, Id> {
+    /// Success or failure.
+    pub result: Result<Success<R, Id>, Failure<R>>,
+    /// Sends made.
+    pub attempts: u32,
+    /// Total time slept between attempts.
+    pub waited: Duration,
+    /// Time from start to end.
+    pub elapsed: Duration,
+}
+
+/// The driver's clock: monotonic time since the first call in this process,
+/// and the system's wall clock.
+pub fn now() -> Clock {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Clock::new(origin.elapsed(), unix)
+}
+
+/// A fresh jitter seed: process-random keys hashed with a counter, so calls
+/// started together still draw different jitter.
+pub fn seed() -> u64 {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    KEYS.get_or_init(RandomState::new).hash_one(n)
+}
+
+/// At most 200 characters of a request body, for logs.
+pub fn body_preview(body: &[u8]) -> Cow<'_, str> {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => text,
+    }
+}

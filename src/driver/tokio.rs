@@ -1,0 +1,175 @@
+//! The tokio driver: runs a call as a future. Sleeps are
+//! `tokio::time::sleep`, each attempt is bounded by the policy's attempt
+//! timeout, and dropping the future cancels everything — the driver spawns
+//! nothing.
+//!
+//! ```no_run
+//! use steadfast::driver::tokio::{run, Hooks};
+//! use steadfast::driver::Reply;
+//! use steadfast::{Method, NetworkError, Policy, Request};
+//!
+//! struct Ping;
+//!
+//! impl Hooks for Ping {
+//!     type Response = Reply;
+//!     type Id = String;
+//!     async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
+//!         Ok(Reply { status: 200, ..Reply::default() })
+//!     }
+//! }
+//!
+//! # async fn demo() {
+//! let run = run(&Policy::seed_guide(), Request::new(Method::Get), &mut Ping).await;
+//! assert!(run.result.is_ok());
+//! # }
+//! ```
+
+use core::borrow::Borrow;
+use core::future::Future;
+use std::time::Instant;
+
+use ::tokio::sync::Mutex;
+
+use super::common::{log_attempt, log_event, Tally};
+use super::{now, seed, Lookup, Response, Run};
+use crate::action::Action;
+use crate::call::Call;
+use crate::outcome::{NetworkError, Outcome, Refresh, Request, Search};
+use crate::policy::Policy;
+
+/// Your side of an async call.
+pub trait Hooks {
+    /// What `send` returns on a response.
+    type Response: Response;
+    /// The id a lookup returns.
+    type Id;
+
+    /// Sends attempt number `attempt` (from 1). The driver bounds it with the
+    /// policy's attempt timeout and reports [`NetworkError::Timeout`] when it
+    /// runs out (the future is dropped, which cancels the request).
+    fn send(
+        &mut self,
+        attempt: u32,
+    ) -> impl Future<Output = Result<Self::Response, NetworkError>> + Send;
+
+    /// Refreshes the access token (share one [`TokenStore`] across tasks so
+    /// that concurrent 401s refresh once). Default: cannot refresh.
+    fn refresh_token(&mut self) -> impl Future<Output = Refresh> + Send {
+        async { Refresh::Failed }
+    }
+
+    /// Looks up the record by the request's external id. Default: fails.
+    fn find_existing(&mut self) -> impl Future<Output = Lookup<Self::Id>> + Send {
+        async { Lookup::Failed }
+    }
+
+    /// The endpoint, for logs.
+    fn endpoint(&self) -> &str {
+        ""
+    }
+
+    /// The request body, for logs (cut to 200 characters).
+    fn body(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// Runs one call under `policy` to its end.
+pub async fn run<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
+    let mut call = Call::new(policy, request, now(), seed());
+    let timeout = call.policy().spec().attempt_timeout;
+    let method = request.method.as_str();
+    let mut tally = Tally::new();
+    loop {
+        let observed = match call.poll(now()) {
+            Action::Send { attempt } => {
+                log_attempt(method, hooks.endpoint(), attempt, hooks.body());
+                let started = Instant::now();
+                let sent = match timeout {
+                    Some(t) => ::tokio::time::timeout(t, hooks.send(attempt))
+                        .await
+                        .unwrap_or(Err(NetworkError::Timeout)),
+                    None => hooks.send(attempt).await,
+                };
+                tally.attempts += 1;
+                let event = match &sent {
+                    Ok(r) => call.observe(Outcome::response(r.status(), r.headers()), now()),
+                    Err(e) => call.observe(Outcome::Network(*e), now()),
+                };
+                tally.last = sent.ok();
+                event.map(|e| log_event(method, hooks.endpoint(), &e, started.elapsed()))
+            }
+            Action::Sleep(d) => {
+                ::tokio::time::sleep(d).await;
+                tally.waited += d;
+                Ok(())
+            }
+            Action::RefreshToken => {
+                let refreshed = hooks.refresh_token().await;
+                call.observe(Outcome::Refresh(refreshed), now()).map(drop)
+            }
+            Action::SearchExisting => {
+                let search = match hooks.find_existing().await {
+                    Lookup::Found(id) => {
+                        tally.found = Some(id);
+                        Search::Found
+                    }
+                    Lookup::NotFound => Search::NotFound,
+                    Lookup::Failed => Search::Failed,
+                };
+                call.observe(Outcome::Search(search), now()).map(drop)
+            }
+            Action::Done(c) => return tally.finish(Ok(c)),
+            Action::GiveUp(r) => return tally.finish(Err(r)),
+        };
+        // The driver answers exactly what was asked, so this cannot fail.
+        debug_assert!(observed.is_ok(), "{observed:?}");
+    }
+}
+
+/// A token shared by every task calling one API, refreshed at most once per
+/// expiry however many tasks hit 401 together (single-flight): the first
+/// refreshes while holding the lock, the others wait and then see the new
+/// generation.
+#[derive(Debug, Default)]
+pub struct TokenStore<T> {
+    inner: Mutex<(u64, T)>,
+}
+
+impl<T: Clone> TokenStore<T> {
+    /// A store holding `token` as generation 0.
+    pub fn new(token: T) -> Self {
+        Self {
+            inner: Mutex::new((0, token)),
+        }
+    }
+
+    /// The current token and its generation. Remember the generation you
+    /// sent with; pass it to [`refresh`](Self::refresh) on a 401.
+    pub async fn current(&self) -> (u64, T) {
+        self.inner.lock().await.clone()
+    }
+
+    /// Refreshes the token if it is still generation `seen`, with `fetch`;
+    /// if another task refreshed it meanwhile, returns at once.
+    pub async fn refresh<F>(&self, seen: u64, fetch: F) -> Refresh
+    where
+        F: Future<Output = Option<T>>,
+    {
+        let mut guard = self.inner.lock().await;
+        if guard.0 != seen {
+            return Refresh::Refreshed;
+        }
+        match fetch.await {
+            Some(token) => {
+                *guard = (seen.wrapping_add(1), token);
+                Refresh::Refreshed
+            }
+            None => Refresh::Failed,
+        }
+    }
+}
