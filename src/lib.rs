@@ -68,6 +68,7 @@
 pub mod action;
 pub mod call;
 pub mod classify;
+pub mod contact;
 #[cfg(any(feature = "blocking", feature = "tokio", feature = "http"))]
 pub mod driver;
 pub mod event;
@@ -78,6 +79,8 @@ mod presets;
 pub mod replay;
 pub mod scenarios;
 pub mod schedule;
+#[cfg(feature = "blocking")]
+pub mod sync;
 
 pub use action::{Action, Completion, Reason};
 pub use call::{Call, OutcomeError, Waiting};

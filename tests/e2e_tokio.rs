@@ -1,0 +1,205 @@
+//! The tokio driver against a real HTTP server on 127.0.0.1, through
+//! reqwest: the same scenarios as the blocking driver, plus concurrency
+//! (single-flight refresh) and cancellation.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use steadfast::driver::reqwest_adapter::network_error;
+use steadfast::driver::tokio::{run, Hooks, TokenStore};
+use steadfast::driver::{Lookup, Reply, Success};
+use steadfast::{Method, NetworkError, Refresh, Request};
+use support::fake_api::{FakeApi, Fault};
+use support::{check, contact, ms, policy, scenarios, serve, Got};
+
+struct Create {
+    http: reqwest::Client,
+    base: String,
+    body: String,
+    token: Arc<TokenStore<String>>,
+    generation: u64,
+}
+
+impl Create {
+    fn new(base: String, token: Arc<TokenStore<String>>, ext: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base,
+            body: serde_json::to_string(&contact(ext)).unwrap(),
+            token,
+            generation: 0,
+        }
+    }
+}
+
+fn id_of(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(v.get("id")?.as_str()?.to_owned())
+}
+
+impl Hooks for Create {
+    type Response = Reply;
+    type Id = String;
+
+    /// Reads the whole body inside the attempt: a connection cut mid-body is
+    /// then a failed attempt (and retried), not a success without its body.
+    async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
+        let (generation, token) = self.token.current().await;
+        self.generation = generation;
+        let response = self
+            .http
+            .post(format!("{}/contacts", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(self.body.clone())
+            .send()
+            .await
+            .map_err(|e| network_error(&e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| network_error(&e))?
+            .to_vec();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn refresh_token(&mut self) -> Refresh {
+        let url = format!("{}/oauth/token", self.base);
+        let http = self.http.clone();
+        let fetch = async move {
+            let body = http.post(url).send().await.ok()?.text().await.ok()?;
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            Some(v.get("access_token")?.as_str()?.to_owned())
+        };
+        self.token.refresh(self.generation, fetch).await
+    }
+
+    async fn find_existing(&mut self) -> Lookup<String> {
+        let ext: serde_json::Value = serde_json::from_str(&self.body).unwrap();
+        let url = format!(
+            "{}/contacts?externalId={}",
+            self.base,
+            ext["externalId"].as_str().unwrap()
+        );
+        let (_, token) = self.token.current().await;
+        let Ok(r) = self
+            .http
+            .get(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+        else {
+            return Lookup::Failed;
+        };
+        match r.status().as_u16() {
+            404 => Lookup::NotFound,
+            200 => r
+                .text()
+                .await
+                .ok()
+                .and_then(|b| id_of(&b))
+                .map_or(Lookup::Failed, Lookup::Found),
+            _ => Lookup::Failed,
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        "/contacts"
+    }
+}
+
+fn create_request() -> Request {
+    Request::new(Method::Post).with_external_id()
+}
+
+fn got<R>(result: Result<Success<R, String>, steadfast::driver::Failure<R>>) -> Got {
+    match result {
+        Ok(Success::Response(_)) => Got::Created,
+        Ok(Success::Existing(id)) => Got::Exists(id),
+        Ok(Success::Update(id)) => panic!("update of {id} not expected"),
+        Err(f) => Got::Failed(f.reason.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn every_scenario() {
+    let policy = policy();
+    for s in scenarios() {
+        let api = serve(&s);
+        let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+        let mut hooks = Create::new(api.url(""), token, "ext-1");
+        let run = run(&policy, create_request(), &mut hooks).await;
+        check(&s, &api, got(run.result));
+    }
+}
+
+#[tokio::test]
+async fn a_closed_port_is_refused_and_retried_until_exhausted() {
+    let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+    let base = format!("http://127.0.0.1:{}", support::closed_port());
+    let mut hooks = Create::new(base, token, "ext-1");
+    let run = run(&policy(), create_request(), &mut hooks).await;
+    assert_eq!(
+        got(run.result),
+        Got::Failed(steadfast::Reason::RetriesExhausted { retries: 4 }.to_string())
+    );
+    assert_eq!(run.attempts, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_401s_share_one_refresh() {
+    let api = Arc::new(FakeApi::start());
+    api.script([Fault::ExpireToken]);
+    let policy = Arc::new(policy());
+    let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let (policy, token, base) = (Arc::clone(&policy), Arc::clone(&token), api.url(""));
+            tokio::spawn(async move {
+                let mut hooks = Create::new(base, token, &format!("ext-{i}"));
+                run(&*policy, create_request(), &mut hooks).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap().result.is_ok());
+    }
+    assert_eq!(api.refreshes(), 1, "one refresh for every 401");
+    assert_eq!(api.store().len(), 12);
+}
+
+#[tokio::test]
+async fn dropping_the_future_cancels_everything() {
+    let api = FakeApi::start();
+    // Three 503s with long waits: the call will be mid-sleep when dropped.
+    api.script(vec![Fault::with(503, &[("Retry-After", "1")]); 3]);
+    let slow = steadfast::Policy::new(steadfast::PolicySpec {
+        retry_after_cap: Duration::from_secs(1),
+        ..policy().spec().clone()
+    })
+    .unwrap();
+    let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+    let mut hooks = Create::new(api.url(""), token, "ext-1");
+    let cut = tokio::time::timeout(ms(200), run(&slow, create_request(), &mut hooks)).await;
+    assert!(cut.is_err(), "the call was still sleeping");
+    let seen = api.log().len();
+    tokio::time::sleep(ms(1500)).await;
+    assert_eq!(
+        api.log().len(),
+        seen,
+        "no request after the future was dropped"
+    );
+    assert_eq!(seen, 1);
+}
