@@ -240,7 +240,9 @@ impl fmt::Display for Summary {
             self.skipped,
             self.failed,
             self.attempts,
-            humantime::format_duration(self.waited)
+            humantime::format_duration(Duration::from_millis(
+                u64::try_from(self.waited.as_millis()).unwrap_or(u64::MAX)
+            ))
         )
     }
 }
