@@ -353,6 +353,48 @@ impl Policy {
         self
     }
 
+    /// The same policy with every duration divided by `by`: schedule, caps,
+    /// floor, default waits, deadline and attempt timeout. For demos and
+    /// tests that must not wait in real time; server hints stay as sent and
+    /// meet the scaled cap. Fails if a duration becomes zero where zero is
+    /// refused.
+    pub fn scaled_down(&self, by: u32) -> Result<Self, PolicyError> {
+        let by = by.max(1);
+        let mut spec = self.spec.clone();
+        spec.schedule = match spec.schedule {
+            Schedule::Explicit { delays } => Schedule::Explicit {
+                delays: delays.into_iter().map(|d| d / by).collect(),
+            },
+            Schedule::Exponential { base, factor, cap } => Schedule::Exponential {
+                base: base / by,
+                factor,
+                cap: cap / by,
+            },
+            Schedule::Staged {
+                first,
+                first_retries,
+                unit,
+                factor,
+                stage,
+                max_power,
+            } => Schedule::Staged {
+                first: first / by,
+                first_retries,
+                unit: unit / by,
+                factor,
+                stage: stage / by,
+                max_power,
+            },
+        };
+        spec.retry_after_cap /= by;
+        spec.min_server_wait /= by;
+        spec.rate_limit.default_wait /= by;
+        spec.rate_limit.give_up_above = spec.rate_limit.give_up_above.map(|d| d / by);
+        spec.deadline = spec.deadline.map(|d| d / by);
+        spec.attempt_timeout = spec.attempt_timeout.map(|d| d / by);
+        Self::new(spec)
+    }
+
     /// Used by presets, whose specs are checked by tests.
     pub(crate) fn trusted(spec: PolicySpec) -> Self {
         Self { spec }

@@ -88,7 +88,10 @@ mod sync_batch {
             Fault::status(500),
             Fault::with(503, &[("Retry-After", "0.01")]),
             Fault::with(429, &[("Retry-After", "1")]),
-            Fault::with(429, &[("RateLimit-Remaining", "0"), ("RateLimit-Reset", "1")]),
+            Fault::with(
+                429,
+                &[("RateLimit-Remaining", "0"), ("RateLimit-Reset", "1")],
+            ),
             Fault::ExpireToken,
             Fault::SlowThenClose(ms(400)),
             Fault::StoreThenCloseMidResponse,
@@ -96,7 +99,15 @@ mod sync_batch {
         ]
     }
 
-    fn run(policy: &Policy, seed: u64) -> (FakeApi, Vec<Contact>, Vec<String>, Vec<steadfast::sync::SyncReport>) {
+    fn run(
+        policy: &Policy,
+        seed: u64,
+    ) -> (
+        FakeApi,
+        Vec<Contact>,
+        Vec<String>,
+        Vec<steadfast::sync::SyncReport>,
+    ) {
         let (contacts, present) = batch();
         let api = FakeApi::start();
         let present_refs: Vec<&str> = present.iter().map(String::as_str).collect();
@@ -148,15 +159,27 @@ mod sync_batch {
         let stored: HashSet<&str> = store.keys().map(String::as_str).collect();
         assert!(stored.is_subset(&valid), "only valid contacts stored");
         let missing: Vec<_> = valid.difference(&stored).collect();
-        assert!(missing.iter().all(|m| failed.contains(*m)), "lost: {missing:?}");
+        assert!(
+            missing.iter().all(|m| failed.contains(*m)),
+            "lost: {missing:?}"
+        );
         let ids: HashSet<&String> = store.values().collect();
         assert_eq!(ids.len(), store.len(), "no record id twice");
         // Invalid contacts were never sent.
         let log = api.log();
-        let creates = log.iter().filter(|r| r.method == "POST" && r.path == "/contacts").count();
-        assert_eq!(creates as u64, s.attempts, "every attempt reached the server");
+        let creates = log
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/contacts")
+            .count();
+        assert_eq!(
+            creates as u64, s.attempts,
+            "every attempt reached the server"
+        );
         // Each created record was created by exactly one 201.
-        let created_201 = log.iter().filter(|r| r.method == "POST" && r.status == Some(201)).count();
+        let created_201 = log
+            .iter()
+            .filter(|r| r.method == "POST" && r.status == Some(201))
+            .count();
         assert_eq!(created_201, store.len() - present.len());
         // The faults happened, and were survived.
         let faulted = log.iter().filter(|r| r.fault.is_some()).count();

@@ -231,3 +231,37 @@ fn a_policy_file_is_validated_and_partial_files_take_defaults() {
     let garbage = serde_json::from_str::<Policy>(r#"{"deadline": "soon"}"#).unwrap_err();
     assert!(garbage.to_string().contains("soon"), "{garbage}");
 }
+
+#[test]
+fn scaling_down_divides_every_duration() {
+    let p = Policy::seed_guide()
+        .with_deadline(secs(600))
+        .scaled_down(100)
+        .unwrap();
+    let s = p.spec();
+    assert_eq!(
+        s.schedule,
+        Schedule::Explicit {
+            delays: vec![
+                Duration::from_millis(30),
+                Duration::from_millis(90),
+                Duration::from_millis(270),
+                secs(3)
+            ]
+        }
+    );
+    assert_eq!(s.retry_after_cap, secs(3));
+    assert_eq!(s.min_server_wait, Duration::from_millis(10));
+    assert_eq!(s.rate_limit.default_wait, Duration::from_millis(600));
+    assert_eq!(s.deadline, Some(secs(6)));
+    let g = Policy::genesys_sdk().scaled_down(1000).unwrap();
+    let ms = Duration::from_millis;
+    assert_eq!(g.spec().schedule.delay(5, ms(100)), ms(3));
+    assert_eq!(g.spec().schedule.delay(5, ms(350)), ms(9));
+    // Scaling a 3 s delay by a billion leaves zero: refused, not hammering.
+    assert!(Policy::seed_guide().scaled_down(4_000_000_000).is_err());
+    assert_eq!(
+        Policy::seed_guide().scaled_down(0).unwrap(),
+        Policy::seed_guide()
+    );
+}

@@ -74,6 +74,7 @@ pub(crate) fn log_event(method: &str, endpoint: &str, event: &Event, took: Durat
         method,
         endpoint,
         attempt = event.attempt,
+        observed = %event.observed,
         status,
         error = error.map(tracing::field::display),
         duration_ms = took.as_millis(),

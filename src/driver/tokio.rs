@@ -109,10 +109,13 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                 Ok(())
             }
             Action::RefreshToken => {
+                let started = Instant::now();
                 let refreshed = hooks.refresh_token().await;
-                call.observe(Outcome::Refresh(refreshed), now()).map(drop)
+                let event = call.observe(Outcome::Refresh(refreshed), now());
+                event.map(|e| log_event("-", "(token refresh)", &e, started.elapsed()))
             }
             Action::SearchExisting => {
+                let started = Instant::now();
                 let search = match hooks.find_existing().await {
                     Lookup::Found(id) => {
                         tally.found = Some(id);
@@ -121,7 +124,8 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                     Lookup::NotFound => Search::NotFound,
                     Lookup::Failed => Search::Failed,
                 };
-                call.observe(Outcome::Search(search), now()).map(drop)
+                let event = call.observe(Outcome::Search(search), now());
+                event.map(|e| log_event("-", "(search existing)", &e, started.elapsed()))
             }
             Action::Done(c) => return tally.finish(Ok(c)),
             Action::GiveUp(r) => return tally.finish(Err(r)),
