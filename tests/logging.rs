@@ -1,0 +1,145 @@
+//! The drivers' tracing records: every event logged with its fields, request
+//! bodies cut to 200 characters, and no token or Authorization value ever.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast::driver::blocking::{run, Hooks};
+use steadfast::driver::{body_preview, Reply};
+use steadfast::{Method, NetworkError, Policy, PolicySpec, Request, Schedule};
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Scripted {
+    replies: Vec<Reply>,
+    body: Vec<u8>,
+}
+
+impl Hooks for Scripted {
+    type Response = Reply;
+    type Id = String;
+    fn send(&mut self, _: u32, _: Option<Duration>) -> Result<Reply, NetworkError> {
+        Ok(self.replies.remove(0))
+    }
+    fn endpoint(&self) -> &str {
+        "/contacts"
+    }
+    fn body(&self) -> Option<&[u8]> {
+        Some(&self.body)
+    }
+}
+
+fn reply(status: u16, headers: &[(&str, &str)]) -> Reply {
+    Reply {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        body: Vec::new(),
+    }
+}
+
+#[test]
+fn every_event_is_a_record_without_secrets() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let policy = Policy::new(PolicySpec {
+        schedule: Schedule::Explicit {
+            delays: vec![Duration::from_millis(1)],
+        },
+        min_server_wait: Duration::from_millis(1),
+        ..PolicySpec::default()
+    })
+    .unwrap();
+    let secret = [
+        ("Authorization", "Bearer SECRET-1"),
+        ("Set-Cookie", "s=SECRET-2"),
+    ];
+    let mut hooks = Scripted {
+        replies: vec![
+            reply(503, &secret),
+            reply(
+                429,
+                &[
+                    ("Retry-After", "0.002"),
+                    ("X-Rate-Limit-Remaining", "0"),
+                    ("Cookie", "SECRET-3"),
+                ],
+            ),
+            reply(200, &secret),
+        ],
+        // 150 'a's, then 'b's: the cut falls inside the b's.
+        body: [vec![b'a'; 150], vec![b'b'; 350]].concat(),
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let run = run(
+            &policy,
+            Request::new(Method::Post).with_external_id(),
+            &mut hooks,
+        );
+        assert!(run.result.is_ok());
+        assert_eq!(run.attempts, 3);
+    });
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let decisions: Vec<&str> = log.lines().filter(|l| l.contains("INFO")).collect();
+    assert_eq!(decisions.len(), 3, "{log}");
+    for field in [
+        "method=\"POST\"",
+        "endpoint=\"/contacts\"",
+        "attempt=1",
+        "status=503",
+        "duration_ms=",
+        "decision=sleep 1ms",
+        "wait_ms=1",
+    ] {
+        assert!(decisions[0].contains(field), "{field} in {}", decisions[0]);
+    }
+    assert!(
+        decisions[1].contains("rate_limit_remaining=0"),
+        "{}",
+        decisions[1]
+    );
+    assert!(
+        decisions[1].contains("basis=Retry-After"),
+        "{}",
+        decisions[1]
+    );
+    assert!(
+        decisions[2].contains("decision=done: success (200)"),
+        "{}",
+        decisions[2]
+    );
+    let attempts: Vec<&str> = log.lines().filter(|l| l.contains("DEBUG")).collect();
+    assert_eq!(attempts.len(), 3);
+    let body = attempts[0].split("body=").nth(1).unwrap();
+    assert_eq!(body.matches('b').count(), 50, "{body}");
+    assert!(!log.contains("SECRET"), "{log}");
+}
+
+#[test]
+fn body_preview_cuts_on_characters() {
+    assert_eq!(body_preview(b"short"), "short");
+    let long = "é".repeat(300);
+    let cut = body_preview(long.as_bytes());
+    assert_eq!(cut.chars().count(), 201);
+    assert!(cut.ends_with('…'));
+    assert_eq!(body_preview(b"\xff\xfe"), "\u{fffd}\u{fffd}");
+}
