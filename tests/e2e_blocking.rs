@@ -223,3 +223,43 @@ mod sync_batch {
         assert_eq!(s.total(), contacts.len());
     }
 }
+
+#[test]
+fn concurrent_401s_share_one_refresh() {
+    use support::fake_api::{FakeApi, Fault};
+    let api = FakeApi::start();
+    api.script([Fault::ExpireToken]);
+    let policy = policy();
+    let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let (token, policy, base) = (Arc::clone(&token), &policy, api.url(""));
+            s.spawn(move || {
+                let mut client = UreqContacts::new(base, token);
+                let report = sync_contact(policy, &mut client, &contact(&format!("ext-{i}")));
+                assert!(matches!(report.outcome, SyncOutcome::Created(_)), "{report:?}");
+            });
+        }
+    });
+    assert_eq!(api.refreshes(), 1, "one refresh for every 401");
+    assert_eq!(api.store().len(), 8);
+}
+
+#[test]
+fn http_header_maps_are_read_in_place() {
+    use steadfast::driver::Response;
+    let response = http::Response::builder()
+        .status(503)
+        .header("Retry-After", "7")
+        .header("X-RateLimit-Remaining", "3")
+        .body(())
+        .unwrap();
+    assert_eq!(Response::status(&response), 503);
+    let hints = steadfast::headers::read(
+        Response::headers(&response),
+        std::time::Duration::ZERO,
+        &Default::default(),
+    );
+    assert_eq!(hints.retry_after, Some(std::time::Duration::from_secs(7)));
+    assert_eq!(hints.rate_limit.and_then(|r| r.remaining), Some(3));
+}
