@@ -53,6 +53,8 @@ pub struct Call<P> {
     recreated: bool,
     prev_delay: Duration,
     rng: fastrand::Rng,
+    /// The latest decision's record, lent out by `observe`.
+    last: Event,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +123,15 @@ impl<P: Borrow<Policy>> Call<P> {
             recreated: false,
             prev_delay,
             rng: fastrand::Rng::with_seed(seed),
+            last: Event {
+                attempt: 0,
+                elapsed: Duration::ZERO,
+                observed: Observed::Status(0),
+                rate_limit: None,
+                action: Action::Send { attempt: 1 },
+                basis: Basis::Rule,
+                notes: HintNotes::empty(),
+            },
         }
     }
 
@@ -139,12 +150,12 @@ impl<P: Borrow<Policy>> Call<P> {
 
     /// Tells the call what happened in answer to its last action, and
     /// decides the next one (returned by the next `poll`). The returned event
-    /// records the decision.
+    /// records the decision; it is `Copy`, so keep it with `*event`.
     ///
     /// An outcome that answers nothing the call asked for (a response while
     /// it sleeps, a search result it never requested, anything after the end)
     /// is an error and leaves the call unchanged.
-    pub fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<Event, OutcomeError> {
+    pub fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<&Event, OutcomeError> {
         let waiting = self.waiting();
         let fits = matches!(
             (waiting, outcome.kind()),
@@ -183,7 +194,7 @@ impl<P: Borrow<Policy>> Call<P> {
             }
             Next::Send | Next::Sleep { .. } => basis,
         };
-        Ok(Event {
+        self.last = Event {
             attempt,
             elapsed: self.elapsed(),
             observed,
@@ -191,7 +202,13 @@ impl<P: Borrow<Policy>> Call<P> {
             action: self.action(),
             basis,
             notes: hints.notes,
-        })
+        };
+        Ok(&self.last)
+    }
+
+    /// The record of the latest decision, if anything was observed yet.
+    pub fn last_event(&self) -> Option<&Event> {
+        (self.last.attempt > 0).then_some(&self.last)
     }
 
     /// What the call is waiting for.

@@ -29,8 +29,10 @@ const BACKOFF: Rule = Rule::Backoff {
 
 /// The rule for `status` under `spec`.
 pub fn status(spec: &PolicySpec, status: u16) -> Rule {
-    if let Some(r) = spec.statuses.iter().find(|r| r.status == status) {
-        return r.rule;
+    if !spec.statuses.is_empty() {
+        if let Some(r) = spec.statuses.iter().find(|r| r.status == status) {
+            return r.rule;
+        }
     }
     match status {
         200..=299 => Rule::Succeed,

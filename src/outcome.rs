@@ -210,12 +210,13 @@ impl fmt::Display for NetworkError {
 /// (a slice you hold as `&[..]` is passed as `&slice`).
 /// Client adapters implement it for their own header maps, so no copy is made.
 pub trait Headers {
-    /// Calls `visit` once for every header, repeated names included, in order.
-    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8]));
+    /// Calls `visit` once for every header, repeated names included, in
+    /// order. Names and values borrow from `self`, so a reader may keep them.
+    fn for_each_header<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8]));
 }
 
 impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Headers for [(K, V)] {
-    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+    fn for_each_header<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8])) {
         for (name, value) in self {
             visit(name.as_ref(), value.as_ref());
         }
@@ -223,19 +224,19 @@ impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Headers for [(K, V)] {
 }
 
 impl<K: AsRef<[u8]>, V: AsRef<[u8]>, const N: usize> Headers for [(K, V); N] {
-    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+    fn for_each_header<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8])) {
         self.as_slice().for_each_header(visit);
     }
 }
 
 impl<H: Headers + ?Sized> Headers for &H {
-    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+    fn for_each_header<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8])) {
         (**self).for_each_header(visit);
     }
 }
 
 impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Headers for Vec<(K, V)> {
-    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+    fn for_each_header<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8])) {
         self.as_slice().for_each_header(visit);
     }
 }

@@ -164,7 +164,7 @@ pub fn replay(
         }
         clock = clock.advanced(step.latency());
         match call.observe(step.outcome(), clock) {
-            Ok(event) => trace.events.push(event),
+            Ok(event) => trace.events.push(*event),
             Err(e) => break End::Rejected(e),
         }
     };

@@ -191,24 +191,15 @@ impl Schedule {
 }
 
 fn exponential(base: Duration, factor: f64, cap: Duration, step: u32) -> Duration {
-    // An integral factor is computed exactly in integer nanoseconds; only a
-    // fractional one goes through floating point.
+    // An integral factor is computed exactly, in integers; only a fractional
+    // one goes through floating point.
     if factor.fract() == 0.0 && factor <= f64::from(u32::MAX) {
-        // Exactness note: the cast is exact because the value is integral
-        // and within u32.
-        let f = u128::from(factor as u32);
-        if f == 1 {
-            return base.min(cap);
-        }
-        // Each step at least doubles, so this loop ends within ~100 rounds.
-        let mut d = base;
-        for _ in 0..step {
-            if d >= cap {
-                break;
-            }
-            d = scale(d, f);
-        }
-        return d.min(cap);
+        // Exact: the value is integral and within u32.
+        let f = factor as u32;
+        return f
+            .checked_pow(step)
+            .and_then(|m| base.checked_mul(m))
+            .map_or(cap, |d| d.min(cap));
     }
     let power = factor.powi(i32::try_from(step).unwrap_or(i32::MAX));
     let secs = base.as_secs_f64() * power;
@@ -281,8 +272,13 @@ impl Jitter {
 /// A uniform draw in `[lo, hi]` at nanosecond resolution. Spans beyond
 /// `u64::MAX` nanoseconds (584 years) are drawn over the first 584 years.
 fn uniform(rng: &mut Rng, lo: Duration, hi: Duration) -> Duration {
-    let span = hi.saturating_sub(lo).as_nanos();
-    let span = u64::try_from(span).unwrap_or(u64::MAX);
+    let span = hi.saturating_sub(lo);
+    // u64 nanoseconds without a trip through u128: this runs per retry.
+    let span = span
+        .as_secs()
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(u64::from(span.subsec_nanos())))
+        .unwrap_or(u64::MAX);
     lo.saturating_add(Duration::from_nanos(rng.u64(0..=span)))
 }
 

@@ -237,7 +237,10 @@ fn concurrent_401s_share_one_refresh() {
             s.spawn(move || {
                 let mut client = UreqContacts::new(base, token);
                 let report = sync_contact(policy, &mut client, &contact(&format!("ext-{i}")));
-                assert!(matches!(report.outcome, SyncOutcome::Created(_)), "{report:?}");
+                assert!(
+                    matches!(report.outcome, SyncOutcome::Created(_)),
+                    "{report:?}"
+                );
             });
         }
     });

@@ -304,7 +304,7 @@ fn run(policy: &Policy, request: Request, seed: u64, items: &[Item]) -> Result<R
             prop_assert!(call.observe(wrong, clock).is_err());
             prop_assert_eq!(call.poll(clock), before);
         }
-        let event = call
+        let event = *call
             .observe(fitting, clock)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         if let Outcome::Response { status, .. } = fitting {

@@ -7,7 +7,7 @@ use super::Response;
 use crate::outcome::Headers;
 
 impl Headers for HeaderMap {
-    fn for_each_header(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+    fn for_each_header<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8])) {
         for (name, value) in self {
             visit(name.as_str().as_bytes(), value.as_bytes());
         }

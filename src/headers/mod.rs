@@ -61,7 +61,7 @@ pub struct Hints {
     pub notes: HintNotes,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
     RetryAfter,
     Limit,
@@ -73,81 +73,140 @@ enum Field {
     IninAllowed,
 }
 
-const FIELDS: &[(&[u8], Field)] = &[
-    (b"retry-after", Field::RetryAfter),
-    (b"x-rate-limit-limit", Field::Limit),
-    (b"x-rate-limit-remaining", Field::Remaining),
-    (b"x-rate-limit-reset", Field::Reset(ResetUnit::Epoch)),
-    (b"x-ratelimit-limit", Field::Limit),
-    (b"x-ratelimit-remaining", Field::Remaining),
-    (b"x-ratelimit-reset", Field::Reset(ResetUnit::Epoch)),
-    (b"ratelimit", Field::Structured),
-    (b"ratelimit-policy", Field::Policy),
-    (b"ratelimit-limit", Field::Limit),
-    (b"ratelimit-remaining", Field::Remaining),
-    (b"ratelimit-reset", Field::Reset(ResetUnit::Delta)),
-    (b"inin-ratelimit-count", Field::IninCount),
-    (b"inin-ratelimit-allowed", Field::IninAllowed),
-    (b"inin-ratelimit-reset", Field::Reset(ResetUnit::Delta)),
-];
-
-fn field(name: &[u8]) -> Option<Field> {
-    // Every known name starts with r, x or i: most headers of a response
-    // (content-type, date, server...) are turned away on their first byte.
-    if !matches!(
-        name.first().map(u8::to_ascii_lowercase),
-        Some(b'r' | b'x' | b'i')
-    ) {
-        return None;
-    }
-    FIELDS
-        .iter()
-        .find(|(known, _)| eq_lowercase(name, known))
-        .map(|&(_, f)| f)
+/// A known header name as three little-endian words, and per word the bits
+/// that a case-insensitive comparison ignores (0x20 on every letter).
+struct Known {
+    len: usize,
+    words: [u64; 3],
+    case: [u64; 3],
+    field: Field,
 }
 
-/// `name == known` ignoring ASCII case, for a `known` already in lowercase:
-/// one comparison per byte instead of lowering both sides.
-fn eq_lowercase(name: &[u8], known: &[u8]) -> bool {
-    name.len() == known.len()
-        && name
-            .iter()
-            .zip(known)
-            .all(|(&a, &k)| a == k || (k.is_ascii_lowercase() && a ^ 0x20 == k))
+const fn known(name: &[u8], field: Field) -> Known {
+    let mut words = [0u64; 3];
+    let mut case = [0u64; 3];
+    let mut i = 0;
+    while i < name.len() {
+        let shift = (i % 8) * 8;
+        words[i / 8] |= (name[i] as u64) << shift;
+        if name[i].is_ascii_lowercase() {
+            case[i / 8] |= 0x20 << shift;
+        }
+        i += 1;
+    }
+    Known {
+        len: name.len(),
+        words,
+        case,
+        field,
+    }
+}
+
+const FIELDS: [Known; 15] = [
+    known(b"retry-after", Field::RetryAfter),
+    known(b"x-rate-limit-limit", Field::Limit),
+    known(b"x-rate-limit-remaining", Field::Remaining),
+    known(b"x-rate-limit-reset", Field::Reset(ResetUnit::Epoch)),
+    known(b"x-ratelimit-limit", Field::Limit),
+    known(b"x-ratelimit-remaining", Field::Remaining),
+    known(b"x-ratelimit-reset", Field::Reset(ResetUnit::Epoch)),
+    known(b"ratelimit", Field::Structured),
+    known(b"ratelimit-policy", Field::Policy),
+    known(b"ratelimit-limit", Field::Limit),
+    known(b"ratelimit-remaining", Field::Remaining),
+    known(b"ratelimit-reset", Field::Reset(ResetUnit::Delta)),
+    known(b"inin-ratelimit-count", Field::IninCount),
+    known(b"inin-ratelimit-allowed", Field::IninAllowed),
+    known(b"inin-ratelimit-reset", Field::Reset(ResetUnit::Delta)),
+];
+
+/// The field a header name stands for, case-insensitively. It runs on every
+/// header of every response, so it compares eight bytes at a time: a byte
+/// matches a lowercase letter exactly or as its uppercase twin, and anything
+/// else exactly.
+fn field(name: &[u8]) -> Option<Field> {
+    // Every known name is 9 to 22 bytes and starts with r, x or i: most
+    // headers (content-type, date, server...) are turned away here.
+    if !(9..=22).contains(&name.len()) || !matches!(name[0] | 0x20, b'r' | b'x' | b'i') {
+        return None;
+    }
+    let mut buf = [0u8; 24];
+    buf[..name.len()].copy_from_slice(name);
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(w)
+    };
+    let words = [word(0), word(1), word(2)];
+    FIELDS
+        .iter()
+        .find(|k| k.len == name.len() && (0..3).all(|i| words[i] | k.case[i] == k.words[i]))
+        .map(|k| k.field)
 }
 
 /// Reads every hint in `headers`, with `unix_now` the wall clock (for dates
 /// and epoch resets) and `thresholds` for the pressure.
 pub fn read(headers: &dyn Headers, unix_now: Duration, thresholds: &PressureThresholds) -> Hints {
-    let mut notes = HintNotes::empty();
-    let mut retry_after: Option<Duration> = None;
-    let mut retry_after_seen = 0u32;
-    let mut acc = Acc::default();
+    let mut reader = Reader::new(unix_now);
     headers.for_each_header(&mut |name, value| {
-        let Some(f) = field(name) else { return };
-        match f {
-            Field::RetryAfter => {
-                retry_after_seen = retry_after_seen.saturating_add(1);
-                match retry_after::parse(value, unix_now, &mut notes) {
-                    Some(w) => retry_after = Some(retry_after.map_or(w, |o| o.max(w))),
-                    None => notes |= HintNotes::RETRY_AFTER_INVALID,
-                }
-            }
-            Field::Limit => acc.limit(value, &mut notes),
-            Field::Remaining => acc.remaining(value, &mut notes),
-            Field::Reset(unit) => acc.reset(value, unit, unix_now, &mut notes),
-            Field::Structured => acc.structured(value, unix_now, &mut notes),
-            Field::Policy => acc.policy(value, &mut notes),
-            Field::IninCount => acc.inin_count(value, &mut notes),
-            Field::IninAllowed => acc.inin_allowed(value, &mut notes),
+        if let Some(f) = field(name) {
+            reader.apply(f, value);
         }
     });
-    if retry_after_seen > 1 {
-        notes |= HintNotes::RETRY_AFTER_REPEATED;
+    reader.finish(thresholds)
+}
+
+/// Hints accumulated value by value.
+struct Reader {
+    unix_now: Duration,
+    notes: HintNotes,
+    retry_after: Option<Duration>,
+    retry_after_seen: u32,
+    acc: Option<Acc>,
+}
+
+impl Reader {
+    fn new(unix_now: Duration) -> Self {
+        Self {
+            unix_now,
+            notes: HintNotes::empty(),
+            retry_after: None,
+            retry_after_seen: 0,
+            acc: None,
+        }
     }
-    Hints {
-        retry_after,
-        rate_limit: acc.finish(thresholds),
-        notes,
+
+    fn apply(&mut self, f: Field, value: &[u8]) {
+        let notes = &mut self.notes;
+        if let Field::RetryAfter = f {
+            self.retry_after_seen = self.retry_after_seen.saturating_add(1);
+            match retry_after::parse(value, self.unix_now, notes) {
+                Some(w) => self.retry_after = Some(self.retry_after.map_or(w, |o| o.max(w))),
+                None => *notes |= HintNotes::RETRY_AFTER_INVALID,
+            }
+            return;
+        }
+        let acc = self.acc.get_or_insert_with(Acc::default);
+        match f {
+            Field::RetryAfter => {}
+            Field::Limit => acc.limit(value, notes),
+            Field::Remaining => acc.remaining(value, notes),
+            Field::Reset(unit) => acc.reset(value, unit, self.unix_now, notes),
+            Field::Structured => acc.structured(value, self.unix_now, notes),
+            Field::Policy => acc.policy(value, notes),
+            Field::IninCount => acc.inin_count(value, notes),
+            Field::IninAllowed => acc.inin_allowed(value, notes),
+        }
+    }
+
+    fn finish(mut self, thresholds: &PressureThresholds) -> Hints {
+        if self.retry_after_seen > 1 {
+            self.notes |= HintNotes::RETRY_AFTER_REPEATED;
+        }
+        Hints {
+            retry_after: self.retry_after,
+            rate_limit: self.acc.and_then(|acc| acc.finish(thresholds)),
+            notes: self.notes,
+        }
     }
 }

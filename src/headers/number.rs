@@ -13,7 +13,7 @@
 
 use core::time::Duration;
 
-fn trim_ows(mut v: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
     }
@@ -28,10 +28,15 @@ fn digits(v: &[u8]) -> Option<u64> {
     if v.is_empty() {
         return None;
     }
-    v.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit()
-            .then(|| acc.saturating_mul(10).saturating_add(u64::from(b - b'0')))
-    })
+    let mut n = 0u64;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.saturating_mul(10).saturating_add(u64::from(d));
+    }
+    Some(n)
 }
 
 /// A count: digits only.
@@ -42,7 +47,15 @@ pub(crate) fn count(v: &[u8]) -> Option<u64> {
 /// A non-negative number of seconds, possibly fractional. One pass over
 /// the bytes: this runs on every `Retry-After`, inside the decision step.
 pub(crate) fn seconds(v: &[u8]) -> Option<Duration> {
-    let v = trim_ows(v);
+    seconds_trimmed(trim_ows(v))
+}
+
+/// [`seconds`] of a value already stripped of OWS.
+pub(crate) fn seconds_trimmed(v: &[u8]) -> Option<Duration> {
+    // Plain digits are the common case: one tight loop.
+    if let Some(n) = digits(v) {
+        return Some(Duration::from_secs(n));
+    }
     let mut secs = 0u64;
     let mut nanos = 0u32;
     // Digits seen before the dot, and after it (None: no dot yet).
@@ -77,11 +90,6 @@ pub(crate) fn seconds(v: &[u8]) -> Option<Duration> {
         }
         None => Some(Duration::from_secs(secs)),
     }
-}
-
-/// The value without surrounding OWS, if it is UTF-8.
-pub(crate) fn text(v: &[u8]) -> Option<&str> {
-    core::str::from_utf8(trim_ows(v)).ok()
 }
 
 #[cfg(test)]

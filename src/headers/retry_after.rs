@@ -17,11 +17,11 @@ use super::{number, HintNotes};
 
 /// The wait one `Retry-After` value asks for, or `None` if unusable.
 pub(crate) fn parse(value: &[u8], unix_now: Duration, notes: &mut HintNotes) -> Option<Duration> {
-    let first = value.iter().find(|b| !matches!(b, b' ' | b'\t'));
-    if first.is_some_and(u8::is_ascii_digit) {
-        return number::seconds(value);
+    let value = number::trim_ows(value);
+    if value.first().is_some_and(u8::is_ascii_digit) {
+        return number::seconds_trimmed(value);
     }
-    let date = httpdate::parse_http_date(number::text(value)?).ok()?;
+    let date = httpdate::parse_http_date(core::str::from_utf8(value).ok()?).ok()?;
     // Dates before 1970 are not representable as a wait either way: now.
     let at = date.duration_since(UNIX_EPOCH).unwrap_or_default();
     if at <= unix_now {
