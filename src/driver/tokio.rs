@@ -101,7 +101,7 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                     Err(e) => call.observe(Outcome::Network(*e), now()),
                 };
                 tally.last = sent.ok();
-                event.map(|e| log_event(method, hooks.endpoint(), &e, started.elapsed()))
+                event.map(|e| log_event(method, hooks.endpoint(), e, started.elapsed()))
             }
             Action::Sleep(d) => {
                 ::tokio::time::sleep(d).await;
@@ -112,7 +112,7 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                 let started = Instant::now();
                 let refreshed = hooks.refresh_token().await;
                 let event = call.observe(Outcome::Refresh(refreshed), now());
-                event.map(|e| log_event("-", "(token refresh)", &e, started.elapsed()))
+                event.map(|e| log_event("-", "(token refresh)", e, started.elapsed()))
             }
             Action::SearchExisting => {
                 let started = Instant::now();
@@ -125,7 +125,7 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                     Lookup::Failed => Search::Failed,
                 };
                 let event = call.observe(Outcome::Search(search), now());
-                event.map(|e| log_event("-", "(search existing)", &e, started.elapsed()))
+                event.map(|e| log_event("-", "(search existing)", e, started.elapsed()))
             }
             Action::Done(c) => return tally.finish(Ok(c)),
             Action::GiveUp(r) => return tally.finish(Err(r)),
