@@ -81,6 +81,8 @@ pub mod scenarios;
 pub mod schedule;
 #[cfg(feature = "blocking")]
 pub mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use action::{Action, Completion, Reason};
 pub use call::{Call, OutcomeError, Waiting};

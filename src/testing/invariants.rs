@@ -1,0 +1,80 @@
+//! Invariants every policy must keep, as checks over a [`Run`]. Each
+//! returns `Err` with a sentence saying what broke.
+
+use super::Run;
+use crate::policy::Policy;
+
+/// Counted retries stay within `max_retries`; sends exceed them only by the
+/// one refresh re-send, the one conflict re-create and uncounted 429 waits.
+pub fn bounded_retries(policy: &Policy, run: &Run) -> Result<(), String> {
+    let max = policy.spec().max_retries;
+    if run.retries > max {
+        return Err(format!("{} retries counted, max {max}", run.retries));
+    }
+    let bound = u64::from(max) + 3 + u64::from(run.uncounted_waits);
+    if u64::from(run.sends) > bound {
+        return Err(format!("{} sends, at most {bound} allowed", run.sends));
+    }
+    Ok(())
+}
+
+/// No sleep ends past the policy's deadline.
+pub fn no_sleep_past_deadline(policy: &Policy, run: &Run) -> Result<(), String> {
+    let Some(deadline) = policy.spec().deadline else {
+        return Ok(());
+    };
+    match run
+        .sleeps
+        .iter()
+        .find(|(at, d)| at.saturating_add(*d) > deadline)
+    {
+        Some((at, d)) => Err(format!(
+            "a {d:?} sleep at {at:?} ends past the {deadline:?} deadline"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Every sleep is within [`Policy::max_sleep`].
+pub fn sleeps_within_cap(policy: &Policy, run: &Run) -> Result<(), String> {
+    let cap = policy.max_sleep();
+    match run.sleeps.iter().find(|(_, d)| *d > cap) {
+        Some((_, d)) => Err(format!("a {d:?} sleep is above the {cap:?} cap")),
+        None => Ok(()),
+    }
+}
+
+/// At most one token refresh per call.
+pub fn at_most_one_refresh(_: &Policy, run: &Run) -> Result<(), String> {
+    match run.refreshes {
+        0 | 1 => Ok(()),
+        n => Err(format!("{n} token refreshes in one call")),
+    }
+}
+
+/// A status whose rule is "give up" ends the call: no send follows it.
+pub fn no_resend_after_fatal(_: &Policy, run: &Run) -> Result<(), String> {
+    if run.sent_after_fatal {
+        return Err("a send followed a non-retryable status".into());
+    }
+    Ok(())
+}
+
+/// The call kept its contract: idempotent polls, sleeps that never grow,
+/// misfits refused without effect.
+pub fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
+    match run.breaches.first() {
+        Some(b) => Err(b.clone()),
+        None => Ok(()),
+    }
+}
+
+/// Every check above.
+pub fn check_all(policy: &Policy, run: &Run) -> Result<(), String> {
+    bounded_retries(policy, run)?;
+    no_sleep_past_deadline(policy, run)?;
+    sleeps_within_cap(policy, run)?;
+    at_most_one_refresh(policy, run)?;
+    no_resend_after_fatal(policy, run)?;
+    contract_kept(policy, run)
+}

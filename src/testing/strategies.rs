@@ -1,0 +1,220 @@
+//! proptest strategies: valid policies of every shape, requests, and answers
+//! with realistic and hostile headers.
+
+use core::time::Duration;
+
+use proptest::prelude::*;
+
+use super::Answer;
+use crate::outcome::{Method, NetworkError, Refresh, Request, Search};
+use crate::policy::{OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRule};
+use crate::schedule::{Jitter, Schedule};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Explicit, exponential (integral and fractional factors) and staged
+/// schedules.
+pub fn schedule() -> impl Strategy<Value = Schedule> {
+    prop_oneof![
+        prop::collection::vec(1u64..600_000, 1..6).prop_map(|d| Schedule::Explicit {
+            delays: d.into_iter().map(ms).collect()
+        }),
+        (1u64..10_000, 1.0f64..5.0, 1u64..1_000).prop_map(|(b, f, k)| Schedule::Exponential {
+            base: ms(b),
+            factor: f.floor().max(1.0) + if k % 2 == 0 { 0.0 } else { f.fract() },
+            cap: ms(b.saturating_mul(k))
+        }),
+        (
+            1u64..10_000,
+            0u32..8,
+            1u64..5_000,
+            1u32..5,
+            1u64..600_000,
+            0u32..5
+        )
+            .prop_map(
+                |(first, n, unit, factor, stage, max_power)| Schedule::Staged {
+                    first: ms(first),
+                    first_retries: n,
+                    unit: ms(unit),
+                    factor,
+                    stage: ms(stage),
+                    max_power,
+                }
+            ),
+    ]
+}
+
+/// Any per-status rule.
+pub fn rule() -> impl Strategy<Value = Rule> {
+    prop_oneof![
+        Just(Rule::Succeed),
+        Just(Rule::GiveUp),
+        Just(Rule::RefreshToken),
+        Just(Rule::SearchExisting),
+        Just(Rule::RateLimited),
+        (any::<bool>(), 0u32..3).prop_map(|(retry_after, extra_steps)| Rule::Backoff {
+            retry_after,
+            extra_steps
+        }),
+    ]
+}
+
+prop_compose! {
+    /// Valid policies over every knob; uncounted 429 waits always come with
+    /// a deadline (validation demands it).
+    pub fn policy()(
+        max_retries in prop_oneof![0u32..8, Just(u32::MAX)],
+        schedule in schedule(),
+        jitter in prop_oneof![Just(Jitter::None), Just(Jitter::Full), Just(Jitter::Equal), Just(Jitter::Decorrelated)],
+        deadline in prop::option::of(0u64..7_200_000),
+        cap in 1u64..3_600_000,
+        floor_pct in 0u64..=100,
+        default_pct in 1u64..=100,
+        use_reset in any::<bool>(),
+        give_up_above in prop::option::of(0u64..600_000),
+        counts in any::<bool>(),
+        on_conflict in prop_oneof![Just(OnConflict::ReturnExisting), Just(OnConflict::Update), Just(OnConflict::GiveUp)],
+        retry_network_errors in any::<bool>(),
+        overrides in prop::collection::btree_map(100u16..600, rule(), 0..4),
+        other_server_errors in rule(),
+    ) -> Policy {
+        // Without a deadline, uncounted 429 waits are refused by validation,
+        // so such draws get a deadline instead of being thrown away.
+        let deadline = match (counts, deadline) {
+            (false, None) => Some(ms(3_600_000)),
+            (_, d) => d.map(ms),
+        };
+        let spec = PolicySpec {
+            max_retries,
+            schedule,
+            jitter,
+            deadline,
+            attempt_timeout: None,
+            retry_after_cap: ms(cap),
+            min_server_wait: ms(cap * floor_pct / 100),
+            rate_limit: RateLimitRule {
+                default_wait: ms((cap * default_pct / 100).max(1)),
+                use_reset,
+                give_up_above: give_up_above.map(ms),
+                counts_as_retry: counts,
+            },
+            on_conflict,
+            retry_network_errors,
+            statuses: overrides.into_iter().map(|(status, rule)| StatusRule { status, rule }).collect(),
+            other_server_errors,
+            pressure: Default::default(),
+        };
+        Policy::new(spec).expect("the strategy builds valid policies")
+    }
+}
+
+/// Any method, with or without external id and idempotency key.
+pub fn request() -> impl Strategy<Value = Request> {
+    (
+        prop_oneof![
+            Just(Method::Get),
+            Just(Method::Put),
+            Just(Method::Post),
+            Just(Method::Patch),
+            Just(Method::Other)
+        ],
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(m, external_id, idempotency_key)| Request {
+            method: m,
+            external_id,
+            idempotency_key,
+        })
+}
+
+/// The header names the parser reads, and one it must never leak.
+pub const NAMES: &[&str] = &[
+    "Retry-After",
+    "retry-after",
+    "X-Rate-Limit-Limit",
+    "X-Rate-Limit-Remaining",
+    "X-Rate-Limit-Reset",
+    "X-RateLimit-Reset",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Reset",
+    "inin-ratelimit-count",
+    "inin-ratelimit-allowed",
+    "inin-ratelimit-reset",
+    "Authorization",
+];
+
+/// Realistic, odd and random header values.
+pub fn header_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (0u64..400).prop_map(|n| n.to_string().into_bytes()),
+        (1_799_999_000u64..1_800_004_000).prop_map(|n| n.to_string().into_bytes()),
+        Just(b"Fri, 15 Jan 2027 08:02:00 GMT".to_vec()),
+        Just(b"Thu, 01 Jan 1970 00:00:00 GMT".to_vec()),
+        Just(b"\"default\";r=0;t=30".to_vec()),
+        Just(b"limit=10, remaining=0, reset=5".to_vec()),
+        Just(b"-1".to_vec()),
+        Just(b"99999999999999999999999".to_vec()),
+        Just(b"1.5".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..40),
+    ]
+}
+
+/// The statuses of the decision table, weighted, and any `u16`.
+pub fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        prop::sample::select(vec![
+            200, 201, 204, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504
+        ]),
+        any::<u16>(),
+    ]
+}
+
+/// Any network failure.
+pub fn network() -> impl Strategy<Value = NetworkError> {
+    prop::sample::select(vec![
+        NetworkError::ConnectionRefused,
+        NetworkError::Dns,
+        NetworkError::ConnectTimeout,
+        NetworkError::Timeout,
+        NetworkError::ConnectionReset,
+        NetworkError::Tls,
+        NetworkError::Protocol,
+        NetworkError::Other,
+    ])
+}
+
+prop_compose! {
+    /// One answer: any status, up to three headers, sometimes a network
+    /// failure, a misfit or a clock that jumps back.
+    pub fn answer()(
+        status in status(),
+        headers in prop::collection::vec((prop::sample::select(NAMES), header_value()), 0..4),
+        network in prop::option::weighted(0.2, network()),
+        refresh in prop_oneof![Just(Refresh::Refreshed), Just(Refresh::Failed)],
+        search in prop_oneof![Just(Search::Found), Just(Search::NotFound), Just(Search::Failed)],
+        latency in 0u64..200_000,
+        back in prop_oneof![4 => Just(0u64), 1 => 0u64..400_000],
+        misfit in prop::bool::weighted(0.05),
+    ) -> Answer {
+        Answer {
+            status,
+            headers: headers.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
+            network,
+            refresh,
+            search,
+            latency: ms(latency),
+            back: ms(back),
+            misfit,
+        }
+    }
+}
+
+/// Up to `n` answers.
+pub fn answers(n: usize) -> impl Strategy<Value = Vec<Answer>> {
+    prop::collection::vec(answer(), 0..=n)
+}
