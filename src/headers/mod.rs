@@ -130,18 +130,30 @@ fn field(name: &[u8]) -> Option<Field> {
     if !(9..=22).contains(&name.len()) || !matches!(name[0] | 0x20, b'r' | b'x' | b'i') {
         return None;
     }
-    let mut buf = [0u8; 24];
-    buf[..name.len()].copy_from_slice(name);
-    let word = |i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&buf[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(w)
-    };
-    let words = [word(0), word(1), word(2)];
     FIELDS
         .iter()
-        .find(|k| k.len == name.len() && (0..3).all(|i| words[i] | k.case[i] == k.words[i]))
+        .find(|k| k.len == name.len() && same_name(name, k))
         .map(|k| k.field)
+}
+
+/// Whole words as fixed 8-byte loads, the tail byte by byte: no memcpy.
+fn same_name(name: &[u8], k: &Known) -> bool {
+    let mut words = name.chunks_exact(8);
+    let mut w = 0;
+    for chunk in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        if u64::from_le_bytes(bytes) | k.case[w] != k.words[w] {
+            return false;
+        }
+        w += 1;
+    }
+    let tail = words
+        .remainder()
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    w >= 3 || tail | k.case[w] == k.words[w]
 }
 
 /// Reads every hint in `headers`, with `unix_now` the wall clock (for dates
