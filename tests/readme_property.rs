@@ -1,0 +1,17 @@
+//! The README's property test of a custom policy, verbatim, so that it keeps
+//! compiling and passing.
+
+use proptest::prelude::*;
+use steadfast::testing::{drive, invariants, strategies};
+use steadfast::{Method, Policy, PolicySpec, Request};
+
+proptest! {
+    #[test]
+    fn my_policy_never_misbehaves(answers in strategies::answers(24), seed in any::<u64>()) {
+        let policy = Policy::new(PolicySpec { max_retries: 6, ..PolicySpec::default() }).unwrap();
+        let request = Request::new(Method::Post).with_external_id();
+        let run = drive(&policy, request, seed, &answers);
+        invariants::check_all(&policy, &run).map_err(TestCaseError::fail)?;
+        prop_assert!(run.sends <= 9);
+    }
+}
