@@ -361,31 +361,7 @@ impl Policy {
     pub fn scaled_down(&self, by: u32) -> Result<Self, PolicyError> {
         let by = by.max(1);
         let mut spec = self.spec.clone();
-        spec.schedule = match spec.schedule {
-            Schedule::Explicit { delays } => Schedule::Explicit {
-                delays: delays.into_iter().map(|d| d / by).collect(),
-            },
-            Schedule::Exponential { base, factor, cap } => Schedule::Exponential {
-                base: base / by,
-                factor,
-                cap: cap / by,
-            },
-            Schedule::Staged {
-                first,
-                first_retries,
-                unit,
-                factor,
-                stage,
-                max_power,
-            } => Schedule::Staged {
-                first: first / by,
-                first_retries,
-                unit: unit / by,
-                factor,
-                stage: stage / by,
-                max_power,
-            },
-        };
+        spec.schedule = spec.schedule.map_durations(|d| d / by);
         spec.retry_after_cap /= by;
         spec.min_server_wait /= by;
         spec.rate_limit.default_wait /= by;

@@ -134,6 +134,37 @@ impl Schedule {
         }
     }
 
+    /// The same schedule with every duration passed through `f` (counts and
+    /// factors kept): how policies are scaled for tests and demos.
+    #[must_use]
+    pub fn map_durations(&self, f: impl Fn(Duration) -> Duration) -> Self {
+        match self {
+            Self::Explicit { delays } => Self::Explicit {
+                delays: delays.iter().copied().map(f).collect(),
+            },
+            Self::Exponential { base, factor, cap } => Self::Exponential {
+                base: f(*base),
+                factor: *factor,
+                cap: f(*cap),
+            },
+            Self::Staged {
+                first,
+                first_retries,
+                unit,
+                factor,
+                stage,
+                max_power,
+            } => Self::Staged {
+                first: f(*first),
+                first_retries: *first_retries,
+                unit: f(*unit),
+                factor: *factor,
+                stage: f(*stage),
+                max_power: *max_power,
+            },
+        }
+    }
+
     /// Whether a server's `Retry-After` may replace the delay of this step.
     pub fn honours_retry_after(&self, step: u32) -> bool {
         match self {

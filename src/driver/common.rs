@@ -3,9 +3,14 @@
 use core::time::Duration;
 use std::time::Instant;
 
-use super::{body_preview, Failure, Run, Success};
+use core::borrow::Borrow;
+
+use super::{body_preview, Failure, Lookup, Response, Run, Success};
 use crate::action::{Completion, Reason};
+use crate::call::{Call, OutcomeError};
 use crate::event::{Event, Observed};
+use crate::outcome::{NetworkError, Outcome, Refresh, Search};
+use crate::policy::Policy;
 
 /// What a driver remembers between actions to build the result.
 pub(crate) struct Tally<R, Id> {
@@ -25,6 +30,57 @@ impl<R, Id> Tally<R, Id> {
             waited: Duration::ZERO,
             started: Instant::now(),
         }
+    }
+
+    /// Observes what a send brought, logs it, and keeps the response.
+    pub(crate) fn sent<P: Borrow<Policy>>(
+        &mut self,
+        call: &mut Call<P>,
+        (method, endpoint): (&str, &str),
+        sent: Result<R, NetworkError>,
+        started: Instant,
+    ) -> Result<(), OutcomeError>
+    where
+        R: Response,
+    {
+        self.attempts += 1;
+        let event = match &sent {
+            Ok(r) => call.observe(Outcome::response(r.status(), r.headers()), super::now()),
+            Err(e) => call.observe(Outcome::Network(*e), super::now()),
+        };
+        let logged = event.map(|e| log_event(method, endpoint, e, started.elapsed()));
+        self.last = sent.ok();
+        logged
+    }
+
+    /// Observes a token refresh's result and logs it.
+    pub(crate) fn refreshed<P: Borrow<Policy>>(
+        &mut self,
+        call: &mut Call<P>,
+        refresh: Refresh,
+        started: Instant,
+    ) -> Result<(), OutcomeError> {
+        let event = call.observe(Outcome::Refresh(refresh), super::now());
+        event.map(|e| log_event("-", "(token refresh)", e, started.elapsed()))
+    }
+
+    /// Observes a lookup's result, keeps a found id, and logs it.
+    pub(crate) fn looked_up<P: Borrow<Policy>>(
+        &mut self,
+        call: &mut Call<P>,
+        lookup: Lookup<Id>,
+        started: Instant,
+    ) -> Result<(), OutcomeError> {
+        let search = match lookup {
+            Lookup::Found(id) => {
+                self.found = Some(id);
+                Search::Found
+            }
+            Lookup::NotFound => Search::NotFound,
+            Lookup::Failed => Search::Failed,
+        };
+        let event = call.observe(Outcome::Search(search), super::now());
+        event.map(|e| log_event("-", "(search existing)", e, started.elapsed()))
     }
 
     /// The result for the call's final action.
@@ -99,4 +155,17 @@ pub(crate) fn log_attempt(method: &str, endpoint: &str, attempt: u32, body: Opti
         body = body.map(|b| tracing::field::display(body_preview(b))),
         "attempt {attempt}: {method} {endpoint}",
     );
+}
+
+/// The single-flight rule both token stores share: a refresh for a
+/// generation that is no longer current has already been done by another
+/// caller.
+pub(crate) fn install<T>(slot: &mut (u64, T), seen: u64, fetched: Option<T>) -> Refresh {
+    match fetched {
+        Some(token) => {
+            *slot = (seen.wrapping_add(1), token);
+            Refresh::Refreshed
+        }
+        None => Refresh::Failed,
+    }
 }

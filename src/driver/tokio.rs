@@ -30,11 +30,11 @@ use std::time::Instant;
 
 use ::tokio::sync::Mutex;
 
-use super::common::{log_attempt, log_event, Tally};
+use super::common::{install, log_attempt, Tally};
 use super::{now, seed, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
-use crate::outcome::{NetworkError, Outcome, Refresh, Request, Search};
+use crate::outcome::{NetworkError, Refresh, Request};
 use crate::policy::Policy;
 
 /// Your side of an async call.
@@ -95,13 +95,7 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                         .unwrap_or(Err(NetworkError::Timeout)),
                     None => hooks.send(attempt).await,
                 };
-                tally.attempts += 1;
-                let event = match &sent {
-                    Ok(r) => call.observe(Outcome::response(r.status(), r.headers()), now()),
-                    Err(e) => call.observe(Outcome::Network(*e), now()),
-                };
-                tally.last = sent.ok();
-                event.map(|e| log_event(method, hooks.endpoint(), e, started.elapsed()))
+                tally.sent(&mut call, (method, hooks.endpoint()), sent, started)
             }
             Action::Sleep(d) => {
                 ::tokio::time::sleep(d).await;
@@ -111,21 +105,12 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
             Action::RefreshToken => {
                 let started = Instant::now();
                 let refreshed = hooks.refresh_token().await;
-                let event = call.observe(Outcome::Refresh(refreshed), now());
-                event.map(|e| log_event("-", "(token refresh)", e, started.elapsed()))
+                tally.refreshed(&mut call, refreshed, started)
             }
             Action::SearchExisting => {
                 let started = Instant::now();
-                let search = match hooks.find_existing().await {
-                    Lookup::Found(id) => {
-                        tally.found = Some(id);
-                        Search::Found
-                    }
-                    Lookup::NotFound => Search::NotFound,
-                    Lookup::Failed => Search::Failed,
-                };
-                let event = call.observe(Outcome::Search(search), now());
-                event.map(|e| log_event("-", "(search existing)", e, started.elapsed()))
+                let lookup = hooks.find_existing().await;
+                tally.looked_up(&mut call, lookup, started)
             }
             Action::Done(c) => return tally.finish(Ok(c)),
             Action::GiveUp(r) => return tally.finish(Err(r)),
@@ -168,12 +153,6 @@ impl<T: Clone> TokenStore<T> {
         if guard.0 != seen {
             return Refresh::Refreshed;
         }
-        match fetch.await {
-            Some(token) => {
-                *guard = (seen.wrapping_add(1), token);
-                Refresh::Refreshed
-            }
-            None => Refresh::Failed,
-        }
+        install(&mut guard, seen, fetch.await)
     }
 }
