@@ -93,6 +93,16 @@ pub enum Reason {
     },
     /// The next wait would end past the policy's total deadline.
     DeadlineExceeded,
+    /// The shared retry budget cannot pay for another retry: the API is
+    /// failing for many calls, and retrying would multiply its load.
+    BudgetExhausted,
+    /// The circuit breaker is open: calls to this API fail at once until it
+    /// lets probes through.
+    CircuitOpen {
+        /// Time until the breaker lets a probe through.
+        #[serde(with = "humantime_serde")]
+        retry_after: Duration,
+    },
     /// The server asked for a longer wait than the policy accepts.
     RetryAfterTooLong {
         /// The wait the server asked for.
@@ -117,6 +127,12 @@ impl fmt::Display for Reason {
             ),
             Self::RetriesExhausted { retries } => write!(f, "retries exhausted after {retries}"),
             Self::DeadlineExceeded => f.write_str("the next wait would cross the deadline"),
+            Self::BudgetExhausted => f.write_str("retry budget exhausted"),
+            Self::CircuitOpen { retry_after } => write!(
+                f,
+                "circuit open (probes in {})",
+                humantime::format_duration(*retry_after)
+            ),
             Self::RetryAfterTooLong { wait } => write!(
                 f,
                 "server asked to wait {} (more than the policy accepts)",

@@ -45,6 +45,8 @@ pub enum Observed {
     Refresh(Refresh),
     /// A search result.
     Search(Search),
+    /// Nothing: a decision taken before a send (pacing, an open circuit).
+    Nothing,
 }
 
 /// Where a decision came from.
@@ -62,6 +64,9 @@ pub enum Basis {
     RateLimitReset,
     /// The policy's default wait for a 429 that said nothing usable.
     RateLimitDefault,
+    /// Cross-call limits: rate-limit pacing, the retry budget, the circuit
+    /// breaker.
+    Limits,
     /// The backoff schedule at this step (from 0; a 504 looks one ahead).
     Backoff {
         /// The schedule step used.
@@ -79,6 +84,7 @@ impl fmt::Display for Observed {
             Self::Search(Search::Found) => f.write_str("search: found"),
             Self::Search(Search::NotFound) => f.write_str("search: not found"),
             Self::Search(Search::Failed) => f.write_str("search failed"),
+            Self::Nothing => f.write_str("(before send)"),
         }
     }
 }
@@ -91,6 +97,7 @@ impl fmt::Display for Basis {
             Self::RetryAfter => f.write_str("Retry-After"),
             Self::RateLimitReset => f.write_str("rate-limit reset"),
             Self::RateLimitDefault => f.write_str("429 default"),
+            Self::Limits => f.write_str("limits"),
             Self::Backoff { step } => write!(f, "backoff step {}", u64::from(*step) + 1),
         }
     }

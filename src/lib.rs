@@ -73,6 +73,7 @@ pub mod contact;
 pub mod driver;
 pub mod event;
 pub mod headers;
+pub mod limits;
 pub mod outcome;
 pub mod policy;
 mod presets;
@@ -88,6 +89,7 @@ pub use action::{Action, Completion, Reason};
 pub use call::{Call, OutcomeError, Waiting};
 pub use event::{Basis, Event, Observed};
 pub use headers::{HintNotes, Hints, Pressure, RateLimit};
+pub use limits::{Limits, LimitsSpec};
 pub use outcome::{
     Clock, Headers, Method, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search,
 };

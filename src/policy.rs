@@ -6,6 +6,7 @@ use core::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 use crate::schedule::{Jitter, Schedule};
 
 /// A validated retry policy. Build one from a [`PolicySpec`] with
@@ -65,6 +66,8 @@ pub struct PolicySpec {
     pub other_server_errors: Rule,
     /// Rate-limit pressure thresholds, as fractions of the limit remaining.
     pub pressure: PressureThresholds,
+    /// Pacing, retry budget and circuit breaker, shared across calls.
+    pub limits: LimitsSpec,
 }
 
 /// What to do with a response status. The built-in table
@@ -186,6 +189,7 @@ impl Default for PolicySpec {
                 extra_steps: 0,
             },
             pressure: PressureThresholds::default(),
+            limits: LimitsSpec::default(),
         }
     }
 }
@@ -259,6 +263,12 @@ pub enum PolicyError {
         /// The status given.
         status: u16,
     },
+    /// A retry budget that can never allow a retry or count anything.
+    #[error("limits.budget: {0}")]
+    BadBudget(&'static str),
+    /// A circuit breaker that could never open or never close.
+    #[error("limits.breaker: {0}")]
+    BadBreaker(&'static str),
     /// Pressure thresholds are not fractions with critical <= warning.
     #[error("pressure thresholds must satisfy 0 <= critical <= warning <= 1, got critical {critical}, warning {warning}")]
     BadPressure {
@@ -319,6 +329,7 @@ impl Policy {
                 });
             }
         }
+        validate_limits(&spec.limits)?;
         let PressureThresholds { warning, critical } = spec.pressure;
         if !(0.0..=1.0).contains(&critical) || !(critical..=1.0).contains(&warning) {
             return Err(PolicyError::BadPressure { critical, warning });
@@ -375,6 +386,39 @@ impl Policy {
     pub(crate) fn trusted(spec: PolicySpec) -> Self {
         Self { spec }
     }
+}
+
+fn validate_limits(limits: &LimitsSpec) -> Result<(), PolicyError> {
+    match limits.budget {
+        Some(BudgetSpec::Quota { capacity: 0, .. }) => {
+            return Err(PolicyError::BadBudget("quota capacity is zero"));
+        }
+        Some(BudgetSpec::Percentage { window, .. }) if window.is_zero() => {
+            return Err(PolicyError::BadBudget("percentage window is zero"));
+        }
+        _ => {}
+    }
+    if let Some(BreakerSpec {
+        failure_ratio,
+        window,
+        break_for,
+        probes,
+        ..
+    }) = limits.breaker
+    {
+        if !(failure_ratio > 0.0 && failure_ratio <= 1.0) {
+            return Err(PolicyError::BadBreaker("failure_ratio must be in (0, 1]"));
+        }
+        if window.is_zero() || break_for.is_zero() {
+            return Err(PolicyError::BadBreaker(
+                "window and break_for must be above zero",
+            ));
+        }
+        if probes == 0 {
+            return Err(PolicyError::BadBreaker("probes must be at least 1"));
+        }
+    }
+    Ok(())
 }
 
 impl TryFrom<PolicySpec> for Policy {

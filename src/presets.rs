@@ -69,6 +69,7 @@ impl Policy {
                 .to_vec(),
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
+            limits: Default::default(),
         })
     }
 }

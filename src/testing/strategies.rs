@@ -6,6 +6,7 @@ use core::time::Duration;
 use proptest::prelude::*;
 
 use super::Answer;
+use crate::limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 use crate::outcome::{Method, NetworkError, Refresh, Request, Search};
 use crate::policy::{OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRule};
 use crate::schedule::{Jitter, Schedule};
@@ -80,6 +81,7 @@ prop_compose! {
         retry_network_errors in any::<bool>(),
         overrides in prop::collection::btree_map(100u16..600, rule(), 0..4),
         other_server_errors in rule(),
+        limits in limits(),
     ) -> Policy {
         // Without a deadline, uncounted 429 waits are refused by validation,
         // so such draws get a deadline instead of being thrown away.
@@ -106,6 +108,7 @@ prop_compose! {
             statuses: overrides.into_iter().map(|(status, rule)| StatusRule { status, rule }).collect(),
             other_server_errors,
             pressure: Default::default(),
+            limits,
         };
         Policy::new(spec).expect("the strategy builds valid policies")
     }
@@ -217,4 +220,58 @@ prop_compose! {
 /// Up to `n` answers.
 pub fn answers(n: usize) -> impl Strategy<Value = Vec<Answer>> {
     prop::collection::vec(answer(), 0..=n)
+}
+
+/// Retry budgets in both modes, with valid numbers.
+pub fn budget() -> impl Strategy<Value = BudgetSpec> {
+    prop_oneof![
+        (1u32..1000, 0u32..20, 0u32..40, 0u32..5).prop_map(
+            |(capacity, retry_cost, timeout_cost, success_credit)| {
+                BudgetSpec::Quota {
+                    capacity,
+                    retry_cost,
+                    timeout_cost,
+                    success_credit,
+                }
+            }
+        ),
+        (0u32..20_000, 1u64..120_000, 0u32..5).prop_map(
+            |(basis_points, window, min_per_second)| {
+                BudgetSpec::Percentage {
+                    basis_points,
+                    window: ms(window),
+                    min_per_second,
+                }
+            }
+        ),
+    ]
+}
+
+/// Circuit breakers with valid numbers.
+pub fn breaker() -> impl Strategy<Value = BreakerSpec> {
+    (1u32..=100, 1u64..120_000, 0u32..20, 1u64..120_000, 1u32..5).prop_map(
+        |(pct, window, min_outcomes, break_for, probes)| BreakerSpec {
+            failure_ratio: f64::from(pct) / 100.0,
+            window: ms(window),
+            min_outcomes,
+            break_for: ms(break_for),
+            probes,
+        },
+    )
+}
+
+/// Limits with and without pacing, budget and breaker.
+pub fn limits() -> impl Strategy<Value = LimitsSpec> {
+    (
+        any::<bool>(),
+        0u64..5_000,
+        prop::option::of(budget()),
+        prop::option::of(breaker()),
+    )
+        .prop_map(|(pacing, jitter, budget, breaker)| LimitsSpec {
+            pacing,
+            reset_jitter: ms(jitter),
+            budget,
+            breaker,
+        })
 }

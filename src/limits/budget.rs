@@ -1,0 +1,165 @@
+//! The retry budget: a token bucket shared by every call to one API, so that
+//! an outage cannot multiply the load by the number of retries.
+
+use core::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How the budget is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BudgetSpec {
+    /// The AWS SDKs' "standard" retry quota: a retry costs `retry_cost`
+    /// (`timeout_cost` after a timeout); a success refunds what its last
+    /// retry cost, or adds `success_credit` when it needed none; the quota
+    /// never exceeds `capacity`.
+    Quota {
+        /// Tokens when full (AWS: 500).
+        capacity: u32,
+        /// Cost of a retry (AWS: 5).
+        retry_cost: u32,
+        /// Cost of a retry after a timeout (AWS: 10).
+        timeout_cost: u32,
+        /// Added by a success that needed no retry (AWS: 1).
+        success_credit: u32,
+    },
+    /// Retries at most `basis_points` / 10,000 of the requests made in the
+    /// last `window`, plus `min_per_second` retries per second of it. In
+    /// basis points so that a fractional percentage (12.5 % = 1250) is
+    /// exact.
+    Percentage {
+        /// Allowed retries per 10,000 requests.
+        basis_points: u32,
+        /// The window requests and retries are counted over.
+        #[serde(with = "humantime_serde")]
+        window: Duration,
+        /// Retries always allowed per second of window.
+        min_per_second: u32,
+    },
+}
+
+impl BudgetSpec {
+    /// The AWS SDKs' standard-mode quota.
+    pub const AWS_STANDARD: Self = Self::Quota {
+        capacity: 500,
+        retry_cost: 5,
+        timeout_cost: 10,
+        success_credit: 1,
+    };
+}
+
+const SLOTS: usize = 10;
+
+/// The budget's state. Plain data: no clock, no lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryBudget {
+    spec: BudgetSpec,
+    tokens: u32,
+    /// Percentage mode: requests and retries per slot of the window.
+    requests: [u64; SLOTS],
+    retries: [u64; SLOTS],
+    /// The slot index of the latest count, as a count of slot lengths.
+    epoch: u64,
+}
+
+impl RetryBudget {
+    /// A full budget.
+    pub fn new(spec: BudgetSpec) -> Self {
+        let tokens = match spec {
+            BudgetSpec::Quota { capacity, .. } => capacity,
+            BudgetSpec::Percentage { .. } => 0,
+        };
+        Self {
+            spec,
+            tokens,
+            requests: [0; SLOTS],
+            retries: [0; SLOTS],
+            epoch: 0,
+        }
+    }
+
+    /// Tokens left (quota mode; 0 in percentage mode).
+    pub fn tokens(&self) -> u32 {
+        self.tokens
+    }
+
+    /// Moves the percentage window to `now`, clearing slots that fell out.
+    fn roll(&mut self, now: Duration) -> usize {
+        let BudgetSpec::Percentage { window, .. } = self.spec else {
+            return 0;
+        };
+        let slot = (window / SLOTS as u32).as_nanos().max(1);
+        let epoch = u64::try_from(now.as_nanos() / slot).unwrap_or(u64::MAX);
+        // A clock that goes back is held where it was.
+        if epoch > self.epoch {
+            let stale = (epoch - self.epoch).min(SLOTS as u64);
+            for i in 1..=stale {
+                let idx = ((self.epoch + i) % SLOTS as u64) as usize;
+                self.requests[idx] = 0;
+                self.retries[idx] = 0;
+            }
+            self.epoch = epoch;
+        }
+        (self.epoch % SLOTS as u64) as usize
+    }
+
+    /// Counts a first attempt (percentage mode).
+    pub fn on_request(&mut self, now: Duration) {
+        if let BudgetSpec::Percentage { .. } = self.spec {
+            let i = self.roll(now);
+            self.requests[i] = self.requests[i].saturating_add(1);
+        }
+    }
+
+    /// Takes what a retry costs; `None` when the budget cannot pay. The
+    /// returned cost is what a later success refunds.
+    pub fn withdraw(&mut self, now: Duration, after_timeout: bool) -> Option<u32> {
+        match self.spec {
+            BudgetSpec::Quota {
+                retry_cost,
+                timeout_cost,
+                ..
+            } => {
+                let cost = if after_timeout {
+                    timeout_cost
+                } else {
+                    retry_cost
+                };
+                self.tokens = self.tokens.checked_sub(cost)?;
+                Some(cost)
+            }
+            BudgetSpec::Percentage {
+                basis_points,
+                window,
+                min_per_second,
+            } => {
+                let i = self.roll(now);
+                let requests: u64 = self.requests.iter().sum();
+                let retries: u64 = self.retries.iter().sum();
+                // retries + 1 <= requests × bp / 10,000 + min × seconds,
+                // multiplied out so that no fraction is rounded.
+                let floor = u128::from(min_per_second) * window.as_millis() * 10;
+                let allowed = u128::from(requests) * u128::from(basis_points) + floor;
+                if (u128::from(retries) + 1) * 10_000 > allowed {
+                    return None;
+                }
+                self.retries[i] = self.retries[i].saturating_add(1);
+                Some(0)
+            }
+        }
+    }
+
+    /// A success: refunds `cost` (what its last retry withdrew) or, when it
+    /// needed no retry, adds the success credit; never above capacity.
+    pub fn deposit(&mut self, cost: Option<u32>) {
+        if let BudgetSpec::Quota {
+            capacity,
+            success_credit,
+            ..
+        } = self.spec
+        {
+            let add = cost.unwrap_or(success_credit);
+            self.tokens = self.tokens.saturating_add(add).min(capacity);
+        }
+    }
+}

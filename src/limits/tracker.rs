@@ -1,0 +1,132 @@
+//! The rate-limit tracker: what the latest responses said about the shared
+//! window, and how a send should wait so that nobody draws a 429.
+
+use core::time::Duration;
+
+use crate::headers::{Pressure, RateLimit};
+use crate::policy::PressureThresholds;
+use crate::schedule::Rng;
+
+/// Rate-limit state shared by every call to one API (the caller chooses the
+/// scope: a host, a token). Plain data: no clock, no lock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateTracker {
+    thresholds: PressureThresholds,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    /// When the window resets, on the monotonic clock.
+    reset_at: Option<Duration>,
+    /// While pacing: the earliest time the next send may start.
+    next_slot: Duration,
+}
+
+/// What the tracker says about a send about to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Go ahead.
+    Go,
+    /// Wait this long first: the window is exhausted (until its reset, plus
+    /// a little jitter so that waiting clients do not all return at once) or
+    /// critical (pacing the remaining requests evenly over the time left).
+    Wait(Duration, Pressure),
+}
+
+impl RateTracker {
+    /// An empty tracker that will judge pressure by `thresholds`.
+    pub fn new(thresholds: PressureThresholds) -> Self {
+        Self {
+            thresholds,
+            limit: None,
+            remaining: None,
+            reset_at: None,
+            next_slot: Duration::ZERO,
+        }
+    }
+
+    /// Takes in a response's reading, seen at monotonic time `now`.
+    pub fn observe(&mut self, reading: &RateLimit, now: Duration) {
+        if reading.limit.is_some() {
+            self.limit = reading.limit;
+        }
+        if reading.remaining.is_some() {
+            self.remaining = reading.remaining;
+        }
+        if let Some(reset) = reading.reset {
+            self.reset_at = Some(now.saturating_add(reset));
+        }
+    }
+
+    /// Drops what the window said once it has reset.
+    fn expire(&mut self, now: Duration) {
+        if self.reset_at.is_some_and(|at| at <= now) {
+            *self = Self::new(self.thresholds);
+        }
+    }
+
+    /// The pressure now, if the tracker knows the remaining count.
+    pub fn pressure(&mut self, now: Duration) -> Option<Pressure> {
+        self.expire(now);
+        Pressure::of(self.limit, self.remaining?, &self.thresholds)
+    }
+
+    /// The time until the window resets, if known and still ahead.
+    pub fn reset_in(&mut self, now: Duration) -> Option<Duration> {
+        self.expire(now);
+        self.reset_at.map(|at| at.saturating_sub(now))
+    }
+
+    /// What the tracker knows, as a reading (for events).
+    pub fn reading(&mut self, now: Duration) -> Option<RateLimit> {
+        self.expire(now);
+        if (self.limit, self.remaining, self.reset_at) == (None, None, None) {
+            return None;
+        }
+        Some(RateLimit {
+            limit: self.limit,
+            remaining: self.remaining,
+            reset: self.reset_at.map(|at| at.saturating_sub(now)),
+            pressure: self
+                .remaining
+                .and_then(|r| Pressure::of(self.limit, r, &self.thresholds)),
+        })
+    }
+
+    /// Whether a send may start at `now`. An admitted send is counted
+    /// against the remaining requests at once, so calls sharing the tracker
+    /// see each other before their responses arrive.
+    pub fn admit(&mut self, now: Duration, reset_jitter: Duration, rng: &mut Rng) -> Admit {
+        self.expire(now);
+        let Some(remaining) = self.remaining else {
+            return Admit::Go;
+        };
+        let pressure = Pressure::of(self.limit, remaining, &self.thresholds);
+        match (pressure, self.reset_at) {
+            (Some(Pressure::Exhausted), Some(at)) => {
+                let jitter = Duration::from_nanos(rng.u64(0..=nanos(reset_jitter)));
+                Admit::Wait(
+                    at.saturating_sub(now).saturating_add(jitter),
+                    Pressure::Exhausted,
+                )
+            }
+            (Some(Pressure::Critical), Some(at)) => {
+                if now < self.next_slot {
+                    return Admit::Wait(self.next_slot - now, Pressure::Critical);
+                }
+                // Spread what is left evenly over the time left.
+                let left = u32::try_from(remaining).unwrap_or(u32::MAX).max(1);
+                let interval = at.saturating_sub(now) / left;
+                self.next_slot = now.saturating_add(interval);
+                self.remaining = Some(remaining.saturating_sub(1));
+                Admit::Go
+            }
+            _ => {
+                self.remaining = Some(remaining.saturating_sub(1));
+                Admit::Go
+            }
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
