@@ -40,6 +40,23 @@ enum State {
     },
 }
 
+/// Where a breaker stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Sends flow; outcomes are counted.
+    Closed,
+    /// Every send is refused for this long yet.
+    Open {
+        /// Time until probes are let through.
+        retry_after: Duration,
+    },
+    /// A few probes may go; all must succeed to close.
+    HalfOpen {
+        /// Probes not yet let through.
+        probes_left: u32,
+    },
+}
+
 /// The breaker's state. Plain data: no clock, no lock.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CircuitBreaker {
@@ -56,6 +73,20 @@ impl CircuitBreaker {
                 since: Duration::ZERO,
                 ok: 0,
                 failed: 0,
+            },
+        }
+    }
+
+    /// Where the breaker stands at `now`.
+    pub fn state(&mut self, now: Duration) -> BreakerState {
+        self.tick(now);
+        match self.state {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { until } => BreakerState::Open {
+                retry_after: until.saturating_sub(now),
+            },
+            State::HalfOpen { admitted, .. } => BreakerState::HalfOpen {
+                probes_left: self.spec.probes.saturating_sub(admitted),
             },
         }
     }

@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use breaker::{BreakerSpec, CircuitBreaker};
+pub use breaker::{BreakerSpec, BreakerState, CircuitBreaker};
 pub use budget::{BudgetSpec, RetryBudget};
 pub use tracker::{Admit, RateTracker};
 
