@@ -37,24 +37,27 @@ fn tracker_pressure_and_pacing() {
     assert_eq!(t.pressure(secs(0)), Some(Pressure::Normal));
     t.observe(&reading(100, 10, 60), secs(0));
     assert_eq!(t.pressure(secs(0)), Some(Pressure::Warning));
-    // Critical: 4 left over 40 s -> one send every 10 s.
-    t.observe(&reading(100, 4, 40), secs(0));
+    // A later response of the same window reporting more left is stale.
+    t.observe(&reading(100, 30, 60), secs(0));
+    assert_eq!(t.pressure(secs(0)), Some(Pressure::Warning));
+    // Critical: 4 left over 60 s -> one send every 15 s.
+    t.observe(&reading(100, 4, 60), secs(0));
     assert_eq!(t.pressure(secs(0)), Some(Pressure::Critical));
     assert_eq!(t.admit(secs(0), Duration::ZERO, &mut rng), Admit::Go);
     assert_eq!(
         t.admit(secs(1), Duration::ZERO, &mut rng),
-        Admit::Wait(secs(9), Pressure::Critical)
+        Admit::Wait(secs(14), Pressure::Critical)
     );
-    assert_eq!(t.admit(secs(10), Duration::ZERO, &mut rng), Admit::Go);
+    assert_eq!(t.admit(secs(15), Duration::ZERO, &mut rng), Admit::Go);
     // Exhausted: wait for the reset, plus at most the jitter.
-    t.observe(&reading(100, 0, 30), secs(10));
-    match t.admit(secs(10), secs(2), &mut rng) {
-        Admit::Wait(d, Pressure::Exhausted) => assert!(d >= secs(30) && d <= secs(32), "{d:?}"),
+    t.observe(&reading(100, 0, 45), secs(15));
+    match t.admit(secs(15), secs(2), &mut rng) {
+        Admit::Wait(d, Pressure::Exhausted) => assert!(d >= secs(45) && d <= secs(47), "{d:?}"),
         other => panic!("{other:?}"),
     }
     // Once the window has reset, what it said is dropped.
-    assert_eq!(t.admit(secs(40), secs(2), &mut rng), Admit::Go);
-    assert_eq!(t.pressure(secs(40)), None);
+    assert_eq!(t.admit(secs(60), secs(2), &mut rng), Admit::Go);
+    assert_eq!(t.pressure(secs(60)), None);
 }
 
 #[test]

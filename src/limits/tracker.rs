@@ -44,15 +44,24 @@ impl RateTracker {
     }
 
     /// Takes in a response's reading, seen at monotonic time `now`.
+    ///
+    /// Within one window the lower remaining count wins: responses arrive
+    /// out of order, and the tracker has already counted the sends it let
+    /// through since. A reading from a later window replaces the old one.
     pub fn observe(&mut self, reading: &RateLimit, now: Duration) {
+        self.expire(now);
+        let reset_at = reading.reset.map(|r| now.saturating_add(r));
+        let same_window = self.remaining.is_some() && self.reset_at.is_some();
         if reading.limit.is_some() {
             self.limit = reading.limit;
         }
-        if reading.remaining.is_some() {
-            self.remaining = reading.remaining;
-        }
-        if let Some(reset) = reading.reset {
-            self.reset_at = Some(now.saturating_add(reset));
+        self.remaining = match (reading.remaining, self.remaining) {
+            (Some(new), Some(old)) if same_window => Some(new.min(old)),
+            (new @ Some(_), _) => new,
+            (None, old) => old,
+        };
+        if let Some(at) = reset_at {
+            self.reset_at = Some(self.reset_at.map_or(at, |old| old.max(at)));
         }
     }
 
