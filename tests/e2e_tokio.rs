@@ -203,3 +203,58 @@ async fn dropping_the_future_cancels_everything() {
     );
     assert_eq!(seen, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_headers() {
+    use steadfast::driver::tokio::run_with_limits;
+    use steadfast::{Limits, LimitsSpec};
+
+    let api = Arc::new(FakeApi::start());
+    // 10 requests per 400 ms window: 51 creates need six windows.
+    api.rate_limit(10, ms(400));
+    let policy = Arc::new(
+        steadfast::Policy::new(steadfast::PolicySpec {
+            limits: LimitsSpec {
+                reset_jitter: ms(40),
+                ..LimitsSpec::default()
+            },
+            ..policy().spec().clone()
+        })
+        .unwrap(),
+    );
+    let limits = Arc::new(std::sync::Mutex::new(Limits::new(&policy)));
+    let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+
+    // One call first: after it the tracker knows the window.
+    let mut first = Create::new(api.url(""), Arc::clone(&token), "ext-first");
+    let run = run_with_limits(&*policy, create_request(), Some(&limits), &mut first).await;
+    assert!(run.result.is_ok());
+
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (policy, limits, token, base) = (
+                Arc::clone(&policy),
+                Arc::clone(&limits),
+                Arc::clone(&token),
+                api.url(""),
+            );
+            tokio::spawn(async move {
+                let mut hooks = Create::new(base, token, &format!("ext-{i}"));
+                run_with_limits(&*policy, create_request(), Some(&limits), &mut hooks).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let run = t.await.unwrap();
+        assert!(
+            run.result.is_ok(),
+            "{:?}",
+            run.result.err().map(|f| f.reason)
+        );
+    }
+    let log = api.log();
+    let rejected = log.iter().filter(|r| r.status == Some(429)).count();
+    assert_eq!(rejected, 0, "no request drew a 429: {log:#?}");
+    assert_eq!(api.store().len(), 51);
+    assert_eq!(log.len(), 51, "one request per call");
+}

@@ -32,7 +32,11 @@ fn reading(limit: u64, remaining: u64, reset: u64) -> RateLimit {
 fn tracker_pressure_and_pacing() {
     let mut rng = Rng::with_seed(1);
     let mut t = RateTracker::new(PressureThresholds::default());
-    assert_eq!(t.admit(secs(0), Duration::ZERO, &mut rng), Admit::Go, "nothing known");
+    assert_eq!(
+        t.admit(secs(0), Duration::ZERO, &mut rng),
+        Admit::Go,
+        "nothing known"
+    );
     t.observe(&reading(100, 50, 60), secs(0));
     assert_eq!(t.pressure(secs(0)), Some(Pressure::Normal));
     t.observe(&reading(100, 10, 60), secs(0));
@@ -55,9 +59,19 @@ fn tracker_pressure_and_pacing() {
         Admit::Wait(d, Pressure::Exhausted) => assert!(d >= secs(45) && d <= secs(47), "{d:?}"),
         other => panic!("{other:?}"),
     }
-    // Once the window has reset, what it said is dropped.
-    assert_eq!(t.admit(secs(60), secs(2), &mut rng), Admit::Go);
-    assert_eq!(t.pressure(secs(60)), None);
+    // Once the window has reset, a fresh one holds the whole limit.
+    assert_eq!(t.pressure(secs(60)), Some(Pressure::Normal));
+    assert_eq!(t.reset_in(secs(60)), None);
+    // Sends use it up; with the end of the new window unknown, the next
+    // send waits for an answer (at most a second), then probes.
+    for _ in 0..100 {
+        assert_eq!(t.admit(secs(60), secs(2), &mut rng), Admit::Go);
+    }
+    assert_eq!(
+        t.admit(secs(60), secs(2), &mut rng),
+        Admit::Wait(secs(1), Pressure::Exhausted)
+    );
+    assert_eq!(t.admit(secs(61), secs(2), &mut rng), Admit::Go);
 }
 
 #[test]
@@ -77,7 +91,9 @@ fn aws_quota_arithmetic() {
     }
     assert_eq!(b.tokens(), 500, "never above capacity");
     let mut drained = RetryBudget::new(BudgetSpec::AWS_STANDARD);
-    let retries = (0..1000).filter(|_| drained.withdraw(secs(0), false).is_some()).count();
+    let retries = (0..1000)
+        .filter(|_| drained.withdraw(secs(0), false).is_some())
+        .count();
     assert_eq!(retries, 100);
     assert_eq!(drained.withdraw(secs(0), false), None);
 }
@@ -94,10 +110,14 @@ fn percentage_budget_is_exact_for_fractional_percentages() {
     for _ in 0..80 {
         b.on_request(secs(1));
     }
-    let allowed = (0..100).filter(|_| b.withdraw(secs(1), false).is_some()).count();
+    let allowed = (0..100)
+        .filter(|_| b.withdraw(secs(1), false).is_some())
+        .count();
     assert_eq!(allowed, 10);
     // Once the window has passed, the counts are gone.
-    let allowed = (0..100).filter(|_| b.withdraw(secs(30), false).is_some()).count();
+    let allowed = (0..100)
+        .filter(|_| b.withdraw(secs(30), false).is_some())
+        .count();
     assert_eq!(allowed, 0);
     // A minimum of 1 per second over a 10 s window: 10 retries, no traffic.
     let mut floor = RetryBudget::new(BudgetSpec::Percentage {
@@ -105,7 +125,12 @@ fn percentage_budget_is_exact_for_fractional_percentages() {
         window: secs(10),
         min_per_second: 1,
     });
-    assert_eq!((0..100).filter(|_| floor.withdraw(secs(5), false).is_some()).count(), 10);
+    assert_eq!(
+        (0..100)
+            .filter(|_| floor.withdraw(secs(5), false).is_some())
+            .count(),
+        10
+    );
 }
 
 fn breaker_spec() -> BreakerSpec {
@@ -135,7 +160,11 @@ fn breaker_opens_probes_and_closes() {
     assert!(b.admit(secs(32)).is_err());
     b.record(secs(33), true);
     b.record(secs(33), true);
-    assert_eq!(b.admit(secs(33)), Ok(()), "closed after both probes succeeded");
+    assert_eq!(
+        b.admit(secs(33)),
+        Ok(()),
+        "closed after both probes succeeded"
+    );
     // A failed probe reopens it.
     let mut b = CircuitBreaker::new(breaker_spec());
     for _ in 0..4 {
@@ -165,19 +194,38 @@ fn calls_pace_before_sending_into_an_exhausted_window() {
     });
     let mut limits = Limits::new(&policy);
     let mut first = Call::new(&policy, GET, START, 1);
-    assert!(matches!(first.poll_with(&mut limits, START), Action::Send { .. }));
-    let headers = [("RateLimit-Remaining", "0"), ("RateLimit-Limit", "100"), ("RateLimit-Reset", "20")];
+    assert!(matches!(
+        first.poll_with(&mut limits, START),
+        Action::Send { .. }
+    ));
+    let headers = [
+        ("RateLimit-Remaining", "0"),
+        ("RateLimit-Limit", "100"),
+        ("RateLimit-Reset", "20"),
+    ];
     first
         .observe_with(&mut limits, Outcome::response(200, &headers), START)
         .unwrap();
     // A second call, sharing the limits, waits for the reset instead of
     // drawing a 429; the wait is its event.
     let mut second = Call::new(&policy, GET, START, 2);
-    assert_eq!(second.poll_with(&mut limits, START), Action::Sleep(secs(20)));
+    assert_eq!(
+        second.poll_with(&mut limits, START),
+        Action::Sleep(secs(20))
+    );
     let event = second.last_event().copied().unwrap();
-    assert_eq!((event.observed, event.basis), (Observed::Nothing, Basis::Limits));
-    assert_eq!(event.rate_limit.and_then(|r| r.pressure), Some(Pressure::Exhausted));
-    assert_eq!(second.poll_with(&mut limits, START.advanced(secs(20))), Action::Send { attempt: 1 });
+    assert_eq!(
+        (event.observed, event.basis),
+        (Observed::Nothing, Basis::Limits)
+    );
+    assert_eq!(
+        event.rate_limit.and_then(|r| r.pressure),
+        Some(Pressure::Exhausted)
+    );
+    assert_eq!(
+        second.poll_with(&mut limits, START.advanced(secs(20))),
+        Action::Send { attempt: 1 }
+    );
 }
 
 #[test]
@@ -196,7 +244,9 @@ fn an_empty_budget_gives_up_instead_of_sleeping() {
     for seed in 0..3 {
         let mut call = Call::new(&policy, GET, START, seed);
         call.poll_with(&mut limits, START);
-        let e = *call.observe_with(&mut limits, Outcome::status(503), START).unwrap();
+        let e = *call
+            .observe_with(&mut limits, Outcome::status(503), START)
+            .unwrap();
         ends.push(e.action);
     }
     assert_eq!(ends[..2], [Action::Sleep(secs(3)), Action::Sleep(secs(3))]);
@@ -213,12 +263,15 @@ fn an_open_breaker_fails_calls_at_once() {
     for seed in 0..4 {
         let mut call = Call::new(&policy, GET, START, seed);
         call.poll_with(&mut limits, START);
-        call.observe_with(&mut limits, Outcome::status(503), START).unwrap();
+        call.observe_with(&mut limits, Outcome::status(503), START)
+            .unwrap();
     }
     let mut call = Call::new(&policy, GET, START, 9);
     assert_eq!(
         call.poll_with(&mut limits, START),
-        Action::GiveUp(Reason::CircuitOpen { retry_after: secs(30) })
+        Action::GiveUp(Reason::CircuitOpen {
+            retry_after: secs(30)
+        })
     );
 }
 

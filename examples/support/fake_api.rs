@@ -70,6 +70,8 @@ struct State {
     script: VecDeque<Fault>,
     random: Option<(fastrand::Rng, f64, Vec<Fault>)>,
     log: Vec<Seen>,
+    /// (limit per window, window, window index, requests in it)
+    rate_limit: Option<(u32, Duration, u128, u32)>,
 }
 
 /// The running server. Dropping it stops accepting connections.
@@ -121,6 +123,13 @@ impl FakeApi {
     /// probability `p`, from an RNG seeded with `seed`.
     pub fn random_faults(&self, seed: u64, p: f64, faults: Vec<Fault>) {
         lock(&self.state).random = Some((fastrand::Rng::with_seed(seed), p, faults));
+    }
+
+    /// Enforces `limit` requests to `/contacts` per fixed `window`: over it,
+    /// 429. Every `/contacts` answer carries `RateLimit-Limit`,
+    /// `-Remaining` and `-Reset` (fractional seconds until the window ends).
+    pub fn rate_limit(&self, limit: u32, window: Duration) {
+        lock(&self.state).rate_limit = Some((limit, window, 0, 0));
     }
 
     /// Pre-existing records (as if created by an earlier run).
@@ -235,6 +244,19 @@ fn handle(req: &Req, w: &mut TcpStream, state: &Mutex<State>) -> bool {
         status: None,
         fault: None,
     };
+    let limited = req.path.starts_with("/contacts");
+    let rate_headers = if limited {
+        count_against_limit(&mut st, at)
+    } else {
+        None
+    };
+    if let Some((false, headers)) = &rate_headers {
+        seen.status = Some(429);
+        st.log.push(seen);
+        drop(st);
+        return respond(w, 429, headers, "");
+    }
+    let extra = rate_headers.map(|(_, h)| h).unwrap_or_default();
     let faultable = req.path.starts_with("/contacts") && req.method != "GET";
     let fault = if faultable { next_fault(&mut st) } else { None };
     let fault = fault.filter(|f| !matches!(f, Fault::Pass));
@@ -264,7 +286,7 @@ fn handle(req: &Req, w: &mut TcpStream, state: &Mutex<State>) -> bool {
             (Some(f @ Fault::SlowThenClose(_)), _) => (0, vec![], String::new(), Some(f)),
             (f, _) => {
                 let (status, body) = route(&mut st, req);
-                (status, vec![], body, f)
+                (status, extra, body, f)
             }
         };
     seen.status = (status != 0).then_some(status);
@@ -286,6 +308,30 @@ fn handle(req: &Req, w: &mut TcpStream, state: &Mutex<State>) -> bool {
         }
         _ => respond(w, status, &headers, &body),
     }
+}
+
+/// Counts a request against the rate limit: (allowed, headers to send).
+fn count_against_limit(st: &mut State, at: Duration) -> Option<(bool, Vec<(String, String)>)> {
+    let (limit, window, index, count) = st.rate_limit.as_mut()?;
+    let now = at.as_nanos() / window.as_nanos().max(1);
+    if now != *index {
+        (*index, *count) = (now, 0);
+    }
+    *count += 1;
+    let allowed = *count <= *limit;
+    let ends = Duration::from_nanos(((now + 1) * window.as_nanos()) as u64);
+    let headers = vec![
+        ("RateLimit-Limit".to_owned(), limit.to_string()),
+        (
+            "RateLimit-Remaining".to_owned(),
+            limit.saturating_sub(*count).to_string(),
+        ),
+        (
+            "RateLimit-Reset".to_owned(),
+            format!("{:.3}", (ends - at).as_secs_f64() + 0.0005),
+        ),
+    ];
+    Some((allowed, headers))
 }
 
 fn next_fault(st: &mut State) -> Option<Fault> {

@@ -7,8 +7,12 @@ use core::borrow::Borrow;
 
 use super::{body_preview, Failure, Lookup, Response, Run, Success};
 use crate::action::{Completion, Reason};
+use std::sync::{Mutex, PoisonError};
+
+use crate::action::Action;
 use crate::call::{Call, OutcomeError};
 use crate::event::{Event, Observed};
+use crate::limits::Limits;
 use crate::outcome::{NetworkError, Outcome, Refresh, Search};
 use crate::policy::Policy;
 
@@ -36,6 +40,7 @@ impl<R, Id> Tally<R, Id> {
     pub(crate) fn sent<P: Borrow<Policy>>(
         &mut self,
         call: &mut Call<P>,
+        limits: Option<&Mutex<Limits>>,
         (method, endpoint): (&str, &str),
         sent: Result<R, NetworkError>,
         started: Instant,
@@ -45,8 +50,8 @@ impl<R, Id> Tally<R, Id> {
     {
         self.attempts += 1;
         let event = match &sent {
-            Ok(r) => call.observe(Outcome::response(r.status(), r.headers()), super::now()),
-            Err(e) => call.observe(Outcome::Network(*e), super::now()),
+            Ok(r) => observe(call, limits, Outcome::response(r.status(), r.headers())),
+            Err(e) => observe(call, limits, Outcome::Network(*e)),
         };
         let logged = event.map(|e| log_event(method, endpoint, e, started.elapsed()));
         self.last = sent.ok();
@@ -57,10 +62,11 @@ impl<R, Id> Tally<R, Id> {
     pub(crate) fn refreshed<P: Borrow<Policy>>(
         &mut self,
         call: &mut Call<P>,
+        limits: Option<&Mutex<Limits>>,
         refresh: Refresh,
         started: Instant,
     ) -> Result<(), OutcomeError> {
-        let event = call.observe(Outcome::Refresh(refresh), super::now());
+        let event = observe(call, limits, Outcome::Refresh(refresh));
         event.map(|e| log_event("-", "(token refresh)", e, started.elapsed()))
     }
 
@@ -68,6 +74,7 @@ impl<R, Id> Tally<R, Id> {
     pub(crate) fn looked_up<P: Borrow<Policy>>(
         &mut self,
         call: &mut Call<P>,
+        limits: Option<&Mutex<Limits>>,
         lookup: Lookup<Id>,
         started: Instant,
     ) -> Result<(), OutcomeError> {
@@ -79,7 +86,7 @@ impl<R, Id> Tally<R, Id> {
             Lookup::NotFound => Search::NotFound,
             Lookup::Failed => Search::Failed,
         };
-        let event = call.observe(Outcome::Search(search), super::now());
+        let event = observe(call, limits, Outcome::Search(search));
         event.map(|e| log_event("-", "(search existing)", e, started.elapsed()))
     }
 
@@ -167,5 +174,41 @@ pub(crate) fn install<T>(slot: &mut (u64, T), seen: u64, fetched: Option<T>) -> 
             Refresh::Refreshed
         }
         None => Refresh::Failed,
+    }
+}
+
+fn lock(limits: &Mutex<Limits>) -> std::sync::MutexGuard<'_, Limits> {
+    limits.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The call's next action, through the shared limits when there are any.
+/// The lock is held only for the decision, never across IO or a sleep. A
+/// decision the limits took (pacing, an open circuit) is logged.
+pub(crate) fn poll<P: Borrow<Policy>>(
+    call: &mut Call<P>,
+    limits: Option<&Mutex<Limits>>,
+    (method, endpoint): (&str, &str),
+) -> Action {
+    let Some(limits) = limits else {
+        return call.poll(super::now());
+    };
+    let action = call.poll_with(&mut lock(limits), super::now());
+    if let Some(e) = call.last_event() {
+        let fresh = e.observed == Observed::Nothing && e.action == action;
+        if fresh && !matches!(action, Action::Send { .. }) {
+            log_event(method, endpoint, e, Duration::ZERO);
+        }
+    }
+    action
+}
+
+fn observe<'c, P: Borrow<Policy>>(
+    call: &'c mut Call<P>,
+    limits: Option<&Mutex<Limits>>,
+    outcome: Outcome<'_>,
+) -> Result<&'c Event, OutcomeError> {
+    match limits {
+        Some(limits) => call.observe_with(&mut lock(limits), outcome, super::now()),
+        None => call.observe(outcome, super::now()),
     }
 }

@@ -28,12 +28,15 @@ use core::borrow::Borrow;
 use core::future::Future;
 use std::time::Instant;
 
+use std::sync::Mutex as StdMutex;
+
 use ::tokio::sync::Mutex;
 
-use super::common::{install, log_attempt, Tally};
+use super::common::{install, log_attempt, poll, Tally};
 use super::{now, seed, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
+use crate::limits::Limits;
 use crate::outcome::{NetworkError, Refresh, Request};
 use crate::policy::Policy;
 
@@ -80,12 +83,24 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
     request: Request,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
+    run_with_limits(policy, request, None, hooks).await
+}
+
+/// Runs one call under `policy` to its end, sharing `limits` (rate-limit
+/// pacing, retry budget, circuit breaker) with every other call given the
+/// same ones. The lock is taken only around decisions.
+pub async fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    limits: Option<&StdMutex<Limits>>,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
     let mut call = Call::new(policy, request, now(), seed());
     let timeout = call.policy().spec().attempt_timeout;
     let method = request.method.as_str();
     let mut tally = Tally::new();
     loop {
-        let observed = match call.poll(now()) {
+        let observed = match poll(&mut call, limits, (method, hooks.endpoint())) {
             Action::Send { attempt } => {
                 log_attempt(method, hooks.endpoint(), attempt, hooks.body());
                 let started = Instant::now();
@@ -95,7 +110,7 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
                         .unwrap_or(Err(NetworkError::Timeout)),
                     None => hooks.send(attempt).await,
                 };
-                tally.sent(&mut call, (method, hooks.endpoint()), sent, started)
+                tally.sent(&mut call, limits, (method, hooks.endpoint()), sent, started)
             }
             Action::Sleep(d) => {
                 ::tokio::time::sleep(d).await;
@@ -105,12 +120,12 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
             Action::RefreshToken => {
                 let started = Instant::now();
                 let refreshed = hooks.refresh_token().await;
-                tally.refreshed(&mut call, refreshed, started)
+                tally.refreshed(&mut call, limits, refreshed, started)
             }
             Action::SearchExisting => {
                 let started = Instant::now();
                 let lookup = hooks.find_existing().await;
-                tally.looked_up(&mut call, lookup, started)
+                tally.looked_up(&mut call, limits, lookup, started)
             }
             Action::Done(c) => return tally.finish(Ok(c)),
             Action::GiveUp(r) => return tally.finish(Err(r)),

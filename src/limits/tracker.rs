@@ -18,6 +18,8 @@ pub struct RateTracker {
     reset_at: Option<Duration>,
     /// While pacing: the earliest time the next send may start.
     next_slot: Duration,
+    /// When the latest send was let through.
+    last_admit: Option<Duration>,
 }
 
 /// What the tracker says about a send about to start.
@@ -40,6 +42,7 @@ impl RateTracker {
             remaining: None,
             reset_at: None,
             next_slot: Duration::ZERO,
+            last_admit: None,
         }
     }
 
@@ -65,10 +68,13 @@ impl RateTracker {
         }
     }
 
-    /// Drops what the window said once it has reset.
+    /// Once the window has reset, a fresh one holds the whole limit (when it
+    /// is known); when it ends is unknown until a response says.
     fn expire(&mut self, now: Duration) {
         if self.reset_at.is_some_and(|at| at <= now) {
-            *self = Self::new(self.thresholds);
+            self.reset_at = None;
+            self.remaining = self.limit;
+            self.next_slot = Duration::ZERO;
         }
     }
 
@@ -117,6 +123,20 @@ impl RateTracker {
                     Pressure::Exhausted,
                 )
             }
+            // Exhausted, and when the window ends is unknown: the sends in
+            // flight will say. If none has answered within a second, one
+            // more send goes to find out, so a silent server cannot stall
+            // every call for good.
+            (Some(Pressure::Exhausted), None) => {
+                let probe_at = self
+                    .last_admit
+                    .map_or(now, |t| t.saturating_add(Duration::from_secs(1)));
+                if now < probe_at {
+                    return Admit::Wait(probe_at - now, Pressure::Exhausted);
+                }
+                self.last_admit = Some(now);
+                Admit::Go
+            }
             (Some(Pressure::Critical), Some(at)) => {
                 if now < self.next_slot {
                     return Admit::Wait(self.next_slot - now, Pressure::Critical);
@@ -126,10 +146,12 @@ impl RateTracker {
                 let interval = at.saturating_sub(now) / left;
                 self.next_slot = now.saturating_add(interval);
                 self.remaining = Some(remaining.saturating_sub(1));
+                self.last_admit = Some(now);
                 Admit::Go
             }
             _ => {
                 self.remaining = Some(remaining.saturating_sub(1));
+                self.last_admit = Some(now);
                 Admit::Go
             }
         }
