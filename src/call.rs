@@ -14,7 +14,7 @@ use crate::event::{Basis, Event, Observed};
 use crate::headers::{self, HintNotes, Hints};
 use crate::limits::{Admit, Limits};
 use crate::outcome::{Clock, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search};
-use crate::policy::{OnConflict, Policy, PolicySpec, Rule};
+use crate::policy::{OnConflict, Policy, PolicySpec, Rule, StatusRetries};
 
 /// One request's way through failures, from the first send to `Done` or
 /// `GiveUp`.
@@ -393,7 +393,18 @@ impl<P: Borrow<Policy>> Call<P> {
     }
 
     fn on_status(&mut self, status: u16, hints: &mut Hints) -> (Next, Basis) {
-        match classify::status(self.spec(), status) {
+        let rule = classify::status(self.spec(), status);
+        let retries = matches!(
+            rule,
+            Rule::Backoff { .. } | Rule::RateLimited | Rule::RetryAfterOnly
+        );
+        if retries
+            && self.spec().status_retries == StatusRetries::IdempotentOnly
+            && !self.request.method.is_idempotent()
+        {
+            return (Next::GiveUp(Reason::NotRetryable { status }), Basis::Rule);
+        }
+        match rule {
             Rule::Succeed => (Next::Done(Completion::Success { status }), Basis::Rule),
             Rule::GiveUp => (Next::GiveUp(Reason::NotRetryable { status }), Basis::Rule),
             Rule::RefreshToken if self.refreshed => {
@@ -411,6 +422,13 @@ impl<P: Borrow<Policy>> Call<P> {
                 }
             }
             Rule::RateLimited => self.rate_limited(hints),
+            Rule::RetryAfterOnly => match hints.retry_after {
+                Some(wait) => {
+                    let wait = self.bounded_server_wait(wait, &mut hints.notes);
+                    (self.retry_in(wait, true), Basis::RetryAfter)
+                }
+                None => (Next::GiveUp(Reason::NotRetryable { status }), Basis::Rule),
+            },
             Rule::Backoff {
                 retry_after,
                 extra_steps,

@@ -95,7 +95,7 @@ pub use outcome::{
 };
 pub use policy::{
     OnConflict, Policy, PolicyError, PolicySpec, PressureThresholds, RateLimitRule, Rule,
-    StatusRule,
+    StatusRetries, StatusRule,
 };
 pub use replay::{replay, End, Step, Trace};
 pub use schedule::{Jitter, Schedule};

@@ -59,6 +59,8 @@ pub struct PolicySpec {
     /// Whether network failures are retried at all (under the idempotency
     /// rules of [`crate::classify::network`]).
     pub retry_network_errors: bool,
+    /// Which requests a retryable status may retry.
+    pub status_retries: StatusRetries,
     /// Per-status rules that replace the built-in decision table.
     pub statuses: Vec<StatusRule>,
     /// The rule for 5xx statuses the table does not name (the table names
@@ -85,6 +87,9 @@ pub enum Rule {
     SearchExisting,
     /// Wait as a rate limit says, then re-send.
     RateLimited,
+    /// Wait the server's `Retry-After` and re-send; without a usable one,
+    /// give up (urllib3's rule for 413, 429 and 503).
+    RetryAfterOnly,
     /// Back off by the schedule, then re-send.
     Backoff {
         /// Take the server's `Retry-After` instead of the schedule's delay
@@ -95,6 +100,19 @@ pub enum Rule {
         #[serde(default)]
         extra_steps: u32,
     },
+}
+
+/// Which requests a retryable status (5xx, 429...) may retry. Network
+/// failures follow their own rule ([`crate::classify::network`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusRetries {
+    /// Any request: the server did not apply a request it answered with an
+    /// error.
+    #[default]
+    All,
+    /// Only idempotent methods (urllib3's `allowed_methods`).
+    IdempotentOnly,
 }
 
 /// One per-status override.
@@ -183,6 +201,7 @@ impl Default for PolicySpec {
             rate_limit: RateLimitRule::default(),
             on_conflict: OnConflict::ReturnExisting,
             retry_network_errors: true,
+            status_retries: StatusRetries::All,
             statuses: Vec::new(),
             other_server_errors: Rule::Backoff {
                 retry_after: false,
@@ -201,15 +220,6 @@ pub enum PolicyError {
     /// `schedule.delays` is empty.
     #[error("schedule.delays is empty: an explicit schedule needs at least one delay")]
     EmptySchedule,
-    /// A delay of an explicit schedule is zero.
-    #[error("schedule.delays[{index}] is zero: a zero backoff hammers the server")]
-    ZeroDelay {
-        /// Which delay.
-        index: usize,
-    },
-    /// A schedule's first delay or unit is zero.
-    #[error("schedule.base (or first/unit) is zero: a zero backoff hammers the server")]
-    ZeroBase,
     /// A schedule's factor is below 1 or not a finite number.
     #[error("schedule.factor must be a finite number >= 1, got {factor}")]
     FactorBelowOne {

@@ -2,7 +2,10 @@
 
 use core::time::Duration;
 
-use crate::policy::{OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRule};
+use crate::limits::{BudgetSpec, LimitsSpec};
+use crate::policy::{
+    OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
+};
 use crate::schedule::{Jitter, Schedule};
 
 impl Policy {
@@ -64,12 +67,137 @@ impl Policy {
             },
             on_conflict: OnConflict::GiveUp,
             retry_network_errors: false,
+            status_retries: StatusRetries::All,
             statuses: rules
                 .map(|(status, rule)| StatusRule { status, rule })
                 .to_vec(),
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: Default::default(),
+        })
+    }
+
+    /// urllib3's `Retry.DEFAULT` (`Retry(total=3)`, urllib3 2.x), as
+    /// documented:
+    /// - 3 retries in all;
+    /// - `backoff_factor` 0: no delay between retries;
+    /// - statuses are retried only for `Retry-After`'s statuses (413, 429,
+    ///   503) when the response carries one (`respect_retry_after_header`),
+    ///   and only for `allowed_methods` (DELETE, GET, HEAD, OPTIONS, PUT,
+    ///   TRACE); `status_forcelist` is empty, so nothing else is retried;
+    /// - connection errors are retried for any method, read errors (timeout,
+    ///   reset) only for idempotent ones;
+    /// - `Retry-After` is taken as sent, seconds or HTTP-date, with no cap
+    ///   (here: one day) and a past date meaning now;
+    /// - no token refresh, no conflict search, no rate-limit headers.
+    ///
+    /// Where steadfast differs: a request with an idempotency key or
+    /// external id is also retried after a read error (urllib3 knows only
+    /// methods), and TRACE counts as [`Method::Other`](crate::Method).
+    pub fn urllib3() -> Self {
+        let after = Rule::RetryAfterOnly;
+        let rules = [
+            (401, Rule::GiveUp),
+            (409, Rule::GiveUp),
+            (413, after),
+            (429, after),
+            (500, Rule::GiveUp),
+            (502, Rule::GiveUp),
+            (503, after),
+            (504, Rule::GiveUp),
+        ];
+        Self::trusted(PolicySpec {
+            max_retries: 3,
+            schedule: Schedule::Explicit {
+                delays: vec![Duration::ZERO],
+            },
+            jitter: Jitter::None,
+            deadline: None,
+            attempt_timeout: None,
+            retry_after_cap: Duration::from_secs(24 * 3600),
+            min_server_wait: Duration::ZERO,
+            rate_limit: RateLimitRule {
+                default_wait: Duration::from_secs(1),
+                use_reset: false,
+                give_up_above: None,
+                counts_as_retry: true,
+            },
+            on_conflict: OnConflict::GiveUp,
+            retry_network_errors: true,
+            status_retries: StatusRetries::IdempotentOnly,
+            statuses: rules
+                .map(|(status, rule)| StatusRule { status, rule })
+                .to_vec(),
+            other_server_errors: Rule::GiveUp,
+            pressure: Default::default(),
+            limits: LimitsSpec {
+                pacing: false,
+                ..LimitsSpec::default()
+            },
+        })
+    }
+
+    /// The AWS SDKs' "standard" retry mode, as documented:
+    /// - 3 attempts (2 retries);
+    /// - transient errors (500, 502, 503, 504, connection errors and
+    ///   timeouts) and throttling (429) are retried with the same backoff;
+    ///   `Retry-After` is not read;
+    /// - backoff: a uniform draw in `[0, min(1 s × 2^i, 20 s)]` (full
+    ///   jitter, 20 s max backoff);
+    /// - a retry quota shared by every call to the service: 500 tokens, a
+    ///   retry costs 5 (10 after a timeout), a success refunds what its retry
+    ///   cost, a success without retry adds 1 ([`BudgetSpec::AWS_STANDARD`];
+    ///   share it with [`Limits`](crate::Limits));
+    /// - no token refresh or conflict search.
+    ///
+    /// Where steadfast differs: a timeout or reset is retried only for a
+    /// request that may repeat (idempotent, or with a key or external id);
+    /// AWS operations carry idempotency tokens, so mark them so.
+    pub fn aws_standard() -> Self {
+        let backoff = Rule::Backoff {
+            retry_after: false,
+            extra_steps: 0,
+        };
+        let rules = [
+            (401, Rule::GiveUp),
+            (409, Rule::GiveUp),
+            (429, backoff),
+            (500, backoff),
+            (502, backoff),
+            (503, backoff),
+            (504, backoff),
+        ];
+        Self::trusted(PolicySpec {
+            max_retries: 2,
+            schedule: Schedule::Exponential {
+                base: Duration::from_secs(1),
+                factor: 2.0,
+                cap: Duration::from_secs(20),
+            },
+            jitter: Jitter::Full,
+            deadline: None,
+            attempt_timeout: None,
+            retry_after_cap: Duration::from_secs(20),
+            min_server_wait: Duration::ZERO,
+            rate_limit: RateLimitRule {
+                default_wait: Duration::from_secs(1),
+                use_reset: false,
+                give_up_above: None,
+                counts_as_retry: true,
+            },
+            on_conflict: OnConflict::GiveUp,
+            retry_network_errors: true,
+            status_retries: StatusRetries::All,
+            statuses: rules
+                .map(|(status, rule)| StatusRule { status, rule })
+                .to_vec(),
+            other_server_errors: Rule::GiveUp,
+            pressure: Default::default(),
+            limits: LimitsSpec {
+                pacing: false,
+                budget: Some(BudgetSpec::AWS_STANDARD),
+                ..LimitsSpec::default()
+            },
         })
     }
 }

@@ -176,19 +176,15 @@ impl Schedule {
     pub(crate) fn validate(&self) -> Result<(), PolicyError> {
         match self {
             Self::Explicit { delays } => {
+                // A zero delay retries at once (urllib3's default); the
+                // retry count and the deadline bound it.
                 if delays.is_empty() {
                     return Err(PolicyError::EmptySchedule);
-                }
-                if let Some(index) = delays.iter().position(Duration::is_zero) {
-                    return Err(PolicyError::ZeroDelay { index });
                 }
             }
             Self::Exponential { base, factor, cap } => {
                 if !(factor.is_finite() && *factor >= 1.0) {
                     return Err(PolicyError::FactorBelowOne { factor: *factor });
-                }
-                if base.is_zero() {
-                    return Err(PolicyError::ZeroBase);
                 }
                 if cap < base {
                     return Err(PolicyError::CapBelowBase {
@@ -197,16 +193,7 @@ impl Schedule {
                     });
                 }
             }
-            Self::Staged {
-                first,
-                unit,
-                factor,
-                stage,
-                ..
-            } => {
-                if first.is_zero() || unit.is_zero() {
-                    return Err(PolicyError::ZeroBase);
-                }
+            Self::Staged { factor, stage, .. } => {
                 if *factor < 1 {
                     return Err(PolicyError::FactorBelowOne {
                         factor: f64::from(*factor),

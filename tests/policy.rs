@@ -38,15 +38,6 @@ fn nonsense_is_rejected_with_the_field_named() {
             "schedule.delays",
         ),
         (
-            Box::new(|s| {
-                s.schedule = Schedule::Explicit {
-                    delays: vec![secs(1), Duration::ZERO],
-                }
-            }),
-            PolicyError::ZeroDelay { index: 1 },
-            "schedule.delays[1]",
-        ),
-        (
             Box::new(|s| s.schedule = exp(3, 0.5, 300)),
             PolicyError::FactorBelowOne { factor: 0.5 },
             "schedule.factor",
@@ -70,11 +61,6 @@ fn nonsense_is_rejected_with_the_field_named() {
                 cap: secs(10),
             },
             "schedule.cap",
-        ),
-        (
-            Box::new(|s| s.schedule = exp(0, 2.0, 0)),
-            PolicyError::ZeroBase,
-            "schedule.base",
         ),
         (
             Box::new(|s| {
@@ -192,6 +178,13 @@ fn extreme_but_meaningful_policies_are_accepted() {
         with(|s| s.retry_after_cap = Duration::MAX),
         with(|s| s.deadline = Some(Duration::ZERO)),
         with(|s| s.jitter = Jitter::Decorrelated),
+        // Zero delays retry at once (urllib3's default), bounded by max_retries.
+        with(|s| s.schedule = exp(0, 2.0, 0)),
+        with(|s| {
+            s.schedule = Schedule::Explicit {
+                delays: vec![Duration::ZERO],
+            }
+        }),
     ];
     for p in ok {
         assert!(p.is_ok(), "{p:?}");
@@ -258,8 +251,25 @@ fn scaling_down_divides_every_duration() {
     let ms = Duration::from_millis;
     assert_eq!(g.spec().schedule.delay(5, ms(100)), ms(3));
     assert_eq!(g.spec().schedule.delay(5, ms(350)), ms(9));
-    // Scaling a 3 s delay by a billion leaves zero: refused, not hammering.
-    assert!(Policy::seed_guide().scaled_down(4_000_000_000).is_err());
+    // Scaled past nanoseconds, delays become zero (allowed: immediate
+    // retries); a default 429 wait that becomes zero is refused.
+    let tiny = Policy::seed_guide().scaled_down(4_000_000_000).unwrap();
+    assert_eq!(
+        tiny.spec().schedule.delay(0, Duration::ZERO),
+        Duration::ZERO
+    );
+    let short = Policy::new(PolicySpec {
+        rate_limit: steadfast::RateLimitRule {
+            default_wait: Duration::from_nanos(5),
+            ..Default::default()
+        },
+        ..PolicySpec::default()
+    })
+    .unwrap();
+    assert!(matches!(
+        short.scaled_down(10),
+        Err(PolicyError::BadRateLimitDefault { .. })
+    ));
     assert_eq!(
         Policy::seed_guide().scaled_down(0).unwrap(),
         Policy::seed_guide()

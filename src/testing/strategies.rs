@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use super::Answer;
 use crate::limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 use crate::outcome::{Method, NetworkError, Refresh, Request, Search};
-use crate::policy::{OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRule};
+use crate::policy::{
+    OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
+};
 use crate::schedule::{Jitter, Schedule};
 
 fn ms(n: u64) -> Duration {
@@ -56,6 +58,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
         Just(Rule::RefreshToken),
         Just(Rule::SearchExisting),
         Just(Rule::RateLimited),
+        Just(Rule::RetryAfterOnly),
         (any::<bool>(), 0u32..3).prop_map(|(retry_after, extra_steps)| Rule::Backoff {
             retry_after,
             extra_steps
@@ -82,6 +85,7 @@ prop_compose! {
         overrides in prop::collection::btree_map(100u16..600, rule(), 0..4),
         other_server_errors in rule(),
         limits in limits(),
+        idempotent_only in any::<bool>(),
     ) -> Policy {
         // Without a deadline, uncounted 429 waits are refused by validation,
         // so such draws get a deadline instead of being thrown away.
@@ -105,6 +109,7 @@ prop_compose! {
             },
             on_conflict,
             retry_network_errors,
+            status_retries: if idempotent_only { StatusRetries::IdempotentOnly } else { StatusRetries::All },
             statuses: overrides.into_iter().map(|(status, rule)| StatusRule { status, rule }).collect(),
             other_server_errors,
             pressure: Default::default(),
