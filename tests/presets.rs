@@ -19,6 +19,9 @@ fn after(policy: &Policy, request: Request, status: u16, headers: &[(&str, &str)
     call.poll(START)
 }
 
+/// Headers written as (name, value) text pairs.
+type Headers = &'static [(&'static str, &'static str)];
+
 const GET: Request = Request::new(Method::Get);
 const POST: Request = Request::new(Method::Post);
 
@@ -26,7 +29,7 @@ const POST: Request = Request::new(Method::Post);
 fn urllib3_status_retries_need_retry_after_and_an_allowed_method() {
     let p = Policy::urllib3();
     let ra = &[("Retry-After", "5")][..];
-    let rows: &[(Request, u16, &[(&str, &str)], Action)] = &[
+    let rows: &[(Request, u16, Headers, Action)] = &[
         (GET, 503, ra, Action::Sleep(secs(5))),
         (GET, 429, ra, Action::Sleep(secs(5))),
         (GET, 413, ra, Action::Sleep(secs(5))),
