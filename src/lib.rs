@@ -68,6 +68,8 @@
 pub mod action;
 pub mod call;
 pub mod classify;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod contact;
 #[cfg(any(feature = "blocking", feature = "tokio", feature = "http"))]
 pub mod driver;

@@ -110,8 +110,10 @@ pub struct Request {
     pub method: Method,
     /// The request carries an external id (the guide's `externalId`), so a
     /// duplicate create is detectable (409) and the record can be searched.
+    #[serde(default)]
     pub external_id: bool,
     /// The request carries an idempotency key the server deduplicates on.
+    #[serde(default)]
     pub idempotency_key: bool,
 }
 

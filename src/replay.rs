@@ -11,7 +11,10 @@ use crate::event::Event;
 use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
 use crate::policy::Policy;
 
-/// One scripted outcome, owned.
+/// One scripted outcome, owned. A response or network failure arrives
+/// `latency` after its send, or, when `at` is set, at that time since the
+/// call started (a recorded incident's clock reading; never earlier than
+/// the send).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// A response arriving `latency` after the send.
@@ -22,6 +25,8 @@ pub enum Step {
         headers: Vec<(String, Vec<u8>)>,
         /// How long the attempt took.
         latency: Duration,
+        /// When it arrived, since the call started (overrides `latency`).
+        at: Option<Duration>,
     },
     /// A network failure arriving `latency` after the send.
     Network {
@@ -29,6 +34,8 @@ pub enum Step {
         error: NetworkError,
         /// How long the attempt took.
         latency: Duration,
+        /// When it arrived, since the call started (overrides `latency`).
+        at: Option<Duration>,
     },
     /// A token refresh result.
     Refresh(Refresh),
@@ -43,6 +50,7 @@ impl Step {
             status,
             headers: Vec::new(),
             latency: Duration::ZERO,
+            at: None,
         }
     }
 
@@ -51,6 +59,7 @@ impl Step {
         Self::Network {
             error,
             latency: Duration::ZERO,
+            at: None,
         }
     }
 
@@ -72,10 +81,26 @@ impl Step {
         self
     }
 
-    fn latency(&self) -> Duration {
+    /// The same step arriving at `t` since the call started.
+    #[must_use]
+    pub fn at(mut self, t: Duration) -> Self {
+        if let Self::Response { at, .. } | Self::Network { at, .. } = &mut self {
+            *at = Some(t);
+        }
+        self
+    }
+
+    /// The clock when this step's outcome arrives, sent at `sent`.
+    fn arrival(&self, start: Clock, sent: Clock) -> Clock {
         match self {
-            Self::Response { latency, .. } | Self::Network { latency, .. } => *latency,
-            Self::Refresh(_) | Self::Search(_) => Duration::ZERO,
+            Self::Response { at: Some(t), .. } | Self::Network { at: Some(t), .. } => {
+                let due = start.mono.saturating_add(*t);
+                sent.advanced(due.saturating_sub(sent.mono))
+            }
+            Self::Response { latency, .. } | Self::Network { latency, .. } => {
+                sent.advanced(*latency)
+            }
+            Self::Refresh(_) | Self::Search(_) => sent,
         }
     }
 
@@ -162,7 +187,7 @@ pub fn replay(
         if matches!(action, Action::Send { .. }) {
             trace.sends += 1;
         }
-        clock = clock.advanced(step.latency());
+        clock = step.arrival(start, clock);
         match call.observe(step.outcome(), clock) {
             Ok(event) => trace.events.push(*event),
             Err(e) => break End::Rejected(e),

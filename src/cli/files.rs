@@ -1,0 +1,220 @@
+//! Policy and scenario files, JSON or TOML by extension.
+
+use core::fmt;
+use core::time::Duration;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::outcome::{Clock, Method, NetworkError, Refresh, Request, Search};
+use crate::policy::Policy;
+use crate::replay::Step;
+
+/// A file that could not be used: which file, where, which field, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    /// The file.
+    pub file: String,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// The field's path (`steps[2].status`), when known.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// A scenario: the request, the jitter seed, the wall clock at the start,
+/// and the outcomes the call meets.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// The request (default: a GET).
+    #[serde(default = "default_request")]
+    pub request: Request,
+    /// The jitter seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Wall clock at the start, Unix seconds (default 1,800,000,000).
+    #[serde(default = "default_start")]
+    pub start_unix: u64,
+    /// The outcomes, in order.
+    pub steps: Vec<StepSpec>,
+}
+
+fn default_request() -> Request {
+    Request::new(Method::Get)
+}
+
+fn default_start() -> u64 {
+    1_800_000_000
+}
+
+/// One outcome: exactly one of `status`, `network`, `refresh`, `search`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// A response's status.
+    pub status: Option<u16>,
+    /// A response's headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A network failure instead of a response.
+    pub network: Option<NetworkError>,
+    /// A token refresh result.
+    pub refresh: Option<Refresh>,
+    /// A search result.
+    pub search: Option<Search>,
+    /// How long the attempt took.
+    #[serde(default, with = "humantime_serde")]
+    pub after: Option<Duration>,
+    /// The clock reading when it arrived, since the call started.
+    #[serde(default, with = "humantime_serde")]
+    pub at: Option<Duration>,
+}
+
+impl ScenarioFile {
+    /// The clock the scenario starts at.
+    pub fn start(&self) -> Clock {
+        Clock::new(Duration::ZERO, Duration::from_secs(self.start_unix))
+    }
+
+    /// The steps as the replayer takes them.
+    pub fn steps(&self) -> Vec<Step> {
+        self.steps.iter().filter_map(StepSpec::to_step).collect()
+    }
+}
+
+impl StepSpec {
+    fn kinds(&self) -> usize {
+        usize::from(self.status.is_some())
+            + usize::from(self.network.is_some())
+            + usize::from(self.refresh.is_some())
+            + usize::from(self.search.is_some())
+    }
+
+    fn to_step(&self) -> Option<Step> {
+        let step = match (self.status, self.network, self.refresh, self.search) {
+            (Some(status), ..) => self
+                .headers
+                .iter()
+                .fold(Step::status(status), |s, (n, v)| s.header(n, v)),
+            (_, Some(e), ..) => Step::network(e),
+            (_, _, Some(r), _) => return Some(Step::Refresh(r)),
+            (_, _, _, Some(s)) => return Some(Step::Search(s)),
+            _ => return None,
+        };
+        let step = step.after(self.after.unwrap_or_default());
+        Some(match self.at {
+            Some(t) => step.at(t),
+            None => step,
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<String, FileError> {
+    std::fs::read_to_string(path).map_err(|e| FileError {
+        file: path.display().to_string(),
+        line: None,
+        field: None,
+        message: e.to_string(),
+    })
+}
+
+/// Parses JSON, or TOML for a `.toml` file, naming the field on failure.
+fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, FileError> {
+    let file = path.display().to_string();
+    let toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    if toml {
+        let de = toml::Deserializer::parse(text).map_err(|e| toml_error(&file, text, &e))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = Some(e.path().to_string()).filter(|p| p != ".");
+            let inner = e.into_inner();
+            FileError {
+                line: inner.span().map(|s| line_of(text, s.start)),
+                field,
+                message: inner.message().to_owned(),
+                file,
+            }
+        })
+    } else {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = Some(e.path().to_string()).filter(|p| p != ".");
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            // serde_json appends " at line L column C": keep the line apart.
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.clone(), |(m, _)| m.to_owned());
+            FileError {
+                line: Some(inner.line()).filter(|&l| l > 0),
+                field,
+                message,
+                file,
+            }
+        })
+    }
+}
+
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> FileError {
+    FileError {
+        file: file.to_owned(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        field: None,
+        message: e.message().to_owned(),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// A preset by name (`seed-guide`, `genesys-sdk`, `urllib3`,
+/// `aws-standard`) or a policy file (JSON, or TOML by extension),
+/// validated.
+pub fn load_policy(arg: &str) -> Result<Policy, FileError> {
+    match arg {
+        "seed-guide" => return Ok(Policy::seed_guide()),
+        "genesys-sdk" => return Ok(Policy::genesys_sdk()),
+        "urllib3" => return Ok(Policy::urllib3()),
+        "aws-standard" => return Ok(Policy::aws_standard()),
+        _ => {}
+    }
+    let path = Path::new(arg);
+    parse(path, &read(path)?)
+}
+
+/// A scenario file (JSON, or TOML by extension), checked step by step.
+pub fn load_scenario(path: &Path) -> Result<ScenarioFile, FileError> {
+    let text = read(path)?;
+    let scenario: ScenarioFile = parse(path, &text)?;
+    if let Some(i) = scenario.steps.iter().position(|s| s.kinds() != 1) {
+        return Err(FileError {
+            file: path.display().to_string(),
+            line: None,
+            field: Some(format!("steps[{i}]")),
+            message: "a step needs exactly one of status, network, refresh, search".into(),
+        });
+    }
+    Ok(scenario)
+}

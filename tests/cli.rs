@@ -1,0 +1,128 @@
+//! The `steadfast` command: both output formats snapshot-tested on the
+//! example scenarios, and bad files answered with file, line, field and
+//! exit status 2.
+
+use std::path::Path;
+use std::process::Command;
+
+use steadfast::cli::{json_lines, load_policy, load_scenario, table};
+use steadfast::replay;
+
+fn trace(policy: &str, scenario: &str) -> steadfast::Trace {
+    let policy = load_policy(policy).unwrap();
+    let s = load_scenario(Path::new(scenario)).unwrap();
+    replay(&policy, s.request, s.start(), s.seed, s.steps())
+}
+
+#[test]
+fn table_and_json_lines() {
+    let outage = trace("seed-guide", "examples/scenarios/outage.json");
+    insta::assert_snapshot!("outage_table", table(&outage));
+    insta::assert_snapshot!("outage_json", json_lines(&outage));
+    let token = trace("aws-standard", "examples/scenarios/expired-token.toml");
+    insta::assert_snapshot!("expired_token_aws_table", table(&token));
+}
+
+fn steadfast(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_steadfast"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("steadfast-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn the_binary_prints_and_exits_zero() {
+    let (code, out, _) = steadfast(&["replay", "examples/scenarios/outage.json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        table(&trace("seed-guide", "examples/scenarios/outage.json"))
+    );
+    let (code, out, _) = steadfast(&[
+        "replay",
+        "--json",
+        "--policy",
+        "urllib3",
+        "examples/scenarios/outage.json",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+}
+
+#[test]
+fn bad_files_name_file_line_and_field_and_exit_2() {
+    let bad_type = write("bad.json", "{\n  \"steps\": [\n    { \"status\": 503 },\n    { \"status\": \"five hundred\" }\n  ]\n}\n");
+    let two_kinds = write(
+        "two.toml",
+        "[[steps]]\nstatus = 503\nnetwork = \"timeout\"\n",
+    );
+    let unknown = write(
+        "unknown.toml",
+        "seed = 1\n\n[[steps]]\nstatus = 200\nstatuss = 201\n",
+    );
+    let bad_policy = write(
+        "policy.json",
+        "{\"schedule\": {\"kind\": \"exponential\", \"base\": \"3s\", \"factor\": 0.5, \"cap\": \"5m\"}}",
+    );
+    let rows = [
+        (
+            vec!["replay", bad_type.as_str()],
+            vec!["bad.json:4:", "steps[1].status", "invalid type"],
+        ),
+        (
+            vec!["replay", two_kinds.as_str()],
+            vec!["two.toml", "steps[0]", "exactly one of"],
+        ),
+        (
+            vec!["replay", unknown.as_str()],
+            vec!["unknown.toml:5:", "steps[0]", "statuss"],
+        ),
+        (
+            vec![
+                "replay",
+                "--policy",
+                bad_policy.as_str(),
+                "examples/scenarios/outage.json",
+            ],
+            vec!["policy.json", "schedule.factor"],
+        ),
+        (
+            vec!["replay", "/no/such/file.json"],
+            vec!["/no/such/file.json"],
+        ),
+    ];
+    for (args, wanted) in rows {
+        let (code, out, err) = steadfast(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        for w in wanted {
+            assert!(err.contains(w), "{args:?}: {w:?} not in {err}");
+        }
+    }
+}
+
+#[test]
+fn a_scenario_that_ends_first_says_so() {
+    let short = write("short.json", "{\"steps\": [{\"status\": 503}]}");
+    let (code, out, _) = steadfast(&["replay", short.as_str()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("the scenario ended before the call did"),
+        "{out}"
+    );
+}
