@@ -297,10 +297,12 @@ impl<P: Borrow<Policy>> Call<P> {
         };
         let sent = matches!(outcome, Outcome::Response { .. } | Outcome::Network(_));
         self.observe(outcome, clock)?;
-        self.admitted = false;
+        let admitted = core::mem::replace(&mut self.admitted, false);
         let now = self.now;
         if sent {
-            if let Some(reading) = &self.last.rate_limit {
+            if admitted {
+                limits.tracker.landed(self.last.rate_limit.as_ref(), now);
+            } else if let Some(reading) = &self.last.rate_limit {
                 limits.tracker.observe(reading, now);
             }
             if let Some(breaker) = limits.breaker.as_mut() {

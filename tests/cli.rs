@@ -126,3 +126,80 @@ fn a_scenario_that_ends_first_says_so() {
         "{out}"
     );
 }
+
+mod simulate {
+    use std::time::Duration;
+
+    use steadfast::cli::simulate::{contenders, run, svg, table, Reject, Score, World};
+
+    fn world(clients: u32, reject: Reject) -> World {
+        World {
+            clients,
+            requests: 10,
+            capacity: 50,
+            reject,
+            outages: vec![],
+            latency: Duration::from_millis(50),
+            seed: 1,
+        }
+    }
+
+    fn scores(w: &World) -> Vec<Score> {
+        contenders().iter().map(|c| run(w, c)).collect()
+    }
+
+    #[test]
+    fn the_default_overload_table() {
+        let w = world(100, Reject::Headers);
+        insta::assert_snapshot!("simulate_default", table(&w, &scores(&w)));
+    }
+
+    #[test]
+    fn the_recommended_policy_halves_the_load_and_finishes_no_later() {
+        for seed in 1..=5 {
+            let w = World {
+                seed,
+                ..world(100, Reject::Headers)
+            };
+            let s = scores(&w);
+            let (guide, best) = (&s[0], &s[3]);
+            assert_eq!(guide.name, "seed guide, no jitter");
+            assert!(
+                best.sent * 2 <= guide.sent,
+                "seed {seed}: {} vs {}",
+                best.sent,
+                guide.sent
+            );
+            for q in 0..3 {
+                assert!(
+                    best.finish[q] <= guide.finish[q],
+                    "seed {seed}: {:?} vs {:?}",
+                    best.finish,
+                    guide.finish
+                );
+            }
+            assert_eq!(best.gave_up, 0, "seed {seed}");
+            let needed = u64::from(w.clients * w.requests);
+            assert_eq!(best.sent - best.rejected, needed, "every request done once");
+        }
+    }
+
+    #[test]
+    fn deterministic_for_a_seed_and_every_mode_runs() {
+        for reject in [Reject::Headers, Reject::RetryAfter, Reject::Unavailable] {
+            let w = World {
+                outages: vec![(Duration::from_secs(3), Duration::from_secs(5))],
+                ..world(60, reject)
+            };
+            assert_eq!(scores(&w), scores(&w), "{reject:?}");
+        }
+    }
+
+    #[test]
+    fn the_svg_draws_one_line_per_policy() {
+        let w = world(50, Reject::Headers);
+        let picture = svg(&w, &scores(&w));
+        assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
+        assert_eq!(picture.matches("<polyline").count(), contenders().len());
+    }
+}

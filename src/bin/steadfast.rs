@@ -1,9 +1,12 @@
-//! The `steadfast` command: replay a scenario through a policy.
+//! The `steadfast` command: replay a scenario through a policy, or simulate
+//! a fleet of clients against an overloaded server.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use steadfast::cli::simulate::{self, Reject, World};
 use steadfast::cli::{json_lines, load_policy, load_scenario, table};
 use steadfast::replay;
 
@@ -30,6 +33,59 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Simulate many clients against an overloaded server and compare
+    /// policies side by side, in simulated time.
+    Simulate {
+        /// Clients, all starting at once.
+        #[arg(long, default_value_t = 100)]
+        clients: u32,
+        /// Requests each client must complete.
+        #[arg(long, default_value_t = 10)]
+        requests: u32,
+        /// Requests the server accepts per second.
+        #[arg(long, default_value_t = 50)]
+        capacity: u32,
+        /// How the server rejects: headers (429 with X-Rate-Limit-*),
+        /// retry-after (429 with Retry-After), 503.
+        #[arg(long, default_value = "headers")]
+        reject: String,
+        /// An outage window in seconds, START..END (repeatable): every
+        /// request gets a 503.
+        #[arg(long)]
+        outage: Vec<String>,
+        /// Response time in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// Seeds the clients' jitter.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also draw the server load per policy into this SVG file.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
+}
+
+fn outage(arg: &str) -> Option<(Duration, Duration)> {
+    let (a, b) = arg.split_once("..")?;
+    let (a, b): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    let a = Duration::try_from_secs_f64(a).ok()?;
+    let b = Duration::try_from_secs_f64(b).ok()?;
+    (a < b).then_some((a, b))
+}
+
+fn simulate(world: World, svg_path: Option<PathBuf>) -> ExitCode {
+    let scores: Vec<_> = simulate::contenders()
+        .iter()
+        .map(|c| simulate::run(&world, c))
+        .collect();
+    print!("{}", simulate::table(&world, &scores));
+    if let Some(path) = svg_path {
+        if let Err(e) = std::fs::write(&path, simulate::svg(&world, &scores)) {
+            eprintln!("steadfast: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -64,6 +120,50 @@ fn main() -> ExitCode {
                 }
             );
             ExitCode::SUCCESS
+        }
+        Command::Simulate {
+            clients,
+            requests,
+            capacity,
+            reject,
+            outage: outages,
+            latency_ms,
+            seed,
+            svg,
+        } => {
+            let reject = match reject.as_str() {
+                "headers" => Reject::Headers,
+                "retry-after" => Reject::RetryAfter,
+                "503" => Reject::Unavailable,
+                other => {
+                    eprintln!("steadfast: --reject {other}: expected headers, retry-after or 503");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut windows = Vec::new();
+            for o in &outages {
+                match outage(o) {
+                    Some(w) => windows.push(w),
+                    None => {
+                        eprintln!("steadfast: --outage {o}: expected START..END in seconds");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if clients == 0 || requests == 0 || capacity == 0 {
+                eprintln!("steadfast: --clients, --requests and --capacity must be above zero");
+                return ExitCode::from(2);
+            }
+            let world = World {
+                clients,
+                requests,
+                capacity,
+                reject,
+                outages: windows,
+                latency: Duration::from_millis(latency_ms),
+                seed,
+            };
+            simulate(world, svg)
         }
     }
 }

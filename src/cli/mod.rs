@@ -4,6 +4,7 @@
 
 mod files;
 mod render;
+pub mod simulate;
 
 pub use files::{load_policy, load_scenario, FileError, ScenarioFile, StepSpec};
 pub use render::{json_lines, table};

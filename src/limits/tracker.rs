@@ -20,6 +20,11 @@ pub struct RateTracker {
     next_slot: Duration,
     /// When the latest send was let through.
     last_admit: Option<Duration>,
+    /// Sends let through whose responses have not landed yet.
+    in_flight: u64,
+    /// The window just reset and `remaining` is the tracker's own count
+    /// from the full limit, not a server's reading.
+    refilled: bool,
 }
 
 /// What the tracker says about a send about to start.
@@ -43,6 +48,21 @@ impl RateTracker {
             reset_at: None,
             next_slot: Duration::ZERO,
             last_admit: None,
+            refilled: false,
+            in_flight: 0,
+        }
+    }
+
+    /// A send let through by [`admit`](Self::admit) has landed, with the
+    /// response's reading if it carried one. A reading's remaining count
+    /// cannot know of the other sends still in flight, so they are taken
+    /// off it: the tracker errs towards waiting, never towards a 429.
+    pub fn landed(&mut self, reading: Option<&RateLimit>, now: Duration) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(r) = reading {
+            let mut r = *r;
+            r.remaining = r.remaining.map(|n| n.saturating_sub(self.in_flight));
+            self.observe(&r, now);
         }
     }
 
@@ -53,8 +73,19 @@ impl RateTracker {
     /// through since. A reading from a later window replaces the old one.
     pub fn observe(&mut self, reading: &RateLimit, now: Duration) {
         self.expire(now);
+        // A reset already past describes a window that is over (a response
+        // that crossed the boundary): its count says nothing about this one.
+        if reading.reset == Some(Duration::ZERO) {
+            if reading.limit.is_some() {
+                self.limit = reading.limit;
+            }
+            return;
+        }
         let reset_at = reading.reset.map(|r| now.saturating_add(r));
-        let same_window = self.remaining.is_some() && self.reset_at.is_some();
+        // The tracker's count already holds the sends it let through in
+        // this window; a server's reading can only lower it.
+        let same_window = self.remaining.is_some() && (self.reset_at.is_some() || self.refilled);
+        self.refilled = false;
         if reading.limit.is_some() {
             self.limit = reading.limit;
         }
@@ -74,6 +105,7 @@ impl RateTracker {
         if self.reset_at.is_some_and(|at| at <= now) {
             self.reset_at = None;
             self.remaining = self.limit;
+            self.refilled = self.limit.is_some();
             self.next_slot = Duration::ZERO;
         }
     }
@@ -112,6 +144,7 @@ impl RateTracker {
     pub fn admit(&mut self, now: Duration, reset_jitter: Duration, rng: &mut Rng) -> Admit {
         self.expire(now);
         let Some(remaining) = self.remaining else {
+            self.in_flight = self.in_flight.saturating_add(1);
             return Admit::Go;
         };
         let pressure = Pressure::of(self.limit, remaining, &self.thresholds);
@@ -135,6 +168,7 @@ impl RateTracker {
                     return Admit::Wait(probe_at - now, Pressure::Exhausted);
                 }
                 self.last_admit = Some(now);
+                self.in_flight = self.in_flight.saturating_add(1);
                 Admit::Go
             }
             (Some(Pressure::Critical), Some(at)) => {
@@ -147,11 +181,13 @@ impl RateTracker {
                 self.next_slot = now.saturating_add(interval);
                 self.remaining = Some(remaining.saturating_sub(1));
                 self.last_admit = Some(now);
+                self.in_flight = self.in_flight.saturating_add(1);
                 Admit::Go
             }
             _ => {
                 self.remaining = Some(remaining.saturating_sub(1));
                 self.last_admit = Some(now);
+                self.in_flight = self.in_flight.saturating_add(1);
                 Admit::Go
             }
         }

@@ -1,0 +1,398 @@
+//! A fleet of clients against a modeled overloaded server, in simulated
+//! time: a discrete-event loop over a timer heap, deterministic for a seed.
+
+use core::fmt::Write as _;
+use core::time::Duration;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::action::Action;
+use crate::call::Call;
+use crate::limits::{BudgetSpec, Limits, LimitsSpec};
+use crate::outcome::{Clock, Method, Outcome, Request};
+use crate::policy::{Policy, PolicySpec};
+use crate::schedule::Jitter;
+
+/// How the server turns away a request over its capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// 429 with `Retry-After` (whole seconds until the window ends).
+    RetryAfter,
+    /// 429 with only rate-limit headers (`X-Rate-Limit-*`, the guide's),
+    /// which the server also sends on every accepted response.
+    Headers,
+    /// 503 without headers.
+    Unavailable,
+}
+
+/// The modeled world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct World {
+    /// Clients, all starting at time zero.
+    pub clients: u32,
+    /// Requests each client must complete, one after another.
+    pub requests: u32,
+    /// Requests the server accepts per one-second window.
+    pub capacity: u32,
+    /// How it rejects the rest.
+    pub reject: Reject,
+    /// Windows of time in which every request gets a 503.
+    pub outages: Vec<(Duration, Duration)>,
+    /// Response time of every request.
+    pub latency: Duration,
+    /// Seeds the clients' jitter.
+    pub seed: u64,
+}
+
+/// One policy under test.
+pub struct Contender {
+    /// Its name in the table.
+    pub name: &'static str,
+    /// The policy.
+    pub policy: Policy,
+    /// Whether its calls share `Limits` (pacing, budget, breaker).
+    pub shared_limits: bool,
+}
+
+/// The policies the command compares.
+pub fn contenders() -> Vec<Contender> {
+    let guide = Policy::seed_guide();
+    let recommended = Policy::new(PolicySpec {
+        jitter: Jitter::Full,
+        limits: LimitsSpec {
+            pacing: true,
+            // Calls sharing one tracker are admitted one by one after a
+            // reset, so they do not stampede; a reset jitter only delays
+            // them. Independent processes would want one.
+            reset_jitter: Duration::ZERO,
+            budget: Some(BudgetSpec::Percentage {
+                basis_points: 2_000,
+                window: Duration::from_secs(10),
+                min_per_second: 5,
+            }),
+            breaker: None,
+        },
+        ..guide.spec().clone()
+    })
+    .unwrap_or_else(|_| guide.clone());
+    let c = |name, policy, shared_limits| Contender {
+        name,
+        policy,
+        shared_limits,
+    };
+    vec![
+        c("seed guide, no jitter", guide.clone(), false),
+        c(
+            "seed guide + full jitter",
+            guide.clone().with_jitter(Jitter::Full),
+            false,
+        ),
+        c(
+            "seed guide + decorrelated",
+            guide.with_jitter(Jitter::Decorrelated),
+            false,
+        ),
+        c("recommended: jitter + pacing + budget", recommended, true),
+        c("genesys-sdk", Policy::genesys_sdk(), false),
+        c("aws-standard (shared quota)", Policy::aws_standard(), true),
+    ]
+}
+
+/// What one policy did in the world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Score {
+    /// The policy's name.
+    pub name: &'static str,
+    /// Requests the server received.
+    pub sent: u64,
+    /// Requests it turned away (over capacity or in an outage).
+    pub rejected: u64,
+    /// Requests given up on.
+    pub gave_up: u64,
+    /// When clients finished all their requests: p50, p99, max.
+    pub finish: [Duration; 3],
+    /// Requests the server received in each second.
+    pub load: Vec<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Wake {
+    /// The client polls its call.
+    Poll,
+    /// The response to its send arrives: its status, the requests left in
+    /// the window, and the second (since the start) the window ends at.
+    Arrive { status: u16, left: u32, ends: u64 },
+}
+
+struct Server<'w> {
+    world: &'w World,
+    window: u64,
+    used: u32,
+    load: Vec<u32>,
+    rejected: u64,
+}
+
+impl Server<'_> {
+    fn handle(&mut self, now: Duration) -> Wake {
+        let second = now.as_secs();
+        let slot = usize::try_from(second).unwrap_or(usize::MAX);
+        if self.load.len() <= slot && slot < 1 << 20 {
+            self.load.resize(slot + 1, 0);
+        }
+        if let Some(n) = self.load.get_mut(slot) {
+            *n += 1;
+        }
+        if second != self.window {
+            (self.window, self.used) = (second, 0);
+        }
+        let ends = second + 1;
+        if self.world.outages.iter().any(|&(a, b)| now >= a && now < b) {
+            self.rejected += 1;
+            return Wake::Arrive {
+                status: 503,
+                left: 0,
+                ends,
+            };
+        }
+        self.used += 1;
+        if self.used <= self.world.capacity {
+            let left = self.world.capacity - self.used;
+            return Wake::Arrive {
+                status: 200,
+                left,
+                ends,
+            };
+        }
+        self.rejected += 1;
+        let status = match self.world.reject {
+            Reject::Unavailable => 503,
+            Reject::RetryAfter | Reject::Headers => 429,
+        };
+        Wake::Arrive {
+            status,
+            left: 0,
+            ends,
+        }
+    }
+}
+
+const START_UNIX: u64 = 1_800_000_000;
+
+/// Runs one policy through the world.
+pub fn run(world: &World, contender: &Contender) -> Score {
+    let policy = &contender.policy;
+    let mut limits = Limits::new(policy);
+    let n = world.clients as usize;
+    let request = Request::new(Method::Post).with_external_id();
+    let clock_at = |t: Duration| Clock::new(t, Duration::from_secs(START_UNIX).saturating_add(t));
+    let mut calls: Vec<Call<&Policy>> = (0..n)
+        .map(|i| {
+            Call::new(
+                policy,
+                request,
+                clock_at(Duration::ZERO),
+                world.seed ^ (i as u64) << 20,
+            )
+        })
+        .collect();
+    let mut left = vec![world.requests; n];
+    let mut finished = vec![Duration::ZERO; n];
+    let mut heap: BinaryHeap<Reverse<(Duration, usize, Wake)>> = (0..n)
+        .map(|i| Reverse((Duration::ZERO, i, Wake::Poll)))
+        .collect();
+    let mut server = Server {
+        world,
+        window: 0,
+        used: 0,
+        load: Vec::new(),
+        rejected: 0,
+    };
+    let (mut sent, mut gave_up) = (0u64, 0u64);
+    let mut header_buf: Vec<(&str, String)> = Vec::with_capacity(3);
+    while let Some(Reverse((now, i, wake))) = heap.pop() {
+        let clock = clock_at(now);
+        let call = &mut calls[i];
+        match wake {
+            Wake::Poll => {
+                let action = if contender.shared_limits {
+                    call.poll_with(&mut limits, clock)
+                } else {
+                    call.poll(clock)
+                };
+                match action {
+                    Action::Send { .. } => {
+                        sent += 1;
+                        let arrive = server.handle(now);
+                        heap.push(Reverse((now + world.latency, i, arrive)));
+                    }
+                    Action::Sleep(d) => heap.push(Reverse((now + d, i, Wake::Poll))),
+                    // The simulated API never asks for a token or a search.
+                    Action::RefreshToken | Action::SearchExisting => {}
+                    Action::Done(_) | Action::GiveUp(_) => {
+                        if matches!(action, Action::GiveUp(_)) {
+                            gave_up += 1;
+                        }
+                        left[i] -= 1;
+                        if left[i] == 0 {
+                            finished[i] = now;
+                        } else {
+                            *call = Call::new(
+                                policy,
+                                request,
+                                clock,
+                                world.seed ^ ((i as u64) << 20) ^ u64::from(left[i]),
+                            );
+                            heap.push(Reverse((now, i, Wake::Poll)));
+                        }
+                    }
+                }
+            }
+            Wake::Arrive { status, left, ends } => {
+                header_buf.clear();
+                match (world.reject, status) {
+                    (Reject::RetryAfter, 429) => header_buf.push(("Retry-After", "1".into())),
+                    (Reject::Headers, 429 | 200) => {
+                        header_buf.push(("X-Rate-Limit-Limit", world.capacity.to_string()));
+                        header_buf.push(("X-Rate-Limit-Remaining", left.to_string()));
+                        header_buf.push(("X-Rate-Limit-Reset", (START_UNIX + ends).to_string()));
+                    }
+                    _ => {}
+                }
+                let outcome = Outcome::response(status, &header_buf);
+                let observed = if contender.shared_limits {
+                    call.observe_with(&mut limits, outcome, clock).is_ok()
+                } else {
+                    call.observe(outcome, clock).is_ok()
+                };
+                if observed {
+                    heap.push(Reverse((now, i, Wake::Poll)));
+                }
+            }
+        }
+    }
+    finished.sort();
+    let pick = |q: usize| {
+        finished
+            .get((n.saturating_sub(1)) * q / 100)
+            .copied()
+            .unwrap_or_default()
+    };
+    Score {
+        name: contender.name,
+        sent,
+        rejected: server.rejected,
+        gave_up,
+        finish: [pick(50), pick(99), pick(100)],
+        load: server.load,
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The comparison as an aligned table.
+pub fn table(world: &World, results: &[Score]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} clients x {} requests, capacity {}/s, rejections: {:?}, seed {}",
+        world.clients, world.requests, world.capacity, world.reject, world.seed
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "policy", "sent", "rejected", "gave up", "p50 done", "p99 done", "max done"
+    );
+    for r in results {
+        let _ = writeln!(
+            out,
+            "{:<40} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
+            r.name,
+            r.sent,
+            r.rejected,
+            r.gave_up,
+            secs(r.finish[0]),
+            secs(r.finish[1]),
+            secs(r.finish[2])
+        );
+    }
+    out
+}
+
+/// Server load per second, one line per policy, as an SVG picture.
+pub fn svg(world: &World, results: &[Score]) -> String {
+    const COLORS: [&str; 6] = [
+        "#d62728", "#ff7f0e", "#9467bd", "#2ca02c", "#1f77b4", "#8c564b",
+    ];
+    let (w, h, pad) = (900.0, 420.0, 50.0);
+    let seconds = results
+        .iter()
+        .map(|r| r.load.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let peak = results
+        .iter()
+        .flat_map(|r| r.load.iter().copied())
+        .max()
+        .unwrap_or(1)
+        .max(world.capacity) as f64;
+    let x = |s: f64| pad + s / seconds * (w - 2.0 * pad);
+    let y = |v: f64| h - pad - v / peak * (h - 2.0 * pad);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        out,
+        r#"<text x="{pad}" y="20" font-size="14">Server load (requests/s) — {} clients x {} requests, capacity {}/s</text>"#,
+        world.clients, world.requests, world.capacity
+    );
+    let cap = y(f64::from(world.capacity));
+    let _ = writeln!(
+        out,
+        r#"<line x1="{pad}" y1="{cap:.1}" x2="{:.1}" y2="{cap:.1}" stroke="black" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}">capacity</text>"#,
+        w - pad,
+        w - pad - 55.0,
+        cap - 4.0
+    );
+    let _ = writeln!(
+        out,
+        r#"<line x1="{pad}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black"/><text x="{:.1}" y="{:.1}">{:.0} s</text>"#,
+        h - pad,
+        w - pad,
+        h - pad,
+        w - pad - 20.0,
+        h - pad + 16.0,
+        seconds
+    );
+    for (k, r) in results.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let points: Vec<String> = r
+            .load
+            .iter()
+            .enumerate()
+            .map(|(s, &v)| format!("{:.1},{:.1}", x(s as f64 + 0.5), y(f64::from(v))))
+            .collect();
+        let _ = writeln!(
+            out,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
+            points.join(" ")
+        );
+        let ly = 40.0 + 16.0 * k as f64;
+        let _ = writeln!(
+            out,
+            r#"<rect x="{:.1}" y="{:.1}" width="12" height="3" fill="{color}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            w - 330.0,
+            ly - 4.0,
+            w - 312.0,
+            ly,
+            r.name
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
