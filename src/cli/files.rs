@@ -66,9 +66,10 @@ fn default_start() -> u64 {
     1_800_000_000
 }
 
-/// One outcome: exactly one of `status`, `network`, `refresh`, `search`.
+/// One outcome: exactly one of `status`, `network`, `refresh`, `search`
+/// (checked while reading, so an error points at the step's line).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawStep")]
 pub struct StepSpec {
     /// A response's status.
     pub status: Option<u16>,
@@ -87,6 +88,43 @@ pub struct StepSpec {
     /// The clock reading when it arrived, since the call started.
     #[serde(default, with = "humantime_serde")]
     pub at: Option<Duration>,
+}
+
+/// A step as written, before the one-kind check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    status: Option<u16>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    network: Option<NetworkError>,
+    refresh: Option<Refresh>,
+    search: Option<Search>,
+    #[serde(default, with = "humantime_serde")]
+    after: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    at: Option<Duration>,
+}
+
+impl TryFrom<RawStep> for StepSpec {
+    type Error = &'static str;
+
+    fn try_from(r: RawStep) -> Result<Self, Self::Error> {
+        let step = StepSpec {
+            status: r.status,
+            headers: r.headers,
+            network: r.network,
+            refresh: r.refresh,
+            search: r.search,
+            after: r.after,
+            at: r.at,
+        };
+        if step.kinds() == 1 {
+            Ok(step)
+        } else {
+            Err("a step needs exactly one of status, network, refresh, search")
+        }
+    }
 }
 
 impl ScenarioFile {
@@ -206,15 +244,5 @@ pub fn load_policy(arg: &str) -> Result<Policy, FileError> {
 
 /// A scenario file (JSON, or TOML by extension), checked step by step.
 pub fn load_scenario(path: &Path) -> Result<ScenarioFile, FileError> {
-    let text = read(path)?;
-    let scenario: ScenarioFile = parse(path, &text)?;
-    if let Some(i) = scenario.steps.iter().position(|s| s.kinds() != 1) {
-        return Err(FileError {
-            file: path.display().to_string(),
-            line: None,
-            field: Some(format!("steps[{i}]")),
-            message: "a step needs exactly one of status, network, refresh, search".into(),
-        });
-    }
-    Ok(scenario)
+    parse(path, &read(path)?)
 }
