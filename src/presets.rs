@@ -8,6 +8,23 @@ use crate::policy::{
 };
 use crate::schedule::{Jitter, Schedule};
 
+/// Status overrides from `(status, rule)` pairs.
+fn overrides(pairs: &[(u16, Rule)]) -> Vec<StatusRule> {
+    pairs
+        .iter()
+        .map(|&(status, rule)| StatusRule { status, rule })
+        .collect()
+}
+
+/// A 429 rule for policies that never read rate-limit resets and count every
+/// wait as a retry (their 429s are backoffs or Retry-After waits).
+const PLAIN_429: RateLimitRule = RateLimitRule {
+    default_wait: Duration::from_secs(1),
+    use_reset: false,
+    give_up_above: None,
+    counts_as_retry: true,
+};
+
 impl Policy {
     /// The source guide's rules (DESIGN.md's table): 3 s, 9 s, 27 s, 300 s
     /// then give up (4 retries, 5 attempts); 401 refreshes once; 409 searches
@@ -68,9 +85,7 @@ impl Policy {
             on_conflict: OnConflict::GiveUp,
             retry_network_errors: false,
             status_retries: StatusRetries::All,
-            statuses: rules
-                .map(|(status, rule)| StatusRule { status, rule })
-                .to_vec(),
+            statuses: overrides(&rules),
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: Default::default(),
@@ -116,18 +131,11 @@ impl Policy {
             attempt_timeout: None,
             retry_after_cap: Duration::from_secs(24 * 3600),
             min_server_wait: Duration::ZERO,
-            rate_limit: RateLimitRule {
-                default_wait: Duration::from_secs(1),
-                use_reset: false,
-                give_up_above: None,
-                counts_as_retry: true,
-            },
+            rate_limit: PLAIN_429,
             on_conflict: OnConflict::GiveUp,
             retry_network_errors: true,
             status_retries: StatusRetries::IdempotentOnly,
-            statuses: rules
-                .map(|(status, rule)| StatusRule { status, rule })
-                .to_vec(),
+            statuses: overrides(&rules),
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: LimitsSpec {
@@ -179,18 +187,11 @@ impl Policy {
             attempt_timeout: None,
             retry_after_cap: Duration::from_secs(20),
             min_server_wait: Duration::ZERO,
-            rate_limit: RateLimitRule {
-                default_wait: Duration::from_secs(1),
-                use_reset: false,
-                give_up_above: None,
-                counts_as_retry: true,
-            },
+            rate_limit: PLAIN_429,
             on_conflict: OnConflict::GiveUp,
             retry_network_errors: true,
             status_retries: StatusRetries::All,
-            statuses: rules
-                .map(|(status, rule)| StatusRule { status, rule })
-                .to_vec(),
+            statuses: overrides(&rules),
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: LimitsSpec {
