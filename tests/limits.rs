@@ -378,3 +378,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_cancelled_admission_gives_its_place_back_and_resets_clear_leaks() {
+    let mut rng = Rng::with_seed(1);
+    let mut t = RateTracker::new(PressureThresholds::default());
+    t.observe(&reading(10, 1, 5), secs(0));
+    assert_eq!(t.admit(secs(0), Duration::ZERO, &mut rng), Admit::Go);
+    assert_eq!(t.pressure(secs(0)), Some(Pressure::Exhausted));
+    t.cancel();
+    assert_eq!(
+        t.admit(secs(0), Duration::ZERO, &mut rng),
+        Admit::Go,
+        "the place came back"
+    );
+    // A send that never lands is forgotten when the window resets: the new
+    // window's first reading is not lowered by it.
+    t.landed(Some(&reading(10, 9, 5)), secs(6));
+    assert_eq!(t.pressure(secs(6)), Some(Pressure::Normal));
+}

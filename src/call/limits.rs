@@ -41,6 +41,9 @@ impl<P: Borrow<Policy>> Call<P> {
         }
         if let Some(breaker) = limits.breaker.as_mut() {
             if let Err(retry_after) = breaker.admit(now) {
+                if pacing {
+                    limits.tracker.cancel();
+                }
                 self.next = Next::GiveUp(Reason::CircuitOpen { retry_after });
                 return self.record_limits(limits);
             }

@@ -53,6 +53,15 @@ impl RateTracker {
         }
     }
 
+    /// A send let through by [`admit`](Self::admit) will not happen after
+    /// all (something else refused it): its place is given back.
+    pub fn cancel(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(r) = self.remaining.as_mut() {
+            *r = r.saturating_add(1).min(self.limit.unwrap_or(u64::MAX));
+        }
+    }
+
     /// A send let through by [`admit`](Self::admit) has landed, with the
     /// response's reading if it carried one. A reading's remaining count
     /// cannot know of the other sends still in flight, so they are taken
@@ -107,6 +116,9 @@ impl RateTracker {
             self.remaining = self.limit;
             self.refilled = self.limit.is_some();
             self.next_slot = Duration::ZERO;
+            // Sends still out count in the window that just ended; this also
+            // bounds what a send that never lands (a cancelled call) costs.
+            self.in_flight = 0;
         }
     }
 
