@@ -119,6 +119,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_problem_at_once_with_its_field_path() {
+        let c = Contact {
+            first_name: "  ".into(),
+            last_name: String::new(),
+            email: Some("ada at example.com".into()),
+            phone_numbers: vec![
+                Phone {
+                    number: "+14155550123".into(),
+                    kind: "WORK".into(),
+                },
+                Phone {
+                    number: "0123".into(),
+                    kind: "PAGER".into(),
+                },
+            ],
+            external_id: String::new(),
+        };
+        let got: Vec<String> = c.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "firstName is required",
+                "lastName is required",
+                "email format is invalid",
+                "phoneNumbers[1].number is not E.164 format",
+                "phoneNumbers[1].type must be WORK, MOBILE, HOME, or OTHER",
+                "externalId is required (it keeps retries from duplicating)",
+            ]
+        );
+        let fine = Contact {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            email: None,
+            phone_numbers: vec![],
+            external_id: "003A1".into(),
+        };
+        assert!(fine.problems().is_empty());
+        // The API's JSON shape.
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(
+            json.contains("\"firstName\"")
+                && json.contains("\"phoneNumbers\"")
+                && json.contains("\"type\"")
+        );
+    }
+
+    #[test]
     fn email_shapes() {
         let rows = [
             ("a@b.co", true),
