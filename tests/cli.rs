@@ -196,10 +196,16 @@ mod simulate {
     }
 
     #[test]
-    fn the_svg_draws_one_line_per_policy() {
+    fn the_svg_draws_one_strip_per_policy() {
         let w = world(50, Reject::Headers);
-        let picture = svg(&w, &scores(&w));
+        let s = scores(&w);
+        let picture = svg(&w, &s);
         assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
-        assert_eq!(picture.matches("<polyline").count(), contenders().len());
+        for score in &s {
+            assert!(picture.contains(score.name), "{}", score.name);
+        }
+        // One bar per second of load per policy, plus the background.
+        let bars: usize = s.iter().map(|r| r.load.len()).sum();
+        assert_eq!(picture.matches("<rect").count(), bars + 1);
     }
 }

@@ -320,79 +320,79 @@ pub fn table(world: &World, results: &[Score]) -> String {
     out
 }
 
-/// Server load per second, one line per policy, as an SVG picture.
+/// Server load per second as an SVG picture: one strip of bars per policy,
+/// on a shared scale up to three times the capacity (taller bars are cut;
+/// the strip's caption gives the peak), with the capacity dashed.
 pub fn svg(world: &World, results: &[Score]) -> String {
     const COLORS: [&str; 6] = [
         "#d62728", "#ff7f0e", "#9467bd", "#2ca02c", "#1f77b4", "#8c564b",
     ];
-    let (w, h, pad) = (900.0, 420.0, 50.0);
+    const W: f64 = 900.0;
+    const LEFT: f64 = 290.0;
+    const RIGHT: f64 = 20.0;
+    const STRIP: f64 = 80.0;
+    const TOP: f64 = 40.0;
     let seconds = results
         .iter()
         .map(|r| r.load.len())
         .max()
         .unwrap_or(1)
-        .max(1) as f64;
-    let peak = results
-        .iter()
-        .flat_map(|r| r.load.iter().copied())
-        .max()
-        .unwrap_or(1)
-        .max(world.capacity) as f64;
-    let x = |s: f64| pad + s / seconds * (w - 2.0 * pad);
-    let y = |v: f64| h - pad - v / peak * (h - 2.0 * pad);
+        .max(1);
+    let top = 3.0 * f64::from(world.capacity.max(1));
+    let bar = (W - LEFT - RIGHT) / seconds as f64;
+    let h = TOP + STRIP * results.len() as f64 + 30.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" font-family="sans-serif" font-size="12">"#
     );
-    let _ = writeln!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(out, r#"<rect width="{W}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         out,
-        r#"<text x="{pad}" y="20" font-size="14">Server load (requests/s) — {} clients x {} requests, capacity {}/s</text>"#,
+        r#"<text x="10" y="22" font-size="15">Requests reaching the server each second — {} clients x {} requests, capacity {}/s (dashed)</text>"#,
         world.clients, world.requests, world.capacity
-    );
-    let cap = y(f64::from(world.capacity));
-    let _ = writeln!(
-        out,
-        r#"<line x1="{pad}" y1="{cap:.1}" x2="{:.1}" y2="{cap:.1}" stroke="black" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}">capacity</text>"#,
-        w - pad,
-        w - pad - 55.0,
-        cap - 4.0
-    );
-    let _ = writeln!(
-        out,
-        r#"<line x1="{pad}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black"/><text x="{:.1}" y="{:.1}">{:.0} s</text>"#,
-        h - pad,
-        w - pad,
-        h - pad,
-        w - pad - 20.0,
-        h - pad + 16.0,
-        seconds
     );
     for (k, r) in results.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
-        let points: Vec<String> = r
-            .load
-            .iter()
-            .enumerate()
-            .map(|(s, &v)| format!("{:.1},{:.1}", x(s as f64 + 0.5), y(f64::from(v))))
-            .collect();
+        let base = TOP + STRIP * (k as f64 + 1.0) - 12.0;
+        let scale = (STRIP - 22.0) / top;
         let _ = writeln!(
             out,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
-            points.join(" ")
+            r#"<text x="10" y="{:.1}">{}</text><text x="10" y="{:.1}" fill="dimgray">{} sent, {} rejected, {} gave up</text><text x="10" y="{:.1}" fill="dimgray">peak {}/s</text>"#,
+            base - 40.0,
+            r.name,
+            base - 24.0,
+            r.sent,
+            r.rejected,
+            r.gave_up,
+            base - 8.0,
+            r.load.iter().max().copied().unwrap_or(0)
         );
-        let ly = 40.0 + 16.0 * k as f64;
+        for (s, &v) in r.load.iter().enumerate() {
+            let height = (f64::from(v).min(top)) * scale;
+            let x = LEFT + s as f64 * bar;
+            let _ = write!(
+                out,
+                r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{height:.1}" fill="{color}"/>"#,
+                base - height,
+                (bar - 1.0).max(0.5)
+            );
+        }
+        let cap = base - f64::from(world.capacity) * scale;
         let _ = writeln!(
             out,
-            r#"<rect x="{:.1}" y="{:.1}" width="12" height="3" fill="{color}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-            w - 330.0,
-            ly - 4.0,
-            w - 312.0,
-            ly,
-            r.name
+            r#"<line x1="{LEFT}" y1="{cap:.1}" x2="{:.1}" y2="{cap:.1}" stroke="black" stroke-dasharray="3 3"/><line x1="{LEFT}" y1="{base:.1}" x2="{:.1}" y2="{base:.1}" stroke="darkgray"/>"#,
+            W - RIGHT,
+            W - RIGHT
         );
     }
+    let _ = writeln!(
+        out,
+        r#"<text x="{LEFT}" y="{:.1}">0 s</text><text x="{:.1}" y="{:.1}" text-anchor="end">{seconds} s</text>"#,
+        h - 10.0,
+        W - RIGHT,
+        h - 10.0
+    );
     out.push_str("</svg>\n");
     out
 }
