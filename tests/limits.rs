@@ -397,3 +397,27 @@ fn a_cancelled_admission_gives_its_place_back_and_resets_clear_leaks() {
     t.landed(Some(&reading(10, 9, 5)), secs(6));
     assert_eq!(t.pressure(secs(6)), Some(Pressure::Normal));
 }
+
+#[test]
+fn a_pacing_wait_is_capped_like_any_server_wait() {
+    // Found by the call fuzz target: a far-off reset made a pacing sleep
+    // longer than the policy allows.
+    let policy = policy_with(LimitsSpec::default());
+    let mut limits = Limits::new(&policy);
+    let mut first = Call::new(&policy, GET, START, 1);
+    first.poll_with(&mut limits, START);
+    let headers = [("RateLimit-Remaining", "0"), ("RateLimit-Reset", "86400")];
+    first
+        .observe_with(&mut limits, Outcome::response(200, &headers), START)
+        .unwrap();
+    let mut second = Call::new(&policy, GET, START, 2);
+    assert_eq!(
+        second.poll_with(&mut limits, START),
+        Action::Sleep(policy.spec().retry_after_cap)
+    );
+    assert!(second
+        .last_event()
+        .unwrap()
+        .notes
+        .contains(steadfast::HintNotes::CAPPED));
+}

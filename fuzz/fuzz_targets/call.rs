@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use steadfast::limits::{BreakerSpec, BudgetSpec};
 use steadfast::{
-    Action, Call, Clock, Jitter, Method, NetworkError, Outcome, Policy, PolicySpec, Refresh,
-    Request, Schedule, Search,
+    Action, Call, Clock, Jitter, Limits, Method, NetworkError, Outcome, Policy, PolicySpec,
+    Refresh, Request, Schedule, Search,
 };
 
 /// Reads bytes off the front of the input, zero when it runs out.
@@ -67,6 +68,29 @@ fn policy(b: &mut Bytes<'_>) -> Option<Policy> {
     };
     spec.rate_limit.default_wait = ms(b.u32());
     spec.rate_limit.counts_as_retry = b.u8() % 2 == 0;
+    spec.limits.pacing = b.u8() % 2 == 0;
+    spec.limits.reset_jitter = ms(b.u32());
+    spec.limits.budget = match b.u8() % 3 {
+        0 => None,
+        1 => Some(BudgetSpec::Quota {
+            capacity: b.u32() % 1000,
+            retry_cost: b.u32() % 20,
+            timeout_cost: b.u32() % 40,
+            success_credit: b.u32() % 5,
+        }),
+        _ => Some(BudgetSpec::Percentage {
+            basis_points: b.u32() % 20_000,
+            window: ms(b.u32()),
+            min_per_second: b.u32() % 10,
+        }),
+    };
+    spec.limits.breaker = (b.u8() % 2 == 0).then(|| BreakerSpec {
+        failure_ratio: f64::from(b.u8()) / 255.0,
+        window: ms(b.u32()),
+        min_outcomes: b.u32() % 20,
+        break_for: ms(b.u32()),
+        probes: b.u32() % 5,
+    });
     Policy::new(spec).ok()
 }
 
@@ -80,10 +104,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut clock = Clock::new(Duration::ZERO, Duration::from_secs(u64::from(b.u32())));
     let mut call = Call::new(&policy, request, clock, u64::from(b.u32()));
+    let mut limits = Limits::new(&policy);
     let (mut sends, mut refreshes, mut uncounted) = (0u64, 0u32, 0u64);
     for _ in 0..64 {
-        let action = call.poll(clock);
-        assert_eq!(call.poll(clock), action);
+        let action = call.poll_with(&mut limits, clock);
+        assert_eq!(call.poll_with(&mut limits, clock), action);
         match action {
             Action::Done(_) | Action::GiveUp(_) => break,
             Action::Sleep(d) => {
@@ -124,7 +149,7 @@ fuzz_target!(|data: &[u8]| {
         };
         // A misfit is refused and changes nothing; only accepted outcomes
         // count as sends and refreshes.
-        if call.observe(outcome, clock).is_ok() {
+        if call.observe_with(&mut limits, outcome, clock).is_ok() {
             match outcome {
                 Outcome::Response { status, .. } => {
                     sends += 1;
@@ -137,7 +162,7 @@ fuzz_target!(|data: &[u8]| {
                 Outcome::Search(_) => {}
             }
         } else {
-            assert_eq!(call.poll(clock), action);
+            assert_eq!(call.poll_with(&mut limits, clock), action);
         }
     }
     assert!(refreshes <= 1);

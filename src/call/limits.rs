@@ -25,8 +25,13 @@ impl<P: Borrow<Policy>> Call<P> {
         let now = self.now;
         let spec = self.policy.borrow().spec();
         let (pacing, jitter) = (spec.limits.pacing, spec.limits.reset_jitter);
+        // A pacing wait is a server's word too: the same cap holds, so no
+        // window reset a server announces can park a call for longer.
+        let cap = spec.retry_after_cap;
         if pacing {
             if let Admit::Wait(wait, _) = limits.tracker.admit(now, jitter, &mut self.rng) {
+                let capped = wait > cap;
+                let wait = wait.min(cap);
                 self.next = match self.spec().deadline {
                     Some(d) if self.elapsed().saturating_add(wait) > d => {
                         Next::GiveUp(Reason::DeadlineExceeded)
@@ -36,7 +41,11 @@ impl<P: Borrow<Policy>> Call<P> {
                         len: wait,
                     },
                 };
-                return self.record_limits(limits);
+                let action = self.record_limits(limits);
+                if capped {
+                    self.last.notes |= HintNotes::CAPPED;
+                }
+                return action;
             }
         }
         if let Some(breaker) = limits.breaker.as_mut() {
