@@ -9,7 +9,7 @@ use steadfast::testing::invariants::{
     no_sleep_past_deadline, sleeps_within_cap,
 };
 use steadfast::testing::strategies::{answers, header_value, policy, request, NAMES};
-use steadfast::testing::{drive, Answer};
+use steadfast::testing::{drive, drive_with_limits, Answer};
 use steadfast::{Action, Call, Clock, Method, Outcome, Request};
 
 type Check = fn(&steadfast::Policy, &steadfast::testing::Run) -> Result<(), String>;
@@ -69,6 +69,35 @@ proptest! {
             let json = serde_json::to_string(e).unwrap();
             prop_assert!(!json.contains("Authorization"));
         }
+    }
+
+    #[test]
+    fn every_check_holds_with_shared_limits_too(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+        // Pacing, budget and breaker add waits and give-ups of their own;
+        // none may break an invariant.
+        let mut limits = steadfast::Limits::new(&p);
+        let run = drive_with_limits(&p, req, seed, &a, &mut limits);
+        check_all(&p, &run).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn pacing_after_an_exhausted_window_keeps_every_invariant(
+        p in policy(), req in request(), seed in any::<u64>(),
+        status in prop::sample::select(vec![200u16, 429, 500, 503]),
+        reset in 0u64..10_000_000,
+    ) {
+        // The reading pacing reacts to, made likely rather than left to luck.
+        let exhausted = Answer {
+            headers: vec![
+                ("X-RateLimit-Remaining".into(), b"0".to_vec()),
+                ("RateLimit-Reset".into(), reset.to_string().into_bytes()),
+            ],
+            ..Answer::status(status)
+        };
+        let answers = [exhausted, Answer::status(503), Answer::status(200)];
+        let mut limits = steadfast::Limits::new(&p);
+        let run = drive_with_limits(&p, req, seed, &answers, &mut limits);
+        check_all(&p, &run).map_err(TestCaseError::fail)?;
     }
 
     #[test]

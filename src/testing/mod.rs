@@ -26,4 +26,4 @@ pub mod invariants;
 mod runner;
 pub mod strategies;
 
-pub use runner::{drive, Answer, Run};
+pub use runner::{drive, drive_with_limits, Answer, Run};

@@ -6,6 +6,7 @@ use crate::action::Action;
 use crate::call::{Call, Waiting};
 use crate::classify;
 use crate::event::Event;
+use crate::limits::Limits;
 use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
 use crate::policy::{Policy, Rule};
 
@@ -61,7 +62,8 @@ pub struct Run {
     pub sends: u32,
     /// Token refreshes asked for.
     pub refreshes: u32,
-    /// `(elapsed when decided, length)` of every sleep decided.
+    /// `(elapsed when asked for, length)` of every sleep the call asked
+    /// for, backoff and pacing alike.
     pub sleeps: Vec<(Duration, Duration)>,
     /// Retries the call counted against `max_retries`.
     pub retries: u32,
@@ -80,6 +82,28 @@ pub struct Run {
 /// Drives a call under `policy` through `answers` in virtual time, until it
 /// finishes or the answers run out. Never sleeps, never panics on any input.
 pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -> Run {
+    drive_inner(policy, request, seed, answers, None)
+}
+
+/// [`drive`], with the call consulting and feeding `limits` (pacing, retry
+/// budget, circuit breaker) as it would when sharing them with other calls.
+pub fn drive_with_limits(
+    policy: &Policy,
+    request: Request,
+    seed: u64,
+    answers: &[Answer],
+    limits: &mut Limits,
+) -> Run {
+    drive_inner(policy, request, seed, answers, Some(limits))
+}
+
+fn drive_inner(
+    policy: &Policy,
+    request: Request,
+    seed: u64,
+    answers: &[Answer],
+    mut limits: Option<&mut Limits>,
+) -> Run {
     let start = Clock::new(
         Duration::from_secs(1_000),
         Duration::from_secs(1_800_000_000),
@@ -101,8 +125,12 @@ pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -
     let mut fatal_seen = false;
     let mut answers = answers.iter();
     loop {
-        let action = call.poll(clock);
-        if call.poll(clock) != action {
+        let mut poll = |call: &mut Call<&Policy>, clock: Clock| match limits.as_deref_mut() {
+            Some(l) => call.poll_with(l, clock),
+            None => call.poll(clock),
+        };
+        let action = poll(&mut call, clock);
+        if poll(&mut call, clock) != action {
             run.breaches
                 .push(format!("a second poll changed {action:?}"));
         }
@@ -110,6 +138,8 @@ pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -
         let answer = match action {
             Action::Done(_) | Action::GiveUp(_) => break,
             Action::Sleep(d) => {
+                // Every sleep the call asks for, backoff and pacing alike.
+                run.sleeps.push((call.elapsed(), d));
                 let Some(a) = answers.next() else { break };
                 let earlier = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
                 match call.poll(earlier) {
@@ -155,7 +185,11 @@ pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -
                     .push(format!("a misfit {wrong:?} changed the call"));
             }
         }
-        let event = match call.observe(fitting, clock) {
+        let observed = match limits.as_deref_mut() {
+            Some(l) => call.observe_with(l, fitting, clock),
+            None => call.observe(fitting, clock),
+        };
+        let event = match observed {
             Ok(event) => *event,
             Err(e) => {
                 run.breaches
@@ -171,9 +205,6 @@ pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -
                 }
                 _ => {}
             }
-        }
-        if let Action::Sleep(d) = event.action {
-            run.sleeps.push((event.elapsed, d));
         }
         run.events.push(event);
         clock = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
