@@ -186,6 +186,26 @@ fn policy_with(limits: LimitsSpec) -> Policy {
 const START: Clock = Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000));
 const GET: Request = Request::new(Method::Get);
 
+/// One call sends and reads `headers` (an exhausted window); then a second
+/// call sharing the limits is polled once. Returns it and what it was told.
+fn after_exhausted_window<'p>(
+    policy: &'p Policy,
+    limits: &mut Limits,
+    headers: &[(&str, &str)],
+) -> (Call<&'p Policy>, Action) {
+    let mut first = Call::new(policy, GET, START, 1);
+    assert!(matches!(
+        first.poll_with(limits, START),
+        Action::Send { .. }
+    ));
+    first
+        .observe_with(limits, Outcome::response(200, &headers.to_vec()), START)
+        .unwrap();
+    let mut second = Call::new(policy, GET, START, 2);
+    let action = second.poll_with(limits, START);
+    (second, action)
+}
+
 #[test]
 fn calls_pace_before_sending_into_an_exhausted_window() {
     let policy = policy_with(LimitsSpec {
@@ -193,26 +213,15 @@ fn calls_pace_before_sending_into_an_exhausted_window() {
         ..LimitsSpec::default()
     });
     let mut limits = Limits::new(&policy);
-    let mut first = Call::new(&policy, GET, START, 1);
-    assert!(matches!(
-        first.poll_with(&mut limits, START),
-        Action::Send { .. }
-    ));
     let headers = [
         ("RateLimit-Remaining", "0"),
         ("RateLimit-Limit", "100"),
         ("RateLimit-Reset", "20"),
     ];
-    first
-        .observe_with(&mut limits, Outcome::response(200, &headers), START)
-        .unwrap();
     // A second call, sharing the limits, waits for the reset instead of
     // drawing a 429; the wait is its event.
-    let mut second = Call::new(&policy, GET, START, 2);
-    assert_eq!(
-        second.poll_with(&mut limits, START),
-        Action::Sleep(secs(20))
-    );
+    let (mut second, first_poll) = after_exhausted_window(&policy, &mut limits, &headers);
+    assert_eq!(first_poll, Action::Sleep(secs(20)));
     let event = second.last_event().copied().unwrap();
     assert_eq!(
         (event.observed, event.basis),
@@ -404,17 +413,9 @@ fn a_pacing_wait_is_capped_like_any_server_wait() {
     // longer than the policy allows.
     let policy = policy_with(LimitsSpec::default());
     let mut limits = Limits::new(&policy);
-    let mut first = Call::new(&policy, GET, START, 1);
-    first.poll_with(&mut limits, START);
     let headers = [("RateLimit-Remaining", "0"), ("RateLimit-Reset", "86400")];
-    first
-        .observe_with(&mut limits, Outcome::response(200, &headers), START)
-        .unwrap();
-    let mut second = Call::new(&policy, GET, START, 2);
-    assert_eq!(
-        second.poll_with(&mut limits, START),
-        Action::Sleep(policy.spec().retry_after_cap)
-    );
+    let (second, first_poll) = after_exhausted_window(&policy, &mut limits, &headers);
+    assert_eq!(first_poll, Action::Sleep(policy.spec().retry_after_cap));
     assert!(second
         .last_event()
         .unwrap()
