@@ -201,6 +201,15 @@ fn policies_round_trip_through_json_with_readable_durations() {
     let json = serde_json::to_value(Policy::seed_guide()).unwrap();
     assert_eq!(json["schedule"]["delays"][3], "5m");
     assert_eq!(json["rate_limit"]["default_wait"], "1m");
+
+    // A factor written with more digits than an f64 holds must still read
+    // back as the same number once written out (found by the policy_json
+    // fuzz target; needs serde_json's float_roundtrip).
+    let long =
+        std::fs::read_to_string("fuzz/corpus/policy_json/regress-float-roundtrip.json").unwrap();
+    let p: Policy = serde_json::from_str(&long).unwrap();
+    let back: Policy = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
 }
 
 #[test]

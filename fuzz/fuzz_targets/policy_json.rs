@@ -1,5 +1,7 @@
 //! Policy deserialization from arbitrary JSON: never a panic; anything
-//! accepted is valid and round-trips.
+//! accepted is valid and round-trips. serde_json needs `float_roundtrip`
+//! for that: without it a 65-digit `factor` reads back one ulp off (CI found
+//! it; the input is `corpus/policy_json/regress-float-roundtrip.json`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
