@@ -73,8 +73,10 @@ enum Field {
     IninAllowed,
 }
 
-/// A known header name as three little-endian words, and per word the bits
-/// that a case-insensitive comparison ignores (0x20 on every letter).
+/// A known header name as three little-endian words — its first eight
+/// bytes, its bytes 8..16 and its last eight (the words overlap: every name
+/// is 9 to 22 bytes, so no tail is read byte by byte) — and per word the bits that a case-insensitive
+/// comparison ignores (0x20 on every letter).
 struct Known {
     len: usize,
     words: [u64; 3],
@@ -83,16 +85,24 @@ struct Known {
 }
 
 const fn known(name: &[u8], field: Field) -> Known {
+    let last = name.len() - 8;
+    // The middle word matters only past 16 bytes; shorter names repeat the
+    // last word there, as `field` does.
+    let starts = [0, if last < 8 { last } else { 8 }, last];
     let mut words = [0u64; 3];
     let mut case = [0u64; 3];
-    let mut i = 0;
-    while i < name.len() {
-        let shift = (i % 8) * 8;
-        words[i / 8] |= (name[i] as u64) << shift;
-        if name[i].is_ascii_lowercase() {
-            case[i / 8] |= 0x20 << shift;
+    let mut w = 0;
+    while w < 3 {
+        let mut i = 0;
+        while i < 8 {
+            let b = name[starts[w] + i];
+            words[w] |= (b as u64) << (i * 8);
+            if b.is_ascii_lowercase() {
+                case[w] |= 0x20 << (i * 8);
+            }
+            i += 1;
         }
-        i += 1;
+        w += 1;
     }
     Known {
         len: name.len(),
@@ -130,30 +140,32 @@ fn field(name: &[u8]) -> Option<Field> {
     if !(9..=22).contains(&name.len()) || !matches!(name[0] | 0x20, b'r' | b'x' | b'i') {
         return None;
     }
+    let len = name.len();
+    let words = [
+        word(name, 0),
+        word(name, 8.min(len - 8)),
+        word(name, len - 8),
+    ];
     FIELDS
         .iter()
-        .find(|k| k.len == name.len() && same_name(name, k))
+        .find(|k| {
+            k.len == len
+                && words[0] | k.case[0] == k.words[0]
+                && words[2] | k.case[2] == k.words[2]
+                // Names of up to 16 bytes are covered by the first and last
+                // words alone.
+                && (len <= 16 || words[1] | k.case[1] == k.words[1])
+        })
         .map(|k| k.field)
 }
 
-/// Whole words as fixed 8-byte loads, the tail byte by byte: no memcpy.
-fn same_name(name: &[u8], k: &Known) -> bool {
-    let mut words = name.chunks_exact(8);
-    let mut w = 0;
-    for chunk in words.by_ref() {
-        let mut bytes = [0u8; 8];
+/// Eight bytes of `name` from `at` as one word: a fixed-size load, no memcpy.
+fn word(name: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    if let Some(chunk) = name.get(at..at + 8) {
         bytes.copy_from_slice(chunk);
-        if u64::from_le_bytes(bytes) | k.case[w] != k.words[w] {
-            return false;
-        }
-        w += 1;
     }
-    let tail = words
-        .remainder()
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    w >= 3 || tail | k.case[w] == k.words[w]
+    u64::from_le_bytes(bytes)
 }
 
 /// Reads every hint in `headers`, with `unix_now` the wall clock (for dates
@@ -219,6 +231,62 @@ impl Reader {
             retry_after: self.retry_after,
             rate_limit: self.acc.and_then(|acc| acc.finish(thresholds)),
             notes: self.notes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 15] = [
+        "retry-after",
+        "x-rate-limit-limit",
+        "x-rate-limit-remaining",
+        "x-rate-limit-reset",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "ratelimit",
+        "ratelimit-policy",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "inin-ratelimit-count",
+        "inin-ratelimit-allowed",
+        "inin-ratelimit-reset",
+    ];
+
+    /// Every name matches in any case, and any other byte at any position
+    /// (a letter's case twin aside) breaks the match: the overlapping words
+    /// leave no byte unchecked.
+    #[test]
+    fn names_match_case_insensitively_and_nothing_else_does() {
+        for (name, known) in NAMES.iter().zip(&FIELDS) {
+            let want = Some(known.field);
+            assert!(field(name.as_bytes()) == want, "{name}");
+            assert!(field(name.to_uppercase().as_bytes()) == want, "{name}");
+            for i in 0..name.len() {
+                for b in 0..=255u8 {
+                    let mut other = name.as_bytes().to_vec();
+                    if b.eq_ignore_ascii_case(&other[i]) {
+                        continue;
+                    }
+                    other[i] = b;
+                    assert!(
+                        field(&other) != want,
+                        "{:?}",
+                        String::from_utf8_lossy(&other)
+                    );
+                }
+            }
+            let mut longer = name.as_bytes().to_vec();
+            longer.push(b'x');
+            assert!(field(&longer) != want, "{name}x");
+            assert!(
+                field(&name.as_bytes()[1..]) != want,
+                "{name} without its first byte"
+            );
         }
     }
 }

@@ -24,19 +24,27 @@ pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
 }
 
 /// Reads ASCII digits, saturating; `None` if empty or not all digits.
-fn digits(v: &[u8]) -> Option<u64> {
-    if v.is_empty() {
+pub(crate) fn digits(v: &[u8]) -> Option<u64> {
+    // Nineteen digits always fit in a u64, so the usual short value needs no
+    // overflow checks (this runs inside the decision step); only the rest
+    // saturates.
+    let (head, tail) = v.split_at(v.len().min(19));
+    if head.is_empty() {
         return None;
     }
     let mut n = 0u64;
-    for &b in v {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n.saturating_mul(10).saturating_add(u64::from(d));
+    for &b in head {
+        n = n * 10 + u64::from(digit(b)?);
+    }
+    for &b in tail {
+        n = n.saturating_mul(10).saturating_add(u64::from(digit(b)?));
     }
     Some(n)
+}
+
+fn digit(b: u8) -> Option<u8> {
+    let d = b.wrapping_sub(b'0');
+    (d <= 9).then_some(d)
 }
 
 /// A count: digits only.

@@ -17,6 +17,10 @@ use super::{number, HintNotes};
 
 /// The wait one `Retry-After` value asks for, or `None` if unusable.
 pub(crate) fn parse(value: &[u8], unix_now: Duration, notes: &mut HintNotes) -> Option<Duration> {
+    // Bare digits are what servers send: read them before anything else.
+    if let Some(n) = number::digits(value) {
+        return Some(Duration::from_secs(n));
+    }
     let value = number::trim_ows(value);
     if value.first().is_some_and(u8::is_ascii_digit) {
         return number::seconds_trimmed(value);
