@@ -31,6 +31,7 @@ impl Clock {
 
     /// The same clock, `by` later on both readings (saturating).
     #[must_use]
+    #[inline]
     pub fn advanced(self, by: Duration) -> Self {
         Self {
             mono: self.mono.saturating_add(by),
