@@ -182,19 +182,34 @@ impl<P: Borrow<Policy>> Call<P> {
         }
         self.tick(clock);
         let attempt = self.attempt;
-        let mut hints = Hints::default();
-        let (next, basis, observed) = match outcome {
+        let (next, basis, observed, hints) = match outcome {
             Outcome::Response { status, headers } => {
-                hints = headers::read(headers, clock.unix, &self.spec().pressure);
+                let mut hints = headers::read(headers, clock.unix, &self.spec().pressure);
                 let (next, basis) = self.on_status(status, &mut hints);
-                (next, basis, Observed::Status(status))
+                (next, basis, Observed::Status(status), hints)
             }
             Outcome::Network(error) => {
                 let (next, basis) = self.on_network(error);
-                (next, basis, Observed::Network(error))
+                (next, basis, Observed::Network(error), Hints::default())
             }
-            Outcome::Refresh(r) => (self.on_refresh(r), Basis::Immediate, Observed::Refresh(r)),
-            Outcome::Search(s) => (self.on_search(s), Basis::Immediate, Observed::Search(s)),
+            Outcome::Refresh(r) => {
+                let next = self.on_refresh(r);
+                (
+                    next,
+                    Basis::Immediate,
+                    Observed::Refresh(r),
+                    Hints::default(),
+                )
+            }
+            Outcome::Search(s) => {
+                let next = self.on_search(s);
+                (
+                    next,
+                    Basis::Immediate,
+                    Observed::Search(s),
+                    Hints::default(),
+                )
+            }
         };
         self.next = next;
         let basis = match next {
