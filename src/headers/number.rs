@@ -150,6 +150,13 @@ mod tests {
             (b"+1", None),
             (b"", None),
             (b"99999999999999999999999", Some(u64::MAX)),
+            // Around the 19 digits read without overflow checks.
+            (b"9999999999999999999", Some(9_999_999_999_999_999_999)),
+            (b"10000000000000000000", Some(10_000_000_000_000_000_000)),
+            (b"18446744073709551615", Some(u64::MAX)),
+            (b"18446744073709551616", Some(u64::MAX)),
+            (b"1844674407370955161x", None),
+            (b"18446744073709551615x", None),
         ];
         for (input, want) in cases {
             assert_eq!(count(input), *want, "{:?}", String::from_utf8_lossy(input));
