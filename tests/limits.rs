@@ -285,7 +285,8 @@ fn an_open_breaker_fails_calls_at_once() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    // 1,000 cases, or more when PROPTEST_CASES asks for more (a long hunt).
+    #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(1000)))]
 
     #[test]
     fn the_budget_never_goes_negative_or_over_capacity(

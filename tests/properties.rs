@@ -27,7 +27,8 @@ fn holds(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    // 1,000 cases, or more when PROPTEST_CASES asks for more (a long hunt).
+    #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(1000)))]
 
     #[test]
     fn never_more_retries_than_allowed(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
