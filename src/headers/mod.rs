@@ -75,8 +75,8 @@ enum Field {
 
 /// A known header name as three little-endian words — its first eight
 /// bytes, its bytes 8..16 and its last eight (the words overlap: every name
-/// is 9 to 22 bytes, so no tail is read byte by byte) — and per word the bits that a case-insensitive
-/// comparison ignores (0x20 on every letter).
+/// is 9 to 22 bytes, so no tail is read byte by byte) — and per word the
+/// bits that a case-insensitive comparison ignores (0x20 on every letter).
 struct Known {
     len: usize,
     words: [u64; 3],
