@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 2; }
 cargo build --release --example step_loop
-bin=target/release/examples/step_loop
+bin=${CARGO_TARGET_DIR:-target}/release/examples/step_loop
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 count() { # loop, iterations -> instructions

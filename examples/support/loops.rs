@@ -1,0 +1,77 @@
+//! The work the decision bench times (`benches/decision.rs`) and
+//! `examples/step_loop.rs` counts instructions of: one definition, so both
+//! measure the same thing.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+use steadfast::{Action, Call, Clock, Method, Outcome, Policy, PolicySpec, PressureThresholds};
+
+/// The 503's one header in the decision step.
+pub const RETRY_AFTER: [(&str, &str); 1] = [("Retry-After", "120")];
+
+/// An HTTP-date `Retry-After`, 2027, ahead of [`start`]'s wall clock.
+pub const DATE: &str = "Fri, 15 Jan 2027 08:02:00 GMT";
+
+/// Where every clock starts: monotonic zero, wall clock in 2027.
+pub fn start() -> Clock {
+    Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000))
+}
+
+/// A call that never runs out of retries, so every step is the same step.
+pub fn endless_call(policy: &Policy) -> Call<&Policy> {
+    Call::new(policy, steadfast::Request::new(Method::Get), start(), 1)
+}
+
+/// The policy [`endless_call`] needs: the guide's, with unlimited retries.
+pub fn endless_policy() -> Policy {
+    Policy::new(PolicySpec {
+        max_retries: u32::MAX,
+        ..PolicySpec::default()
+    })
+    .expect("valid policy")
+}
+
+/// One decision step: observe a 503 with `Retry-After: 120`, let the
+/// 120 s pass, poll (which yields the next send).
+#[inline]
+pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
+    let event = call.observe(Outcome::response(503, black_box(&RETRY_AFTER)), *clock);
+    black_box(event.ok());
+    *clock = clock.advanced(Duration::from_secs(120));
+    call.poll(*clock)
+}
+
+/// backon on the benches' schedule: 3 s × 3 up to 300 s, 4 retries, jitter.
+pub fn backon_builder() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(3))
+        .with_factor(3.0)
+        .with_max_delay(Duration::from_secs(300))
+        .with_max_times(4)
+        .with_jitter_seed(7)
+}
+
+/// backon's delays come from an iterator: build it and take its four
+/// delays (per delay, divide by four).
+#[inline]
+pub fn backon_four_delays(builder: &backon::ExponentialBuilder) {
+    let mut backoff = black_box(*builder).build();
+    for _ in 0..4 {
+        black_box(backoff.next());
+    }
+}
+
+/// [`DATE`] as a `Retry-After`, through steadfast's header reader.
+#[inline]
+pub fn date_through_steadfast(thresholds: &PressureThresholds) -> steadfast::headers::Hints {
+    let headers = [("Retry-After", DATE)];
+    steadfast::headers::read(black_box(&headers), start().unix, thresholds)
+}
+
+/// [`DATE`] through the date crate alone: the floor for the same work.
+#[inline]
+pub fn date_alone() -> Option<std::time::SystemTime> {
+    httpdate::parse_http_date(black_box(DATE)).ok()
+}
