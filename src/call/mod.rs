@@ -192,24 +192,8 @@ impl<P: Borrow<Policy>> Call<P> {
                 let (next, basis) = self.on_network(error);
                 (next, basis, Observed::Network(error), Hints::default())
             }
-            Outcome::Refresh(r) => {
-                let next = self.on_refresh(r);
-                (
-                    next,
-                    Basis::Immediate,
-                    Observed::Refresh(r),
-                    Hints::default(),
-                )
-            }
-            Outcome::Search(s) => {
-                let next = self.on_search(s);
-                (
-                    next,
-                    Basis::Immediate,
-                    Observed::Search(s),
-                    Hints::default(),
-                )
-            }
+            Outcome::Refresh(r) => immediate(self.on_refresh(r), Observed::Refresh(r)),
+            Outcome::Search(s) => immediate(self.on_search(s), Observed::Search(s)),
         };
         self.next = next;
         let basis = match next {
@@ -452,6 +436,12 @@ impl<P: Borrow<Policy>> Call<P> {
             }
         }
     }
+}
+
+/// A decision on a refresh or search result: no headers were read, and a
+/// re-send comes at once.
+fn immediate(next: Next, observed: Observed) -> (Next, Basis, Observed, Hints) {
+    (next, Basis::Immediate, observed, Hints::default())
 }
 
 impl<P> fmt::Debug for Call<P> {
