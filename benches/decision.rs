@@ -31,6 +31,16 @@ fn decision_step(c: &mut Criterion) {
     });
 }
 
+fn request_cycle(c: &mut Criterion) {
+    let policy = loops::limited_policy();
+    let mut limits = steadfast::Limits::new(&policy);
+    let mut clock = loops::start();
+    c.bench_function(
+        "request cycle through shared limits: admit, observe 200, done",
+        |b| b.iter(|| loops::request_cycle(&policy, &mut limits, &mut clock)),
+    );
+}
+
 fn whole_call(c: &mut Criterion) {
     let policy = Policy::seed_guide();
     c.bench_function("whole call: 5 x 503 to give-up", |b| {
@@ -108,6 +118,7 @@ fn retry_after_date(c: &mut Criterion) {
 criterion_group!(
     benches,
     decision_step,
+    request_cycle,
     whole_call,
     next_delay,
     retry_after_date

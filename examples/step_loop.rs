@@ -5,7 +5,7 @@
 //! criterion bench times too.
 //!
 //! ```text
-//! cargo run --release --example step_loop -- step|backon|date|httpdate ITERATIONS
+//! cargo run --release --example step_loop -- step|cycle|backon|date|httpdate ITERATIONS
 //! ```
 
 use std::hint::black_box;
@@ -19,7 +19,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_default();
     let Some(Ok(n)) = args.next().map(|s| s.parse::<u64>()) else {
-        eprintln!("usage: step_loop step|backon|date|httpdate ITERATIONS");
+        eprintln!("usage: step_loop step|cycle|backon|date|httpdate ITERATIONS");
         std::process::exit(2);
     };
     match what.as_str() {
@@ -29,6 +29,14 @@ fn main() {
             let mut clock = loops::start();
             for _ in 0..n {
                 black_box(loops::decision_step(&mut call, &mut clock));
+            }
+        }
+        "cycle" => {
+            let policy = loops::limited_policy();
+            let mut limits = steadfast::Limits::new(&policy);
+            let mut clock = loops::start();
+            for _ in 0..n {
+                black_box(loops::request_cycle(&policy, &mut limits, &mut clock));
             }
         }
         "backon" => {
@@ -49,7 +57,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, backon, date or httpdate");
+            eprintln!("unknown loop {other:?}: step, cycle, backon, date or httpdate");
             std::process::exit(2);
         }
     }

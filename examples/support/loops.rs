@@ -6,7 +6,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use backon::BackoffBuilder;
-use steadfast::{Action, Call, Clock, Method, Outcome, Policy, PolicySpec, PressureThresholds};
+use steadfast::limits::{BreakerSpec, BudgetSpec};
+use steadfast::{
+    Action, Call, Clock, Limits, LimitsSpec, Method, Outcome, Policy, PolicySpec,
+    PressureThresholds, Request,
+};
 
 /// The 503's one header in the decision step.
 pub const RETRY_AFTER: [(&str, &str); 1] = [("Retry-After", "120")];
@@ -41,6 +45,50 @@ pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
     black_box(event.ok());
     *clock = clock.advanced(Duration::from_secs(120));
     call.poll(*clock)
+}
+
+/// A 200 carrying the IETF draft's rate-limit headers: plenty left.
+pub const HEALTHY: [(&str, &str); 3] = [
+    ("RateLimit-Limit", "1000"),
+    ("RateLimit-Remaining", "900"),
+    ("RateLimit-Reset", "60"),
+];
+
+/// The guide's policy with every shared limit on: pacing, a 20 % retry
+/// budget and a circuit breaker.
+pub fn limited_policy() -> Policy {
+    Policy::new(PolicySpec {
+        limits: LimitsSpec {
+            budget: Some(BudgetSpec::Percentage {
+                basis_points: 2000,
+                window: Duration::from_secs(10),
+                min_per_second: 1,
+            }),
+            breaker: Some(BreakerSpec {
+                failure_ratio: 0.5,
+                window: Duration::from_secs(10),
+                min_outcomes: 20,
+                break_for: Duration::from_secs(30),
+                probes: 2,
+            }),
+            ..LimitsSpec::default()
+        },
+        ..PolicySpec::default()
+    })
+    .expect("valid policy")
+}
+
+/// One request cycle through shared limits: a new call is admitted
+/// (`poll_with`), its 200 is observed (`observe_with`: tracker, breaker,
+/// budget), and the final poll says done. 10 ms pass between cycles.
+#[inline]
+pub fn request_cycle(policy: &Policy, limits: &mut Limits, clock: &mut Clock) -> Action {
+    *clock = clock.advanced(Duration::from_millis(10));
+    let mut call = Call::new(policy, Request::new(Method::Get), *clock, 1);
+    black_box(call.poll_with(limits, *clock));
+    let event = call.observe_with(limits, Outcome::response(200, black_box(&HEALTHY)), *clock);
+    black_box(event.ok());
+    call.poll_with(limits, *clock)
 }
 
 /// backon on the benches' schedule: 3 s × 3 up to 300 s, 4 retries, jitter.
