@@ -273,6 +273,9 @@ pub enum PolicyError {
         /// The status given.
         status: u16,
     },
+    /// Sends in flight would be forgotten at once.
+    #[error("limits.stale_after must be above zero")]
+    ZeroStaleAfter,
     /// A retry budget that can never allow a retry or count anything.
     #[error("limits.budget: {0}")]
     BadBudget(&'static str),
@@ -399,6 +402,9 @@ impl Policy {
 }
 
 fn validate_limits(limits: &LimitsSpec) -> Result<(), PolicyError> {
+    if limits.stale_after.is_zero() {
+        return Err(PolicyError::ZeroStaleAfter);
+    }
     match limits.budget {
         Some(BudgetSpec::Quota { capacity: 0, .. }) => {
             return Err(PolicyError::BadBudget("quota capacity is zero"));

@@ -1,136 +1,21 @@
-//! Cross-call limits: the tracker, the budget and the breaker on their own
-//! (tables), through calls (`poll_with` / `observe_with`), and the four
-//! properties the issue names.
+//! Cross-call limits through calls (`poll_with` / `observe_with` /
+//! `abandon`): pacing, the budget and the breaker as calls meet them, and
+//! properties over many calls sharing one `Limits` with cancellations and
+//! vanished calls mixed in. The tracker, budget and breaker on their own are
+//! tested in their modules.
 
 use std::time::Duration;
 
 use proptest::prelude::*;
-use steadfast::limits::{
-    Admit, BreakerSpec, BreakerState, BudgetSpec, CircuitBreaker, RateTracker, RetryBudget,
-};
-use steadfast::schedule::Rng;
+use steadfast::limits::{BreakerSpec, BreakerState, BudgetSpec, BudgetState};
 use steadfast::testing::strategies;
 use steadfast::{
-    Action, Basis, Call, Clock, Limits, LimitsSpec, Method, Observed, Outcome, Policy, PolicySpec,
-    Pressure, PressureThresholds, RateLimit, Reason, Request,
+    Action, Basis, Call, Clock, Limits, LimitsSpec, Method, NetworkError, Observed, Outcome,
+    Policy, PolicySpec, Pressure, Reason, Refresh, Request, Search,
 };
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
-}
-
-fn reading(limit: u64, remaining: u64, reset: u64) -> RateLimit {
-    RateLimit {
-        limit: Some(limit),
-        remaining: Some(remaining),
-        reset: Some(secs(reset)),
-        pressure: None,
-    }
-}
-
-#[test]
-fn tracker_pressure_and_pacing() {
-    let mut rng = Rng::with_seed(1);
-    let mut t = RateTracker::new(PressureThresholds::default());
-    assert_eq!(
-        t.admit(secs(0), Duration::ZERO, &mut rng),
-        Admit::Go,
-        "nothing known"
-    );
-    t.observe(&reading(100, 50, 60), secs(0));
-    assert_eq!(t.pressure(secs(0)), Some(Pressure::Normal));
-    t.observe(&reading(100, 10, 60), secs(0));
-    assert_eq!(t.pressure(secs(0)), Some(Pressure::Warning));
-    // A later response of the same window reporting more left is stale.
-    t.observe(&reading(100, 30, 60), secs(0));
-    assert_eq!(t.pressure(secs(0)), Some(Pressure::Warning));
-    // Critical: 4 left over 60 s -> one send every 15 s.
-    t.observe(&reading(100, 4, 60), secs(0));
-    assert_eq!(t.pressure(secs(0)), Some(Pressure::Critical));
-    assert_eq!(t.admit(secs(0), Duration::ZERO, &mut rng), Admit::Go);
-    assert_eq!(
-        t.admit(secs(1), Duration::ZERO, &mut rng),
-        Admit::Wait(secs(14), Pressure::Critical)
-    );
-    assert_eq!(t.admit(secs(15), Duration::ZERO, &mut rng), Admit::Go);
-    // Exhausted: wait for the reset, plus at most the jitter.
-    t.observe(&reading(100, 0, 45), secs(15));
-    match t.admit(secs(15), secs(2), &mut rng) {
-        Admit::Wait(d, Pressure::Exhausted) => assert!(d >= secs(45) && d <= secs(47), "{d:?}"),
-        other => panic!("{other:?}"),
-    }
-    // Once the window has reset, a fresh one holds the whole limit.
-    assert_eq!(t.pressure(secs(60)), Some(Pressure::Normal));
-    assert_eq!(t.reset_in(secs(60)), None);
-    // Sends use it up; with the end of the new window unknown, the next
-    // send waits for an answer (at most a second), then probes.
-    for _ in 0..100 {
-        assert_eq!(t.admit(secs(60), secs(2), &mut rng), Admit::Go);
-    }
-    assert_eq!(
-        t.admit(secs(60), secs(2), &mut rng),
-        Admit::Wait(secs(1), Pressure::Exhausted)
-    );
-    assert_eq!(t.admit(secs(61), secs(2), &mut rng), Admit::Go);
-}
-
-#[test]
-fn aws_quota_arithmetic() {
-    let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
-    assert_eq!(b.tokens(), 500);
-    assert_eq!(b.withdraw(secs(0), false), Some(5));
-    assert_eq!(b.withdraw(secs(0), true), Some(10));
-    assert_eq!(b.tokens(), 485);
-    b.deposit(Some(10));
-    assert_eq!(b.tokens(), 495);
-    b.deposit(None);
-    b.deposit(None);
-    assert_eq!(b.tokens(), 497);
-    for _ in 0..10 {
-        b.deposit(None);
-    }
-    assert_eq!(b.tokens(), 500, "never above capacity");
-    let mut drained = RetryBudget::new(BudgetSpec::AWS_STANDARD);
-    let retries = (0..1000)
-        .filter(|_| drained.withdraw(secs(0), false).is_some())
-        .count();
-    assert_eq!(retries, 100);
-    assert_eq!(drained.withdraw(secs(0), false), None);
-}
-
-#[test]
-fn percentage_budget_is_exact_for_fractional_percentages() {
-    // 12.5 % of 80 requests = exactly 10 retries, no minimum.
-    let spec = BudgetSpec::Percentage {
-        basis_points: 1250,
-        window: secs(10),
-        min_per_second: 0,
-    };
-    let mut b = RetryBudget::new(spec);
-    for _ in 0..80 {
-        b.on_request(secs(1));
-    }
-    let allowed = (0..100)
-        .filter(|_| b.withdraw(secs(1), false).is_some())
-        .count();
-    assert_eq!(allowed, 10);
-    // Once the window has passed, the counts are gone.
-    let allowed = (0..100)
-        .filter(|_| b.withdraw(secs(30), false).is_some())
-        .count();
-    assert_eq!(allowed, 0);
-    // A minimum of 1 per second over a 10 s window: 10 retries, no traffic.
-    let mut floor = RetryBudget::new(BudgetSpec::Percentage {
-        basis_points: 0,
-        window: secs(10),
-        min_per_second: 1,
-    });
-    assert_eq!(
-        (0..100)
-            .filter(|_| floor.withdraw(secs(5), false).is_some())
-            .count(),
-        10
-    );
 }
 
 fn breaker_spec() -> BreakerSpec {
@@ -141,38 +26,6 @@ fn breaker_spec() -> BreakerSpec {
         break_for: secs(30),
         probes: 2,
     }
-}
-
-#[test]
-fn breaker_opens_probes_and_closes() {
-    let mut b = CircuitBreaker::new(breaker_spec());
-    for ok in [true, false, false] {
-        assert_eq!(b.admit(secs(1)), Ok(()));
-        b.record(secs(1), ok);
-    }
-    assert!(!b.is_open(secs(1)), "3 outcomes are below the minimum");
-    b.record(secs(2), false);
-    assert_eq!(b.admit(secs(2)), Err(secs(30)), "3 of 4 failed");
-    assert_eq!(b.admit(secs(20)), Err(secs(12)));
-    // Half-open: two probes, no third.
-    assert_eq!(b.admit(secs(32)), Ok(()));
-    assert_eq!(b.admit(secs(32)), Ok(()));
-    assert!(b.admit(secs(32)).is_err());
-    b.record(secs(33), true);
-    b.record(secs(33), true);
-    assert_eq!(
-        b.admit(secs(33)),
-        Ok(()),
-        "closed after both probes succeeded"
-    );
-    // A failed probe reopens it.
-    let mut b = CircuitBreaker::new(breaker_spec());
-    for _ in 0..4 {
-        b.record(secs(1), false);
-    }
-    assert_eq!(b.admit(secs(31)), Ok(()));
-    b.record(secs(31), false);
-    assert_eq!(b.admit(secs(31)), Err(secs(30)));
 }
 
 fn policy_with(limits: LimitsSpec) -> Policy {
@@ -289,26 +142,6 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(1000)))]
 
     #[test]
-    fn the_budget_never_goes_negative_or_over_capacity(
-        spec in strategies::budget(),
-        ops in prop::collection::vec((0u8..4, 0u64..120_000, any::<bool>()), 0..200),
-    ) {
-        let mut b = RetryBudget::new(spec);
-        let cap = match spec { BudgetSpec::Quota { capacity, .. } => capacity, BudgetSpec::Percentage { .. } => 0 };
-        for (op, at, timeout) in ops {
-            let now = Duration::from_millis(at);
-            let before = b.tokens();
-            match op {
-                0 => b.on_request(now),
-                1 => { if let Some(cost) = b.withdraw(now, timeout) { prop_assert!(cost <= before); } }
-                2 => b.deposit(None),
-                _ => b.deposit(Some(7)),
-            }
-            prop_assert!(b.tokens() <= cap);
-        }
-    }
-
-    #[test]
     fn a_burst_of_failures_retries_at_most_what_the_budget_allows(
         capacity in 1u32..300, cost in 1u32..20, calls in 1usize..60,
     ) {
@@ -335,77 +168,6 @@ proptest! {
         prop_assert!(retries <= capacity / cost, "{} retries, budget {}", retries, capacity / cost);
     }
 
-    #[test]
-    fn no_send_while_exhausted_before_the_reset(
-        readings in prop::collection::vec((0u64..50, 0u64..20, 0u64..120, 0u64..30_000), 1..40),
-        jitter in 0u64..2_000,
-    ) {
-        let mut rng = Rng::with_seed(3);
-        let mut t = RateTracker::new(PressureThresholds::default());
-        let mut now = Duration::ZERO;
-        let mut exhausted_until: Option<Duration> = None;
-        for (limit, remaining, reset, step) in readings {
-            now += Duration::from_millis(step);
-            if let Admit::Go = t.admit(now, Duration::from_millis(jitter), &mut rng) {
-                if let Some(until) = exhausted_until {
-                    prop_assert!(now >= until, "sent at {:?} before the reset at {:?}", now, until);
-                }
-            }
-            let r = reading(limit.max(remaining), remaining, reset);
-            t.observe(&r, now);
-            exhausted_until = (remaining == 0).then(|| now + secs(reset));
-        }
-    }
-
-    #[test]
-    fn half_open_lets_through_at_most_the_probes(
-        spec in strategies::breaker(),
-        events in prop::collection::vec((any::<bool>(), any::<bool>(), 0u64..10_000), 0..200),
-    ) {
-        let mut b = CircuitBreaker::new(spec);
-        let mut now = Duration::ZERO;
-        // Sends let through in the current half-open episode.
-        let mut probes = 0u32;
-        for (admit, ok, step) in events {
-            now += Duration::from_millis(step);
-            match b.state(now) {
-                BreakerState::HalfOpen { .. } => {}
-                _ => probes = 0,
-            }
-            if admit {
-                let half_open = matches!(b.state(now), BreakerState::HalfOpen { .. });
-                if b.admit(now).is_ok() && half_open {
-                    probes += 1;
-                    prop_assert!(probes <= spec.probes, "{} probes, {} allowed", probes, spec.probes);
-                }
-            } else {
-                b.record(now, ok);
-                // A failed probe reopens it: the next half-open starts over.
-                if !matches!(b.state(now), BreakerState::HalfOpen { .. }) {
-                    probes = 0;
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn a_cancelled_admission_gives_its_place_back_and_resets_clear_leaks() {
-    let mut rng = Rng::with_seed(1);
-    let mut t = RateTracker::new(PressureThresholds::default());
-    t.observe(&reading(10, 1, 5), secs(0));
-    assert_eq!(t.admit(secs(0), Duration::ZERO, &mut rng), Admit::Go);
-    assert_eq!(t.pressure(secs(0)), Some(Pressure::Exhausted));
-    t.cancel();
-    assert_eq!(
-        t.admit(secs(0), Duration::ZERO, &mut rng),
-        Admit::Go,
-        "the place came back"
-    );
-    // A send that never lands is forgotten when the window resets: the new
-    // window's first reading is not lowered by it.
-    t.landed(Some(&reading(10, 9, 5)), secs(6));
-    assert_eq!(t.pressure(secs(6)), Some(Pressure::Normal));
 }
 
 #[test]
@@ -422,4 +184,214 @@ fn a_pacing_wait_is_capped_like_any_server_wait() {
         .unwrap()
         .notes
         .contains(steadfast::HintNotes::CAPPED));
+}
+
+/// One step of one call among many sharing the limits.
+#[derive(Clone, Debug)]
+enum Op {
+    Poll,
+    /// A response: status, and a rate-limit reading (limit, remaining,
+    /// reset in seconds) that may be absurd.
+    Answer(u16, Option<(u64, u64, u64)>),
+    Network(NetworkError),
+    Refreshed,
+    NotFound,
+    /// The caller gives up on the call and says so.
+    Abandon,
+    /// The call is dropped without a word (a custom executor's bug).
+    Vanish,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let reading = prop::option::of((
+        0u64..200,
+        0u64..200,
+        prop_oneof![0u64..120, Just(999_999_999)],
+    ));
+    prop_oneof![
+        4 => Just(Op::Poll),
+        4 => (prop::sample::select(vec![200u16, 201, 400, 401, 409, 429, 500, 503, 504]), reading)
+            .prop_map(|(s, r)| Op::Answer(s, r)),
+        1 => strategies::network().prop_map(Op::Network),
+        1 => Just(Op::Refreshed),
+        1 => Just(Op::NotFound),
+        1 => Just(Op::Abandon),
+        1 => Just(Op::Vanish),
+    ]
+}
+
+fn rate_limit_headers(reading: Option<(u64, u64, u64)>) -> Vec<(&'static str, String)> {
+    match reading {
+        Some((limit, remaining, reset)) => vec![
+            ("RateLimit-Limit", limit.to_string()),
+            ("RateLimit-Remaining", remaining.to_string()),
+            ("RateLimit-Reset", reset.to_string()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+fn tokens_within_capacity(limits: &Limits, now: Clock) -> Result<(), TestCaseError> {
+    if let Some(BudgetState::Quota { tokens, capacity }) = limits.snapshot(now).budget {
+        prop_assert!(tokens <= capacity, "{} tokens of {}", tokens, capacity);
+    }
+    Ok(())
+}
+
+/// Runs `ops` over `CALLS` calls; returns the clock at the end and whether
+/// any call vanished without abandoning.
+fn interleave(
+    policy: &Policy,
+    limits: &mut Limits,
+    ops: &[(usize, Op, u64)],
+) -> Result<(Clock, bool), TestCaseError> {
+    const CALLS: usize = 6;
+    let mut calls: Vec<Option<Call<&Policy>>> = (0..CALLS).map(|_| None).collect();
+    let mut now = START;
+    let mut vanished = false;
+    for (n, (i, op, step)) in ops.iter().enumerate() {
+        now = now.advanced(Duration::from_millis(*step));
+        let slot = &mut calls[i % CALLS];
+        let call = slot.get_or_insert_with(|| Call::new(policy, GET, now, n as u64));
+        // A misfit (an answer the call did not ask for) is refused and
+        // changes nothing; the properties hold either way.
+        let _ = match op {
+            Op::Poll => Ok(call.poll_with(limits, now)),
+            Op::Answer(status, reading) => {
+                let headers = rate_limit_headers(*reading);
+                call.observe_with(limits, Outcome::response(*status, &headers), now)
+                    .map(|e| e.action)
+            }
+            Op::Network(error) => call
+                .observe_with(limits, Outcome::Network(*error), now)
+                .map(|e| e.action),
+            Op::Refreshed => call
+                .observe_with(limits, Outcome::Refresh(Refresh::Refreshed), now)
+                .map(|e| e.action),
+            Op::NotFound => call
+                .observe_with(limits, Outcome::Search(Search::NotFound), now)
+                .map(|e| e.action),
+            Op::Abandon => {
+                call.abandon(limits, now);
+                *slot = None;
+                Ok(Action::Send { attempt: 0 })
+            }
+            Op::Vanish => {
+                vanished |= call.attempts() > 0;
+                *slot = None;
+                Ok(Action::Send { attempt: 0 })
+            }
+        };
+        if slot.as_mut().is_some_and(|c| c.poll(now).is_final()) {
+            *slot = None;
+        }
+        tokens_within_capacity(limits, now)?;
+    }
+    for call in calls.iter_mut().flatten() {
+        call.abandon(limits, now);
+    }
+    Ok((now, vanished))
+}
+
+/// From `from`, healthy answers only: how long until a new call is let
+/// through to send.
+fn time_to_first_send(policy: &Policy, limits: &mut Limits, from: Clock) -> Duration {
+    let healthy = [
+        ("RateLimit-Limit", "1000"),
+        ("RateLimit-Remaining", "999"),
+        ("RateLimit-Reset", "60"),
+    ];
+    let mut now = from;
+    for seed in 0..10_000 {
+        let mut call = Call::new(policy, GET, now, seed);
+        loop {
+            match call.poll_with(limits, now) {
+                Action::Send { .. } => {
+                    call.observe_with(limits, Outcome::response(200, &healthy), now)
+                        .unwrap();
+                    return now.mono - from.mono;
+                }
+                Action::Sleep(d) => now = now.advanced(d),
+                Action::GiveUp(Reason::CircuitOpen { retry_after }) => {
+                    now = now.advanced(retry_after.max(Duration::from_millis(1)));
+                    break;
+                }
+                _ => {
+                    now = now.advanced(secs(1));
+                    break;
+                }
+            }
+        }
+    }
+    Duration::MAX
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(1000)))]
+
+    /// Many calls share one `Limits`; answers include absurd rate-limit
+    /// readings, and calls are abandoned or simply dropped at any point.
+    /// Afterwards nothing is held, the budget stayed within its capacity,
+    /// and a healthy server is reached again in bounded time.
+    #[test]
+    fn interleaved_calls_leave_nothing_held_and_nothing_wedged(
+        spec in strategies::limits(),
+        ops in prop::collection::vec((0usize..6, op(), 0u64..20_000), 0..120),
+    ) {
+        let policy = policy_with(spec);
+        let mut limits = Limits::new(&policy);
+        let (end, vanished) = interleave(&policy, &mut limits, &ops)?;
+        let stale = spec.stale_after;
+        if !vanished {
+            prop_assert_eq!(limits.snapshot(end).in_flight, 0);
+        }
+        prop_assert_eq!(limits.snapshot(end.advanced(stale)).in_flight, 0);
+        let spec = policy.spec();
+        let break_for = spec.limits.breaker.map_or(Duration::ZERO, |b| b.break_for);
+        let mut bound = spec.retry_after_cap + spec.limits.reset_jitter + break_for;
+        if vanished {
+            bound += stale;
+        }
+        let waited = time_to_first_send(&policy, &mut limits, end);
+        prop_assert!(waited <= bound, "a healthy server reached after {:?}, bound {:?}", waited, bound);
+        tokens_within_capacity(&limits, end)?;
+    }
+}
+
+#[test]
+fn a_snapshot_reads_without_changing_anything() {
+    let policy = policy_with(LimitsSpec {
+        breaker: Some(breaker_spec()),
+        budget: Some(BudgetSpec::AWS_STANDARD),
+        ..LimitsSpec::default()
+    });
+    let mut limits = Limits::new(&policy);
+    let mut call = Call::new(&policy, GET, START, 1);
+    call.poll_with(&mut limits, START);
+    let before = limits.clone();
+    let snapshot = limits.snapshot(START.advanced(secs(3600)));
+    assert_eq!(limits, before);
+    assert_eq!(
+        snapshot.in_flight, 0,
+        "an hour on, the silent send is forgotten"
+    );
+    assert_eq!(limits.snapshot(START).in_flight, 1);
+    assert_eq!(snapshot.breaker, Some(BreakerState::Closed));
+    assert_eq!(
+        snapshot.budget,
+        Some(BudgetState::Quota {
+            tokens: 500,
+            capacity: 500
+        })
+    );
+    limits.reset();
+    assert_eq!(limits.snapshot(START).in_flight, 0);
+    // The call's grant belongs to the limits before the reset: giving it
+    // back now changes nothing.
+    call.abandon(&mut limits, START);
+    assert_eq!(limits, {
+        let mut fresh = Limits::new(&policy);
+        fresh.reset();
+        fresh
+    });
 }

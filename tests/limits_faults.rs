@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use steadfast::limits::{BreakerSpec, BudgetSpec};
 use steadfast::{
-    Action, Call, Clock, Limits, LimitsSpec, Method, Outcome, Policy, PolicySpec, RateLimitRule,
-    Reason, Request, Rule, StatusRule,
+    Action, Call, Clock, Limits, Method, Outcome, Policy, PolicySpec, RateLimitRule, Reason,
+    Request, Rule, StatusRule,
 };
 
 const START: Clock = Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000));
@@ -99,7 +99,7 @@ fn an_abandoned_probe_gives_its_slot_back_at_once() {
         probe.poll_with(&mut limits, at(secs(31))),
         Action::Send { attempt: 1 }
     );
-    probe.abandon(&mut limits);
+    probe.abandon(&mut limits, at(secs(31)));
     assert_eq!(
         first_poll(&policy, &mut limits, at(secs(31))),
         Action::Send { attempt: 1 }
@@ -123,9 +123,14 @@ fn sends_admitted_but_never_reported_age_out() {
     let later = at(secs(3600));
     for i in 0..20 {
         let clock = later.advanced(Duration::from_millis(i));
-        let action = first_poll(&policy, &mut limits, clock);
-        assert_eq!(action, Action::Send { attempt: 1 }, "call {i}");
-        one_send(&policy, &mut limits, clock, 200, &NO_RESET);
+        let mut call = Call::new(&policy, GET, clock, i);
+        assert_eq!(
+            call.poll_with(&mut limits, clock),
+            Action::Send { attempt: 1 },
+            "call {i}"
+        );
+        call.observe_with(&mut limits, Outcome::response(200, &NO_RESET), clock)
+            .unwrap();
     }
 }
 
@@ -140,7 +145,7 @@ fn abandoned_sends_give_their_place_back_at_once() {
             call.poll_with(&mut limits, START),
             Action::Send { attempt: 1 }
         );
-        call.abandon(&mut limits);
+        call.abandon(&mut limits, START);
     }
     assert_eq!(limits.snapshot(START).in_flight, 0);
     for _ in 0..5 {
@@ -293,6 +298,9 @@ fn budgeted_429s(charge_uncounted: bool) -> Vec<Action> {
             )
             .unwrap();
         seen.push(e.action);
+        if e.action.is_final() {
+            break;
+        }
         clock = clock.advanced(secs(2));
     }
     seen

@@ -1,4 +1,5 @@
-//! How a call consults and feeds the limits every call to one API shares.
+//! How a call consults and feeds the limits every call to one API shares:
+//! the call's side of the admission protocol (see [`crate::limits`]).
 
 use core::borrow::Borrow;
 
@@ -6,137 +7,100 @@ use super::{Call, Next, OutcomeError};
 use crate::action::{Action, Reason};
 use crate::event::{Basis, Event, Observed};
 use crate::headers::HintNotes;
-use crate::limits::{Admit, Limits};
-use crate::outcome::{Clock, NetworkError, Outcome};
+use crate::limits::{Admission, Limits};
+use crate::outcome::{Clock, Outcome};
 use crate::policy::Policy;
 
 impl<P: Borrow<Policy>> Call<P> {
     /// [`poll`](Self::poll), consulting the limits shared by every call to
     /// the API before a send: an open circuit breaker gives up at once
     /// ([`Reason::CircuitOpen`]); an exhausted or critical rate-limit window
-    /// turns the send into a wait (pacing). Each such decision is recorded
-    /// as the call's [`last_event`](Self::last_event), with
+    /// turns the send into a wait (pacing), cut to the policy's
+    /// `retry_after_cap` and refused past its deadline. Each such decision
+    /// is recorded as the call's [`last_event`](Self::last_event), with
     /// [`Basis::Limits`].
+    ///
+    /// A send let through is held by the call until
+    /// [`observe_with`](Self::observe_with) reports on it, or
+    /// [`abandon`](Self::abandon) gives it back.
     pub fn poll_with(&mut self, limits: &mut Limits, clock: Clock) -> Action {
         let action = self.poll(clock);
-        if !matches!(action, Action::Send { .. }) || self.admitted {
+        if !matches!(action, Action::Send { .. }) || self.grant.admitted() {
             return action;
         }
-        let now = self.now;
-        let spec = self.policy.borrow().spec();
-        let (pacing, jitter) = (spec.limits.pacing, spec.limits.reset_jitter);
-        // A pacing wait is a server's word too: the same cap holds, so no
-        // window reset a server announces can park a call for longer.
-        let cap = spec.retry_after_cap;
-        if pacing {
-            if let Admit::Wait(wait, _) = limits.tracker.admit(now, jitter, &mut self.rng) {
-                let capped = wait > cap;
-                let wait = wait.min(cap);
-                self.next = match self.spec().deadline {
-                    Some(d) if self.elapsed().saturating_add(wait) > d => {
-                        Next::GiveUp(Reason::DeadlineExceeded)
-                    }
-                    _ => Next::Sleep {
-                        until: now.saturating_add(wait),
-                        len: wait,
-                    },
-                };
-                let action = self.record_limits(limits);
+        let first = self.attempt == 1;
+        let spec = &self.policy.borrow().spec().limits;
+        let admission = limits.admit(&mut self.grant, self.now, first, spec, &mut self.rng);
+        let mut notes = HintNotes::empty();
+        self.next = match admission {
+            Admission::Granted => return action,
+            Admission::Wait { wait, capped } => {
                 if capped {
-                    self.last.notes |= HintNotes::CAPPED;
+                    notes |= HintNotes::CAPPED;
                 }
-                return action;
+                let wait = self.capped(wait, &mut notes);
+                self.after(wait).unwrap_or_else(Next::GiveUp)
             }
-        }
-        if let Some(breaker) = limits.breaker.as_mut() {
-            if let Err(retry_after) = breaker.admit(now) {
-                if pacing {
-                    limits.tracker.cancel();
-                }
-                self.next = Next::GiveUp(Reason::CircuitOpen { retry_after });
-                return self.record_limits(limits);
-            }
-        }
-        if self.attempt == 1 {
-            if let Some(budget) = limits.budget.as_mut() {
-                budget.on_request(now);
-            }
-        }
-        self.admitted = true;
-        action
-    }
-
-    fn record_limits(&mut self, limits: &mut Limits) -> Action {
+            Admission::Refused(retry_after) => Next::GiveUp(Reason::CircuitOpen { retry_after }),
+        };
         self.last = Event {
             attempt: self.attempt,
             elapsed: self.elapsed(),
             observed: Observed::Nothing,
-            rate_limit: limits.tracker.reading(self.now),
+            rate_limit: limits.reading(self.now),
             action: self.action(),
             basis: Basis::Limits,
-            notes: HintNotes::empty(),
+            notes,
         };
         self.last.action
     }
 
     /// [`observe`](Self::observe), feeding the shared limits: the response's
-    /// rate-limit reading goes to the tracker, its verdict to the breaker; a
-    /// retry is paid from the retry budget (when the budget cannot pay, the
-    /// call gives up with [`Reason::BudgetExhausted`] instead of retrying),
-    /// and a success refunds it.
+    /// rate-limit reading goes to the tracker, and whether the policy calls
+    /// it a failure to the breaker; a retry is paid from the retry budget
+    /// before the call commits it (when the budget cannot pay, the call
+    /// gives up with [`Reason::BudgetExhausted`] and its counters stay as
+    /// they were), and a success refunds it.
     pub fn observe_with(
         &mut self,
         limits: &mut Limits,
         outcome: Outcome<'_>,
         clock: Clock,
     ) -> Result<&Event, OutcomeError> {
-        let after_timeout = matches!(
-            outcome,
-            Outcome::Network(NetworkError::Timeout | NetworkError::ConnectTimeout)
-        );
-        let server_failed = match outcome {
-            Outcome::Response { status, .. } => status == 429 || (500..=599).contains(&status),
-            Outcome::Network(_) => true,
-            Outcome::Refresh(_) | Outcome::Search(_) => false,
-        };
-        let sent = matches!(outcome, Outcome::Response { .. } | Outcome::Network(_));
-        self.observe(outcome, clock)?;
-        let admitted = core::mem::replace(&mut self.admitted, false);
+        let mut verdict = self.decide(outcome, clock)?;
         let now = self.now;
-        if sent {
-            if admitted {
-                limits.tracker.landed(self.last.rate_limit.as_ref(), now);
-            } else if let Some(reading) = &self.last.rate_limit {
-                limits.tracker.observe(reading, now);
-            }
-            if let Some(breaker) = limits.breaker.as_mut() {
-                breaker.record(now, !server_failed);
-            }
+        if let Some(health) = verdict.health {
+            let reading = verdict.hints.rate_limit;
+            limits.landed(&mut self.grant, reading.as_ref(), health, now);
         }
-        let Some(budget) = limits.budget.as_mut() else {
-            return Ok(&self.last);
-        };
-        let retry = matches!(
-            self.last.basis,
-            Basis::Backoff { .. }
-                | Basis::RetryAfter
-                | Basis::RateLimitReset
-                | Basis::RateLimitDefault
-        );
-        match self.last.action {
-            Action::Done(_) => budget.deposit(self.retry_cost.take()),
-            Action::Sleep(_) | Action::Send { .. } if retry => {
-                match budget.withdraw(now, after_timeout) {
-                    Some(cost) => self.retry_cost = Some(cost),
-                    None => {
-                        self.next = Next::GiveUp(Reason::BudgetExhausted);
-                        self.last.action = self.action();
-                        self.last.basis = Basis::Limits;
-                    }
-                }
-            }
+        if verdict.charge && !limits.charge(&mut self.grant, now, verdict.after_timeout) {
+            verdict.give_up(Reason::BudgetExhausted);
+            verdict.basis = Basis::Limits;
+        }
+        match verdict.next {
+            Next::Done(_) => limits.finish(&mut self.grant, true),
+            Next::GiveUp(_) => limits.finish(&mut self.grant, false),
             _ => {}
         }
-        Ok(&self.last)
+        Ok(self.commit(verdict))
+    }
+
+    /// Gives back everything the shared limits granted this call — the
+    /// send in flight and its place in the rate-limit window, a half-open
+    /// probe slot, a budget charge awaiting its refund — as if it had never
+    /// been admitted. For a call that will not report: cancelled, timed
+    /// out by its caller, or lost to a panic. The drivers do this when
+    /// their future is dropped or a hook panics.
+    ///
+    /// The call itself is unchanged: polled again, it asks the limits anew.
+    pub fn abandon(&mut self, limits: &mut Limits, clock: Clock) {
+        self.tick(clock);
+        limits.release(&mut self.grant, self.now);
+    }
+
+    /// Whether the call holds anything of the shared limits that
+    /// [`abandon`](Self::abandon) would give back.
+    pub(crate) fn holds_grant(&self) -> bool {
+        self.grant.holds_anything()
     }
 }

@@ -14,6 +14,7 @@ use crate::action::{Action, Completion, Reason};
 use crate::classify::{self, NetworkVerdict};
 use crate::event::{Basis, Event, Observed};
 use crate::headers::{self, HintNotes, Hints};
+use crate::limits::{Grant, Health};
 use crate::outcome::{Clock, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search};
 use crate::policy::{OnConflict, Policy, PolicySpec, Rule, StatusRetries};
 
@@ -40,7 +41,6 @@ use crate::policy::{OnConflict, Policy, PolicySpec, Rule, StatusRetries};
 /// assert_eq!(call.poll(clock), Action::Send { attempt: 2 });
 /// # Ok::<(), steadfast::OutcomeError>(())
 /// ```
-#[derive(Clone)]
 pub struct Call<P> {
     policy: P,
     request: Request,
@@ -57,11 +57,23 @@ pub struct Call<P> {
     rng: fastrand::Rng,
     /// The latest decision's record, lent out by `observe`.
     last: Event,
-    /// The current send passed the shared limits (`poll_with`).
-    admitted: bool,
-    /// What the retry budget charged for the latest retry, refunded by a
-    /// success.
-    retry_cost: Option<u32>,
+    /// What the shared limits granted the call (`poll_with`), held until
+    /// it reports or is abandoned.
+    grant: Grant,
+}
+
+/// A clone is a separate call from the same point, holding nothing of the
+/// shared limits: what they granted stays with the original, to be given
+/// back once.
+impl<P: Clone> Clone for Call<P> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy.clone(),
+            rng: self.rng.clone(),
+            grant: Grant::default(),
+            ..*self
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,8 +151,7 @@ impl<P: Borrow<Policy>> Call<P> {
                 basis: Basis::Rule,
                 notes: HintNotes::empty(),
             },
-            admitted: false,
-            retry_cost: None,
+            grant: Grant::default(),
         }
     }
 
@@ -165,6 +176,13 @@ impl<P: Borrow<Policy>> Call<P> {
     /// it sleeps, a search result it never requested, anything after the end)
     /// is an error and leaves the call unchanged.
     pub fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<&Event, OutcomeError> {
+        let verdict = self.decide(outcome, clock)?;
+        Ok(self.commit(verdict))
+    }
+
+    /// The decision on `outcome`, with nothing committed yet: the limits
+    /// may still veto it.
+    fn decide(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<Verdict, OutcomeError> {
         let waiting = self.waiting();
         let fits = matches!(
             (waiting, outcome.kind()),
@@ -181,37 +199,72 @@ impl<P: Borrow<Policy>> Call<P> {
             });
         }
         self.tick(clock);
-        let attempt = self.attempt;
-        let (next, basis, observed, hints) = match outcome {
+        let mut v = Verdict {
+            next: Next::Send,
+            basis: Basis::Immediate,
+            observed: Observed::Nothing,
+            hints: Hints::default(),
+            retry: false,
+            charge: false,
+            health: None,
+            after_timeout: false,
+            backoffs: self.backoffs,
+            prev_delay: self.prev_delay,
+            refreshed: self.refreshed,
+            recreated: self.recreated,
+        };
+        match outcome {
             Outcome::Response { status, headers } => {
-                let mut hints = headers::read(headers, clock.unix, &self.spec().pressure);
-                let (next, basis) = self.on_status(status, &mut hints);
-                (next, basis, Observed::Status(status), hints)
+                v.observed = Observed::Status(status);
+                v.hints = headers::read(headers, clock.unix, &self.spec().pressure);
+                self.on_status(status, &mut v);
             }
             Outcome::Network(error) => {
-                let (next, basis) = self.on_network(error);
-                (next, basis, Observed::Network(error), Hints::default())
+                v.observed = Observed::Network(error);
+                v.after_timeout =
+                    matches!(error, NetworkError::Timeout | NetworkError::ConnectTimeout);
+                self.on_network(error, &mut v);
             }
-            Outcome::Refresh(r) => immediate(self.on_refresh(r), Observed::Refresh(r)),
-            Outcome::Search(s) => immediate(self.on_search(s), Observed::Search(s)),
-        };
-        self.next = next;
-        let basis = match next {
-            Next::Done(_) | Next::GiveUp(_) | Next::RefreshToken | Next::SearchExisting => {
-                Basis::Rule
+            Outcome::Refresh(r) => {
+                v.observed = Observed::Refresh(r);
+                self.on_refresh(r, &mut v);
             }
-            Next::Send | Next::Sleep { .. } => basis,
-        };
+            Outcome::Search(s) => {
+                v.observed = Observed::Search(s);
+                self.on_search(s, &mut v);
+            }
+        }
+        if !matches!(v.next, Next::Send | Next::Sleep { .. }) {
+            v.basis = Basis::Rule;
+        }
+        Ok(v)
+    }
+
+    /// Makes a verdict the call's: counters, schedule state, the next
+    /// action and the event, each written once.
+    fn commit(&mut self, v: Verdict) -> &Event {
+        let attempt = self.attempt;
+        if matches!(v.next, Next::Send | Next::Sleep { .. }) {
+            self.attempt = self.attempt.saturating_add(1);
+        }
+        if v.retry {
+            self.retries = self.retries.saturating_add(1);
+        }
+        self.backoffs = v.backoffs;
+        self.prev_delay = v.prev_delay;
+        self.refreshed = v.refreshed;
+        self.recreated = v.recreated;
+        self.next = v.next;
         self.last = Event {
             attempt,
             elapsed: self.elapsed(),
-            observed,
-            rate_limit: hints.rate_limit,
+            observed: v.observed,
+            rate_limit: v.hints.rate_limit,
             action: self.action(),
-            basis,
-            notes: hints.notes,
+            basis: v.basis,
+            notes: v.hints.notes,
         };
-        Ok(&self.last)
+        &self.last
     }
 
     /// The record of the latest decision, if anything was observed yet.
@@ -277,111 +330,121 @@ impl<P: Borrow<Policy>> Call<P> {
         }
     }
 
-    fn on_status(&mut self, status: u16, hints: &mut Hints) -> (Next, Basis) {
+    fn on_status(&mut self, status: u16, v: &mut Verdict) {
         let rule = classify::status(self.spec(), status);
         let retries = matches!(
             rule,
             Rule::Backoff { .. } | Rule::RateLimited | Rule::RetryAfterOnly
         );
+        // What the policy would retry is a failure of the server's, whether
+        // or not this call may retry it.
+        v.health = Some(if retries { Health::Failed } else { Health::Ok });
         if retries
             && self.spec().status_retries == StatusRetries::IdempotentOnly
             && !self.request.method.is_idempotent()
         {
-            return (Next::GiveUp(Reason::NotRetryable { status }), Basis::Rule);
+            return v.give_up(Reason::NotRetryable { status });
         }
         match rule {
-            Rule::Succeed => (Next::Done(Completion::Success { status }), Basis::Rule),
-            Rule::GiveUp => (Next::GiveUp(Reason::NotRetryable { status }), Basis::Rule),
-            Rule::RefreshToken if self.refreshed => {
-                (Next::GiveUp(Reason::ReauthRequired), Basis::Rule)
-            }
+            Rule::Succeed => v.next = Next::Done(Completion::Success { status }),
+            Rule::GiveUp => v.give_up(Reason::NotRetryable { status }),
+            Rule::RefreshToken if v.refreshed => v.give_up(Reason::ReauthRequired),
             Rule::RefreshToken => {
-                self.refreshed = true;
-                (Next::RefreshToken, Basis::Rule)
+                v.refreshed = true;
+                v.next = Next::RefreshToken;
             }
             Rule::SearchExisting => {
                 if self.spec().on_conflict == OnConflict::GiveUp || !self.request.external_id {
-                    (Next::GiveUp(Reason::ConflictUnresolved), Basis::Rule)
+                    v.give_up(Reason::ConflictUnresolved);
                 } else {
-                    (Next::SearchExisting, Basis::Rule)
+                    v.next = Next::SearchExisting;
                 }
             }
-            Rule::RateLimited => self.rate_limited(hints),
-            Rule::RetryAfterOnly => match hints.retry_after {
+            Rule::RateLimited => self.rate_limited(v),
+            Rule::RetryAfterOnly => match v.hints.retry_after {
                 Some(wait) => {
-                    let wait = self.bounded_server_wait(wait, &mut hints.notes);
-                    (self.retry_in(wait, true), Basis::RetryAfter)
+                    let wait = self.bounded_server_wait(wait, &mut v.hints.notes);
+                    self.retry_in(v, wait, true, Basis::RetryAfter);
                 }
-                None => (Next::GiveUp(Reason::NotRetryable { status }), Basis::Rule),
+                None => v.give_up(Reason::NotRetryable { status }),
             },
             Rule::Backoff {
                 retry_after,
                 extra_steps,
             } => {
-                if let (true, Some(wait)) = (retry_after, hints.retry_after) {
-                    if self.spec().schedule.honours_retry_after(self.backoffs) {
-                        self.backoffs = self.backoffs.saturating_add(1);
-                        let wait = self.bounded_server_wait(wait, &mut hints.notes);
-                        return (self.retry_in(wait, true), Basis::RetryAfter);
+                if let (true, Some(wait)) = (retry_after, v.hints.retry_after) {
+                    if self.spec().schedule.honours_retry_after(v.backoffs) {
+                        v.backoffs = v.backoffs.saturating_add(1);
+                        let wait = self.bounded_server_wait(wait, &mut v.hints.notes);
+                        return self.retry_in(v, wait, true, Basis::RetryAfter);
                     }
-                    hints.notes |= HintNotes::RETRY_AFTER_IGNORED;
+                    v.hints.notes |= HintNotes::RETRY_AFTER_IGNORED;
                 }
-                self.backoff(extra_steps)
+                self.backoff(v, extra_steps);
             }
         }
     }
 
-    fn rate_limited(&mut self, hints: &mut Hints) -> (Next, Basis) {
+    fn rate_limited(&mut self, v: &mut Verdict) {
         let rule = self.spec().rate_limit;
-        let reset = hints.rate_limit.and_then(|r| r.reset);
-        let (hint, basis) = match (hints.retry_after, reset) {
+        let reset = v.hints.rate_limit.and_then(|r| r.reset);
+        let (hint, basis) = match (v.hints.retry_after, reset) {
             (Some(w), _) => (w, Basis::RetryAfter),
             (None, Some(w)) if rule.use_reset => (w, Basis::RateLimitReset),
-            _ => {
-                let next = self.retry_in(rule.default_wait, rule.counts_as_retry);
-                return (next, Basis::RateLimitDefault);
-            }
+            _ => (rule.default_wait, Basis::RateLimitDefault),
         };
-        if rule.give_up_above.is_some_and(|max| hint > max) {
-            let reason = Reason::RetryAfterTooLong { wait: hint };
-            return (Next::GiveUp(reason), basis);
+        if basis != Basis::RateLimitDefault && rule.give_up_above.is_some_and(|max| hint > max) {
+            return v.give_up(Reason::RetryAfterTooLong { wait: hint });
         }
-        let wait = self.bounded_server_wait(hint, &mut hints.notes);
-        (self.retry_in(wait, rule.counts_as_retry), basis)
+        let wait = match basis {
+            Basis::RateLimitDefault => hint,
+            _ => self.bounded_server_wait(hint, &mut v.hints.notes),
+        };
+        self.retry_in(v, wait, rule.counts_as_retry, basis);
+        if v.next_is_resend() && self.spec().limits.charge_uncounted_waits {
+            v.charge = true;
+        }
     }
 
-    fn on_network(&mut self, error: NetworkError) -> (Next, Basis) {
+    fn on_network(&mut self, error: NetworkError, v: &mut Verdict) {
+        // Failures on the way to the server or in its answer say it is
+        // struggling; TLS, protocol and other errors say nothing of it.
+        v.health = Some(if error.before_send() || error.maybe_applied() {
+            Health::Failed
+        } else {
+            Health::Unknown
+        });
         match classify::network(self.spec(), error, &self.request) {
-            NetworkVerdict::Retry => self.backoff(0),
-            NetworkVerdict::Unsafe => (Next::GiveUp(Reason::UnsafeToRetry { error }), Basis::Rule),
-            NetworkVerdict::Fatal => (Next::GiveUp(Reason::NetworkFatal { error }), Basis::Rule),
+            NetworkVerdict::Retry => self.backoff(v, 0),
+            NetworkVerdict::Unsafe => v.give_up(Reason::UnsafeToRetry { error }),
+            NetworkVerdict::Fatal => v.give_up(Reason::NetworkFatal { error }),
         }
     }
 
-    fn on_refresh(&mut self, refresh: Refresh) -> Next {
+    fn on_refresh(&mut self, refresh: Refresh, v: &mut Verdict) {
         match refresh {
-            Refresh::Refreshed => self.retry_in(Duration::ZERO, false),
-            Refresh::Failed => Next::GiveUp(Reason::ReauthRequired),
+            Refresh::Refreshed => self.retry_in(v, Duration::ZERO, false, Basis::Immediate),
+            Refresh::Failed => v.give_up(Reason::ReauthRequired),
         }
     }
 
-    fn on_search(&mut self, search: Search) -> Next {
+    fn on_search(&mut self, search: Search, v: &mut Verdict) {
         match search {
             Search::Found if self.spec().on_conflict == OnConflict::Update => {
-                Next::Done(Completion::Update)
+                v.next = Next::Done(Completion::Update);
             }
-            Search::Found => Next::Done(Completion::Existing),
-            Search::NotFound if !self.recreated => {
-                self.recreated = true;
-                self.retry_in(Duration::ZERO, false)
+            Search::Found => v.next = Next::Done(Completion::Existing),
+            Search::NotFound if !v.recreated => {
+                v.recreated = true;
+                self.retry_in(v, Duration::ZERO, false, Basis::Immediate);
             }
-            Search::NotFound => Next::GiveUp(Reason::ConflictUnresolved),
-            Search::Failed => Next::GiveUp(Reason::SearchFailed),
+            Search::NotFound => v.give_up(Reason::ConflictUnresolved),
+            Search::Failed => v.give_up(Reason::SearchFailed),
         }
     }
 
-    fn backoff(&mut self, extra_steps: u32) -> (Next, Basis) {
-        let step = self.backoffs.saturating_add(extra_steps);
+    fn backoff(&mut self, v: &mut Verdict, extra_steps: u32) {
+        let step = v.backoffs.saturating_add(extra_steps);
         let elapsed = self.elapsed();
         let policy = self.policy.borrow();
         let spec = policy.spec();
@@ -389,59 +452,109 @@ impl<P: Borrow<Policy>> Call<P> {
         let (base, cap) = (spec.schedule.base(), spec.schedule.cap());
         let wait = spec
             .jitter
-            .apply(delay, self.prev_delay, base, cap, &mut self.rng);
-        self.prev_delay = wait;
-        self.backoffs = self.backoffs.saturating_add(1);
-        (self.retry_in(wait, true), Basis::Backoff { step })
+            .apply(delay, v.prev_delay, base, cap, &mut self.rng);
+        v.prev_delay = wait;
+        v.backoffs = v.backoffs.saturating_add(1);
+        self.retry_in(v, wait, true, Basis::Backoff { step });
     }
 
     /// A server-given wait, cut to the policy's cap and raised to its floor.
     fn bounded_server_wait(&self, wait: Duration, notes: &mut HintNotes) -> Duration {
-        let spec = self.spec();
-        if wait > spec.retry_after_cap {
+        let floor = self.spec().min_server_wait;
+        match self.capped(wait, notes) {
+            wait if wait < floor => {
+                *notes |= HintNotes::RAISED_TO_FLOOR;
+                floor
+            }
+            wait => wait,
+        }
+    }
+
+    /// A wait the server set, directly or through the limits, cut to the
+    /// policy's cap: no header can park a call for longer.
+    fn capped(&self, wait: Duration, notes: &mut HintNotes) -> Duration {
+        let cap = self.spec().retry_after_cap;
+        if wait > cap {
             *notes |= HintNotes::CAPPED;
-            spec.retry_after_cap
-        } else if wait < spec.min_server_wait {
-            *notes |= HintNotes::RAISED_TO_FLOOR;
-            spec.min_server_wait
+            cap
         } else {
             wait
         }
     }
 
-    /// Re-send after `wait`, if the retry count and the deadline allow it.
-    fn retry_in(&mut self, wait: Duration, counts: bool) -> Next {
-        let spec = self.spec();
-        if counts && self.retries >= spec.max_retries {
-            return Next::GiveUp(Reason::RetriesExhausted {
+    /// Re-send after `wait`, if the retry count and the deadline allow it;
+    /// `counts`: the re-send uses one of `max_retries` (and so is paid
+    /// from the retry budget).
+    fn retry_in(&self, v: &mut Verdict, wait: Duration, counts: bool, basis: Basis) {
+        if counts && self.retries >= self.spec().max_retries {
+            return v.give_up(Reason::RetriesExhausted {
                 retries: self.retries,
             });
         }
-        if spec
+        match self.after(wait) {
+            Ok(next) => {
+                v.next = next;
+                v.basis = basis;
+                v.retry = counts;
+                v.charge = counts;
+            }
+            Err(reason) => v.give_up(reason),
+        }
+    }
+
+    /// The next send, `wait` from now, unless that crosses the deadline.
+    fn after(&self, wait: Duration) -> Result<Next, Reason> {
+        if self
+            .spec()
             .deadline
             .is_some_and(|d| self.elapsed().saturating_add(wait) > d)
         {
-            return Next::GiveUp(Reason::DeadlineExceeded);
+            return Err(Reason::DeadlineExceeded);
         }
-        if counts {
-            self.retries = self.retries.saturating_add(1);
-        }
-        self.attempt = self.attempt.saturating_add(1);
-        if wait.is_zero() {
+        Ok(if wait.is_zero() {
             Next::Send
         } else {
             Next::Sleep {
                 until: self.now.saturating_add(wait),
                 len: wait,
             }
-        }
+        })
     }
 }
 
-/// A decision on a refresh or search result: no headers were read, and a
-/// re-send comes at once.
-fn immediate(next: Next, observed: Observed) -> (Next, Basis, Observed, Hints) {
-    (next, Basis::Immediate, observed, Hints::default())
+/// One decision on an outcome, held until the limits have had their say:
+/// what comes next and why, what the call's counters and schedule state
+/// become, and what the limits need to know.
+#[derive(Clone, Copy, Debug)]
+struct Verdict {
+    next: Next,
+    basis: Basis,
+    observed: Observed,
+    hints: Hints,
+    /// The re-send uses one of `max_retries`.
+    retry: bool,
+    /// The retry budget pays for the wait.
+    charge: bool,
+    /// What a send's outcome says of the server (`None`: not a send's).
+    health: Option<Health>,
+    /// The outcome was a timeout (the AWS quota charges more for it).
+    after_timeout: bool,
+    backoffs: u32,
+    prev_delay: Duration,
+    refreshed: bool,
+    recreated: bool,
+}
+
+impl Verdict {
+    fn give_up(&mut self, reason: Reason) {
+        self.next = Next::GiveUp(reason);
+        self.retry = false;
+        self.charge = false;
+    }
+
+    fn next_is_resend(&self) -> bool {
+        matches!(self.next, Next::Send | Next::Sleep { .. })
+    }
 }
 
 impl<P> fmt::Debug for Call<P> {

@@ -70,7 +70,7 @@ pub fn contenders() -> Vec<Contender> {
                 window: Duration::from_secs(10),
                 min_per_second: 5,
             }),
-            breaker: None,
+            ..LimitsSpec::default()
         },
         ..guide.spec().clone()
     })

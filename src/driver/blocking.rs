@@ -29,7 +29,7 @@ use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use super::common::{install, log_attempt, poll, Tally};
+use super::common::{install, log_attempt, Driven, Tally};
 use super::{now, seed, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
@@ -94,17 +94,19 @@ pub fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
     limits: Option<&Mutex<Limits>>,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
-    let mut call = Call::new(policy, request, now(), seed());
-    let timeout = call.policy().spec().attempt_timeout;
+    // Dropped early (a hook panics, the future is dropped), this gives back
+    // whatever the shared limits granted the call.
+    let mut call = Driven::new(Call::new(policy, request, now(), seed()), limits);
+    let timeout = call.call().policy().spec().attempt_timeout;
     let method = request.method.as_str();
     let mut tally = Tally::new();
     loop {
-        let observed = match poll(&mut call, limits, (method, hooks.endpoint())) {
+        let observed = match call.poll((method, hooks.endpoint())) {
             Action::Send { attempt } => {
                 log_attempt(method, hooks.endpoint(), attempt, hooks.body());
                 let started = Instant::now();
                 let sent = hooks.send(attempt, timeout);
-                tally.sent(&mut call, limits, (method, hooks.endpoint()), sent, started)
+                tally.sent(&mut call, (method, hooks.endpoint()), sent, started)
             }
             Action::Sleep(d) => {
                 std::thread::sleep(d);
@@ -114,12 +116,12 @@ pub fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
             Action::RefreshToken => {
                 let started = Instant::now();
                 let refreshed = hooks.refresh_token();
-                tally.refreshed(&mut call, limits, refreshed, started)
+                tally.refreshed(&mut call, refreshed, started)
             }
             Action::SearchExisting => {
                 let started = Instant::now();
                 let lookup = hooks.find_existing();
-                tally.looked_up(&mut call, limits, lookup, started)
+                tally.looked_up(&mut call, lookup, started)
             }
             Action::Done(c) => return tally.finish(Ok(c)),
             Action::GiveUp(r) => return tally.finish(Err(r)),

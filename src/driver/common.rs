@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use core::borrow::Borrow;
 
-use super::{body_preview, Failure, Lookup, Response, Run, Success};
+use super::{body_preview, redact, Failure, Lookup, Response, Run, Success};
 use crate::action::{Completion, Reason};
 use std::sync::{Mutex, PoisonError};
 
@@ -39,8 +39,7 @@ impl<R, Id> Tally<R, Id> {
     /// Observes what a send brought, logs it, and keeps the response.
     pub(crate) fn sent<P: Borrow<Policy>>(
         &mut self,
-        call: &mut Call<P>,
-        limits: Option<&Mutex<Limits>>,
+        driven: &mut Driven<'_, P>,
         (method, endpoint): (&str, &str),
         sent: Result<R, NetworkError>,
         started: Instant,
@@ -50,8 +49,8 @@ impl<R, Id> Tally<R, Id> {
     {
         self.attempts += 1;
         let event = match &sent {
-            Ok(r) => observe(call, limits, Outcome::response(r.status(), r.headers())),
-            Err(e) => observe(call, limits, Outcome::Network(*e)),
+            Ok(r) => driven.observe(Outcome::response(r.status(), r.headers())),
+            Err(e) => driven.observe(Outcome::Network(*e)),
         };
         let logged = event.map(|e| log_event(method, endpoint, e, started.elapsed()));
         self.last = sent.ok();
@@ -61,20 +60,18 @@ impl<R, Id> Tally<R, Id> {
     /// Observes a token refresh's result and logs it.
     pub(crate) fn refreshed<P: Borrow<Policy>>(
         &mut self,
-        call: &mut Call<P>,
-        limits: Option<&Mutex<Limits>>,
+        driven: &mut Driven<'_, P>,
         refresh: Refresh,
         started: Instant,
     ) -> Result<(), OutcomeError> {
-        let event = observe(call, limits, Outcome::Refresh(refresh));
+        let event = driven.observe(Outcome::Refresh(refresh));
         event.map(|e| log_event("-", "(token refresh)", e, started.elapsed()))
     }
 
     /// Observes a lookup's result, keeps a found id, and logs it.
     pub(crate) fn looked_up<P: Borrow<Policy>>(
         &mut self,
-        call: &mut Call<P>,
-        limits: Option<&Mutex<Limits>>,
+        driven: &mut Driven<'_, P>,
         lookup: Lookup<Id>,
         started: Instant,
     ) -> Result<(), OutcomeError> {
@@ -86,7 +83,7 @@ impl<R, Id> Tally<R, Id> {
             Lookup::NotFound => Search::NotFound,
             Lookup::Failed => Search::Failed,
         };
-        let event = observe(call, limits, Outcome::Search(search));
+        let event = driven.observe(Outcome::Search(search));
         event.map(|e| log_event("-", "(search existing)", e, started.elapsed()))
     }
 
@@ -122,6 +119,7 @@ impl<R, Id> Tally<R, Id> {
 /// observed, how long the attempt took, the rate limit, the decision and its
 /// wait. Header values are never logged.
 pub(crate) fn log_event(method: &str, endpoint: &str, event: &Event, took: Duration) {
+    let endpoint = &*redact::endpoint(endpoint);
     let (status, error) = match event.observed {
         Observed::Status(s) => (Some(s), None),
         Observed::Network(e) => (None, Some(e)),
@@ -154,6 +152,7 @@ pub(crate) fn log_event(method: &str, endpoint: &str, event: &Event, took: Durat
 
 /// The start of an attempt, with the body cut to 200 characters.
 pub(crate) fn log_attempt(method: &str, endpoint: &str, attempt: u32, body: Option<&[u8]>) {
+    let endpoint = &*redact::endpoint(endpoint);
     tracing::debug!(
         target: "steadfast",
         method,
@@ -181,34 +180,56 @@ fn lock(limits: &Mutex<Limits>) -> std::sync::MutexGuard<'_, Limits> {
     limits.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The call's next action, through the shared limits when there are any.
-/// The lock is held only for the decision, never across IO or a sleep. A
-/// decision the limits took (pacing, an open circuit) is logged.
-pub(crate) fn poll<P: Borrow<Policy>>(
-    call: &mut Call<P>,
-    limits: Option<&Mutex<Limits>>,
-    (method, endpoint): (&str, &str),
-) -> Action {
-    let Some(limits) = limits else {
-        return call.poll(super::now());
-    };
-    let action = call.poll_with(&mut lock(limits), super::now());
-    if let Some(e) = call.last_event() {
-        let fresh = e.observed == Observed::Nothing && e.action == action;
-        if fresh && !matches!(action, Action::Send { .. }) {
-            log_event(method, endpoint, e, Duration::ZERO);
-        }
-    }
-    action
+/// A call as a driver runs it, with the limits it shares. Whatever the
+/// limits granted the call comes back when this is dropped before the
+/// call has reported: its future dropped at an await, a hook panicking.
+pub(crate) struct Driven<'l, P: Borrow<Policy>> {
+    call: Call<P>,
+    limits: Option<&'l Mutex<Limits>>,
 }
 
-fn observe<'c, P: Borrow<Policy>>(
-    call: &'c mut Call<P>,
-    limits: Option<&Mutex<Limits>>,
-    outcome: Outcome<'_>,
-) -> Result<&'c Event, OutcomeError> {
-    match limits {
-        Some(limits) => call.observe_with(&mut lock(limits), outcome, super::now()),
-        None => call.observe(outcome, super::now()),
+impl<'l, P: Borrow<Policy>> Driven<'l, P> {
+    pub(crate) fn new(call: Call<P>, limits: Option<&'l Mutex<Limits>>) -> Self {
+        Self { call, limits }
+    }
+
+    pub(crate) fn call(&self) -> &Call<P> {
+        &self.call
+    }
+
+    /// The call's next action, through the shared limits when there are
+    /// any. The clock is read before the lock is taken, and the lock is
+    /// held only for the decision, never across IO or a sleep. A decision
+    /// the limits took (pacing, an open circuit) is logged.
+    pub(crate) fn poll(&mut self, (method, endpoint): (&str, &str)) -> Action {
+        let now = super::now();
+        let Some(limits) = self.limits else {
+            return self.call.poll(now);
+        };
+        let action = self.call.poll_with(&mut lock(limits), now);
+        if let Some(e) = self.call.last_event() {
+            let fresh = e.observed == Observed::Nothing && e.action == action;
+            if fresh && !matches!(action, Action::Send { .. }) {
+                log_event(method, endpoint, e, Duration::ZERO);
+            }
+        }
+        action
+    }
+
+    fn observe(&mut self, outcome: Outcome<'_>) -> Result<&Event, OutcomeError> {
+        let now = super::now();
+        match self.limits {
+            Some(limits) => self.call.observe_with(&mut lock(limits), outcome, now),
+            None => self.call.observe(outcome, now),
+        }
+    }
+}
+
+impl<P: Borrow<Policy>> Drop for Driven<'_, P> {
+    fn drop(&mut self) {
+        if let (Some(limits), true) = (self.limits, self.call.holds_grant()) {
+            let now = super::now();
+            self.call.abandon(&mut lock(limits), now);
+        }
     }
 }

@@ -31,6 +31,8 @@ pub mod tokio;
 mod common;
 #[cfg(feature = "http")]
 mod http_adapter;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod redact;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_adapter;
 #[cfg(feature = "ureq")]

@@ -35,19 +35,24 @@ enum State {
         until: Duration,
     },
     HalfOpen {
-        admitted: u32,
+        /// Probes let through that have not reported.
+        out: u32,
         succeeded: u32,
+        /// When the latest probe was let through.
+        last: Duration,
     },
 }
 
 /// Where a breaker stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Sends flow; outcomes are counted.
     Closed,
     /// Every send is refused for this long yet.
     Open {
         /// Time until probes are let through.
+        #[serde(with = "humantime_serde")]
         retry_after: Duration,
     },
     /// A few probes may go; all must succeed to close.
@@ -57,16 +62,31 @@ pub enum BreakerState {
     },
 }
 
+/// How a send ended, as far as the breaker cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Health {
+    /// The server answered as the policy expects of a working server.
+    Ok,
+    /// A failure the policy would retry: the server is struggling.
+    Failed,
+    /// Says nothing about the server (a TLS or protocol error).
+    Unknown,
+}
+
 /// The breaker's state. Plain data: no clock, no lock.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CircuitBreaker {
+pub(crate) struct CircuitBreaker {
     spec: BreakerSpec,
     state: State,
+    /// How many times it has opened: a probe belongs to one half-open spell.
+    trips: u32,
+    /// A probe that has not reported after this long frees its slot.
+    stale_after: Duration,
 }
 
 impl CircuitBreaker {
     /// A closed breaker.
-    pub fn new(spec: BreakerSpec) -> Self {
+    pub(crate) fn new(spec: BreakerSpec, stale_after: Duration) -> Self {
         Self {
             spec,
             state: State::Closed {
@@ -74,114 +94,236 @@ impl CircuitBreaker {
                 ok: 0,
                 failed: 0,
             },
+            trips: 0,
+            stale_after,
         }
     }
 
+    /// Closed, counting afresh; probes of earlier trips report to nobody.
+    pub(crate) fn reset(&mut self) {
+        self.trips = self.trips.wrapping_add(1);
+        self.state = State::Closed {
+            since: Duration::ZERO,
+            ok: 0,
+            failed: 0,
+        };
+    }
+
     /// Where the breaker stands at `now`.
-    pub fn state(&mut self, now: Duration) -> BreakerState {
+    pub(crate) fn state(&mut self, now: Duration) -> BreakerState {
         self.tick(now);
         match self.state {
             State::Closed { .. } => BreakerState::Closed,
             State::Open { until } => BreakerState::Open {
                 retry_after: until.saturating_sub(now),
             },
-            State::HalfOpen { admitted, .. } => BreakerState::HalfOpen {
-                probes_left: self.spec.probes.saturating_sub(admitted),
+            State::HalfOpen { out, succeeded, .. } => BreakerState::HalfOpen {
+                probes_left: self
+                    .spec
+                    .probes
+                    .saturating_sub(out.saturating_add(succeeded)),
             },
         }
     }
 
-    /// Whether it is open (refusing every send) at `now`.
-    pub fn is_open(&mut self, now: Duration) -> bool {
-        self.tick(now);
-        matches!(self.state, State::Open { .. })
-    }
-
     fn tick(&mut self, now: Duration) {
-        match self.state {
-            State::Open { until } if now >= until => {
+        match &mut self.state {
+            State::Open { until } if now >= *until => {
                 self.state = State::HalfOpen {
-                    admitted: 0,
+                    out: 0,
                     succeeded: 0,
+                    last: now,
                 };
             }
-            State::Closed { since, .. } if now.saturating_sub(since) > self.spec.window => {
+            State::Closed { since, .. } if now.saturating_sub(*since) > self.spec.window => {
                 self.state = State::Closed {
                     since: now,
                     ok: 0,
                     failed: 0,
                 };
             }
+            // Probes that never reported (calls dropped without a word)
+            // free their slots, so a half-open breaker cannot wedge.
+            State::HalfOpen { out, last, .. }
+                if *out > 0 && now.saturating_sub(*last) >= self.stale_after =>
+            {
+                *out = 0;
+            }
             _ => {}
         }
     }
 
-    /// Lets a send through, or says how long until it could.
-    pub fn admit(&mut self, now: Duration) -> Result<(), Duration> {
+    /// Lets a send through, or says how long until it could. A send let
+    /// through half-open is a probe: `Ok(Some(trip))`, to be reported with
+    /// [`record`](Self::record) or given back with
+    /// [`release`](Self::release).
+    pub(crate) fn admit(&mut self, now: Duration) -> Result<Option<u32>, Duration> {
         self.tick(now);
         match &mut self.state {
-            State::Closed { .. } => Ok(()),
+            State::Closed { .. } => Ok(None),
             State::Open { until } => Err(until.saturating_sub(now)),
-            State::HalfOpen { admitted, .. } if *admitted < self.spec.probes => {
-                *admitted += 1;
-                Ok(())
+            State::HalfOpen {
+                out,
+                succeeded,
+                last,
+            } if out.saturating_add(*succeeded) < self.spec.probes => {
+                *out += 1;
+                *last = now;
+                Ok(Some(self.trips))
             }
             // Every probe is out: wait for their verdict.
-            State::HalfOpen { .. } => Err(self.spec.break_for),
+            State::HalfOpen { last, .. } => {
+                Err(last.saturating_add(self.stale_after).saturating_sub(now))
+            }
         }
     }
 
-    /// Records how a send ended: `ok` unless the server failed (5xx, 429,
-    /// a network error).
-    pub fn record(&mut self, now: Duration, ok: bool) {
+    /// A probe of `trip` will not report: its slot is free again.
+    pub(crate) fn release(&mut self, trip: u32, now: Duration) {
         self.tick(now);
-        let open = State::Open {
-            until: now.saturating_add(self.spec.break_for),
-        };
-        self.state = match self.state {
-            State::Closed {
-                since,
-                ok: good,
-                failed,
-            } => {
-                let (good, failed) = if ok {
-                    (good.saturating_add(1), failed)
-                } else {
-                    (good, failed.saturating_add(1))
-                };
-                let total = good.saturating_add(failed);
-                let ratio = f64::from(failed) / f64::from(total.max(1));
+        if let State::HalfOpen { out, .. } = &mut self.state {
+            if trip == self.trips {
+                *out = out.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Records how a send ended; `probe` is the trip it probed, if it was a
+    /// probe. Half-open, only the probes' outcomes count: other sends were
+    /// let through before the breaker opened.
+    pub(crate) fn record(&mut self, now: Duration, health: Health, probe: Option<u32>) {
+        self.tick(now);
+        let probe = probe.filter(|&trip| trip == self.trips);
+        match (&mut self.state, health) {
+            (State::Closed { ok, .. }, Health::Ok) => *ok = ok.saturating_add(1),
+            (State::Closed { ok, failed, .. }, Health::Failed) => {
+                *failed = failed.saturating_add(1);
+                let total = ok.saturating_add(*failed);
+                let ratio = f64::from(*failed) / f64::from(total.max(1));
                 if total >= self.spec.min_outcomes && ratio > self.spec.failure_ratio {
-                    open
-                } else {
-                    State::Closed {
-                        since,
-                        ok: good,
-                        failed,
-                    }
+                    self.open(now);
                 }
             }
-            State::HalfOpen { .. } if !ok => open,
-            State::HalfOpen {
-                admitted,
-                succeeded,
-            } => {
-                let succeeded = succeeded.saturating_add(1);
-                if succeeded >= self.spec.probes {
-                    State::Closed {
+            (State::HalfOpen { .. }, _) if probe.is_none() => {}
+            (State::HalfOpen { .. }, Health::Failed) => self.open(now),
+            (State::HalfOpen { out, succeeded, .. }, Health::Ok) => {
+                *out = out.saturating_sub(1);
+                *succeeded = succeeded.saturating_add(1);
+                if *succeeded >= self.spec.probes {
+                    self.state = State::Closed {
                         since: now,
                         ok: 0,
                         failed: 0,
-                    }
-                } else {
-                    State::HalfOpen {
-                        admitted,
-                        succeeded,
-                    }
+                    };
                 }
             }
-            // An outcome of a send admitted before the breaker opened.
-            State::Open { until } => State::Open { until },
+            (State::HalfOpen { out, .. }, Health::Unknown) => *out = out.saturating_sub(1),
+            (State::Closed { .. }, Health::Unknown) | (State::Open { .. }, _) => {}
+        }
+    }
+
+    fn open(&mut self, now: Duration) {
+        self.trips = self.trips.wrapping_add(1);
+        self.state = State::Open {
+            until: now.saturating_add(self.spec.break_for),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn breaker() -> CircuitBreaker {
+        CircuitBreaker::new(
+            BreakerSpec {
+                failure_ratio: 0.5,
+                window: secs(60),
+                min_outcomes: 4,
+                break_for: secs(30),
+                probes: 2,
+            },
+            secs(60),
+        )
+    }
+
+    #[test]
+    fn opens_probes_and_closes() {
+        let mut b = breaker();
+        for health in [Health::Ok, Health::Failed, Health::Failed] {
+            assert_eq!(b.admit(secs(1)), Ok(None));
+            b.record(secs(1), health, None);
+        }
+        assert_eq!(
+            b.state(secs(1)),
+            BreakerState::Closed,
+            "3 outcomes are below the minimum"
+        );
+        b.record(secs(2), Health::Failed, None);
+        assert_eq!(b.admit(secs(2)), Err(secs(30)), "3 of 4 failed");
+        assert_eq!(b.admit(secs(20)), Err(secs(12)));
+        // Half-open: two probes, no third.
+        let first = b.admit(secs(32)).unwrap();
+        let second = b.admit(secs(32)).unwrap();
+        assert_eq!((first, second), (Some(1), Some(1)));
+        assert!(b.admit(secs(32)).is_err());
+        // A late answer from before the break is not a probe's.
+        b.record(secs(33), Health::Failed, None);
+        b.record(secs(33), Health::Ok, first);
+        b.record(secs(33), Health::Ok, second);
+        assert_eq!(b.state(secs(33)), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_it() {
+        let mut b = breaker();
+        for _ in 0..4 {
+            b.record(secs(1), Health::Failed, None);
+        }
+        let probe = b.admit(secs(31)).unwrap();
+        b.record(secs(31), Health::Failed, probe);
+        assert_eq!(b.admit(secs(31)), Err(secs(30)));
+        // A probe of the earlier spell reports late: it changes nothing.
+        b.release(probe.unwrap(), secs(61));
+        assert_eq!(b.state(secs(61)), BreakerState::HalfOpen { probes_left: 2 });
+    }
+
+    #[test]
+    fn probe_slots_come_back_released_or_stale() {
+        let mut b = breaker();
+        for _ in 0..4 {
+            b.record(secs(0), Health::Failed, None);
+        }
+        let first = b.admit(secs(30)).unwrap().unwrap();
+        b.admit(secs(30)).unwrap();
+        assert_eq!(b.state(secs(30)), BreakerState::HalfOpen { probes_left: 0 });
+        b.release(first, secs(31));
+        assert_eq!(b.state(secs(31)), BreakerState::HalfOpen { probes_left: 1 });
+        assert!(b.admit(secs(31)).is_ok());
+        assert_eq!(b.admit(secs(31)), Err(secs(60)), "both out: wait");
+        assert_eq!(
+            b.state(secs(91)),
+            BreakerState::HalfOpen { probes_left: 2 },
+            "probes silent for stale_after are forgotten"
+        );
+    }
+
+    #[test]
+    fn an_unknown_outcome_neither_counts_nor_holds_a_slot() {
+        let mut b = breaker();
+        for _ in 0..10 {
+            b.record(secs(0), Health::Unknown, None);
+        }
+        assert_eq!(b.state(secs(0)), BreakerState::Closed);
+        for _ in 0..4 {
+            b.record(secs(0), Health::Failed, None);
+        }
+        let probe = b.admit(secs(30)).unwrap();
+        b.record(secs(30), Health::Unknown, probe);
+        assert_eq!(b.state(secs(30)), BreakerState::HalfOpen { probes_left: 2 });
     }
 }

@@ -50,9 +50,29 @@ impl BudgetSpec {
 
 const SLOTS: usize = 10;
 
+/// What a retry budget holds, for dashboards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BudgetState {
+    /// A quota: tokens left, of its capacity.
+    Quota {
+        /// Tokens left.
+        tokens: u32,
+        /// Tokens when full.
+        capacity: u32,
+    },
+    /// A percentage of recent requests: what the window holds now.
+    Percentage {
+        /// First attempts counted in the window.
+        requests: u64,
+        /// Retries counted in the window.
+        retries: u64,
+    },
+}
+
 /// The budget's state. Plain data: no clock, no lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryBudget {
+pub(crate) struct RetryBudget {
     spec: BudgetSpec,
     tokens: u32,
     /// Percentage mode: requests and retries per slot of the window.
@@ -64,7 +84,7 @@ pub struct RetryBudget {
 
 impl RetryBudget {
     /// A full budget.
-    pub fn new(spec: BudgetSpec) -> Self {
+    pub(crate) fn new(spec: BudgetSpec) -> Self {
         let tokens = match spec {
             BudgetSpec::Quota { capacity, .. } => capacity,
             BudgetSpec::Percentage { .. } => 0,
@@ -78,9 +98,26 @@ impl RetryBudget {
         }
     }
 
-    /// Tokens left (quota mode; 0 in percentage mode).
-    pub fn tokens(&self) -> u32 {
-        self.tokens
+    /// Full again, with empty counts.
+    pub(crate) fn reset(&mut self) {
+        *self = Self::new(self.spec);
+    }
+
+    /// What it holds at `now`.
+    pub(crate) fn state(&mut self, now: Duration) -> BudgetState {
+        match self.spec {
+            BudgetSpec::Quota { capacity, .. } => BudgetState::Quota {
+                tokens: self.tokens,
+                capacity,
+            },
+            BudgetSpec::Percentage { .. } => {
+                self.roll(now);
+                BudgetState::Percentage {
+                    requests: self.requests.iter().sum(),
+                    retries: self.retries.iter().sum(),
+                }
+            }
+        }
     }
 
     /// Moves the percentage window to `now`, clearing slots that fell out.
@@ -104,7 +141,7 @@ impl RetryBudget {
     }
 
     /// Counts a first attempt (percentage mode).
-    pub fn on_request(&mut self, now: Duration) {
+    pub(crate) fn on_request(&mut self, now: Duration) {
         if let BudgetSpec::Percentage { .. } = self.spec {
             let i = self.roll(now);
             self.requests[i] = self.requests[i].saturating_add(1);
@@ -113,7 +150,7 @@ impl RetryBudget {
 
     /// Takes what a retry costs; `None` when the budget cannot pay. The
     /// returned cost is what a later success refunds.
-    pub fn withdraw(&mut self, now: Duration, after_timeout: bool) -> Option<u32> {
+    pub(crate) fn withdraw(&mut self, now: Duration, after_timeout: bool) -> Option<u32> {
         match self.spec {
             BudgetSpec::Quota {
                 retry_cost,
@@ -151,7 +188,7 @@ impl RetryBudget {
 
     /// A success: refunds `cost` (what its last retry withdrew) or, when it
     /// needed no retry, adds the success credit; never above capacity.
-    pub fn deposit(&mut self, cost: Option<u32>) {
+    pub(crate) fn deposit(&mut self, cost: Option<u32>) {
         if let BudgetSpec::Quota {
             capacity,
             success_credit,
@@ -161,5 +198,87 @@ impl RetryBudget {
             let add = cost.unwrap_or(success_credit);
             self.tokens = self.tokens.saturating_add(add).min(capacity);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn tokens(b: &mut RetryBudget) -> u32 {
+        match b.state(Duration::ZERO) {
+            BudgetState::Quota { tokens, .. } => tokens,
+            BudgetState::Percentage { .. } => unreachable!("a quota"),
+        }
+    }
+
+    #[test]
+    fn aws_quota_arithmetic() {
+        let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
+        assert_eq!(tokens(&mut b), 500);
+        assert_eq!(b.withdraw(secs(0), false), Some(5));
+        assert_eq!(b.withdraw(secs(0), true), Some(10));
+        assert_eq!(tokens(&mut b), 485);
+        b.deposit(Some(10));
+        assert_eq!(tokens(&mut b), 495);
+        b.deposit(None);
+        b.deposit(None);
+        assert_eq!(tokens(&mut b), 497);
+        for _ in 0..10 {
+            b.deposit(None);
+        }
+        assert_eq!(tokens(&mut b), 500, "never above capacity");
+        let mut drained = RetryBudget::new(BudgetSpec::AWS_STANDARD);
+        let retries = (0..1000)
+            .filter(|_| drained.withdraw(secs(0), false).is_some())
+            .count();
+        assert_eq!(retries, 100);
+        assert_eq!(drained.withdraw(secs(0), false), None);
+    }
+
+    #[test]
+    fn percentage_budget_is_exact_for_fractional_percentages() {
+        // 12.5 % of 80 requests = exactly 10 retries, no minimum.
+        let spec = BudgetSpec::Percentage {
+            basis_points: 1250,
+            window: secs(10),
+            min_per_second: 0,
+        };
+        let mut b = RetryBudget::new(spec);
+        for _ in 0..80 {
+            b.on_request(secs(1));
+        }
+        let allowed = (0..100)
+            .filter(|_| b.withdraw(secs(1), false).is_some())
+            .count();
+        assert_eq!(allowed, 10);
+        assert_eq!(
+            b.state(secs(1)),
+            BudgetState::Percentage {
+                requests: 80,
+                retries: 10
+            }
+        );
+        // Once the window has passed, the counts are gone.
+        let allowed = (0..100)
+            .filter(|_| b.withdraw(secs(30), false).is_some())
+            .count();
+        assert_eq!(allowed, 0);
+        // A minimum of 1 per second over a 10 s window: 10 retries, no traffic.
+        let mut floor = RetryBudget::new(BudgetSpec::Percentage {
+            basis_points: 0,
+            window: secs(10),
+            min_per_second: 1,
+        });
+        assert_eq!(
+            (0..100)
+                .filter(|_| floor.withdraw(secs(5), false).is_some())
+                .count(),
+            10
+        );
     }
 }

@@ -1,22 +1,51 @@
 //! Cross-call limits: the state every call to one API shares — a
-//! rate-limit tracker, a retry budget and a circuit breaker. Plain values
-//! the caller owns (behind a `Mutex` when calls run on several threads) and
-//! lends to [`Call::poll_with`](crate::Call::poll_with) and
+//! rate-limit tracker, a retry budget and a circuit breaker.
+//!
+//! [`Limits`] is a plain value the caller owns (behind a `Mutex` when calls
+//! run on several threads) and lends to
+//! [`Call::poll_with`](crate::Call::poll_with) and
 //! [`Call::observe_with`](crate::Call::observe_with); no clock, lock or IO
-//! here.
+//! here. Its state is sealed: calls change it only through the admission
+//! protocol below, and everyone else reads it through
+//! [`Limits::snapshot`].
+//!
+//! # The admission protocol
+//!
+//! Before a send, a call asks for admission. The limits grant it (counting
+//! the send in flight, perhaps as a half-open probe), or veto it: wait
+//! (pacing) or refuse (an open breaker). After the send, the call reports
+//! how it went — the response's rate-limit reading, and whether the policy
+//! calls the outcome a failure — and the limits take back the send. A retry
+//! the policy decided on is paid from the budget before the call commits
+//! it; a refusal turns it into [`Reason::BudgetExhausted`](crate::Reason).
+//!
+//! Whatever a call holds — a send in flight, a probe slot, a budget charge
+//! awaiting its refund — it gives back with
+//! [`Call::abandon`](crate::Call::abandon) when it will not report (the
+//! drivers do this when their future is dropped or a hook panics). A call
+//! that vanishes without a word cannot wedge the limits either: sends and
+//! probes that never report are forgotten after
+//! [`LimitsSpec::stale_after`], and no stored window outlives the policy's
+//! `retry_after_cap` from when it was read.
 
-pub mod breaker;
-pub mod budget;
-pub mod tracker;
+mod breaker;
+mod budget;
+mod tracker;
 
 use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use breaker::{BreakerSpec, BreakerState, CircuitBreaker};
-pub use budget::{BudgetSpec, RetryBudget};
-pub use tracker::{Admit, RateTracker};
+pub use breaker::{BreakerSpec, BreakerState};
+pub use budget::{BudgetSpec, BudgetState};
 
+use breaker::CircuitBreaker;
+pub(crate) use breaker::Health;
+use budget::RetryBudget;
+use tracker::{Admit, RateTracker};
+
+use crate::headers::RateLimit;
+use crate::outcome::Clock;
 use crate::policy::Policy;
 
 /// The policy's knobs for cross-call limits.
@@ -34,6 +63,15 @@ pub struct LimitsSpec {
     pub budget: Option<BudgetSpec>,
     /// The circuit breaker, if any (off by default).
     pub breaker: Option<BreakerSpec>,
+    /// Charge the budget for rate-limit waits that do not count as retries
+    /// ([`RateLimitRule::counts_as_retry`](crate::RateLimitRule) false).
+    /// Off by default: a retry is what the policy counts as one.
+    pub charge_uncounted_waits: bool,
+    /// A send admitted or a half-open probe let through that has not
+    /// reported after this long is forgotten (its call vanished without
+    /// [`Call::abandon`](crate::Call::abandon)). Must be above zero.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
 }
 
 impl Default for LimitsSpec {
@@ -43,29 +81,226 @@ impl Default for LimitsSpec {
             reset_jitter: Duration::from_secs(1),
             budget: None,
             breaker: None,
+            charge_uncounted_waits: false,
+            stale_after: Duration::from_secs(60),
         }
     }
 }
 
-/// Everything calls to one API share.
+/// Everything calls to one API share: what the rate-limit headers said, the
+/// retry budget and the circuit breaker.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
-    /// What the rate-limit headers said.
-    pub tracker: RateTracker,
+    tracker: RateTracker,
+    budget: Option<RetryBudget>,
+    breaker: Option<CircuitBreaker>,
+}
+
+/// What shared limits know at one instant: for dashboards, health checks
+/// and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct LimitsSnapshot {
+    /// The tracker's view of the rate-limit window (its own count of the
+    /// sends it let through included), if any response carried one.
+    pub rate_limit: Option<RateLimit>,
+    /// Sends admitted whose outcome has not been reported.
+    pub in_flight: u64,
     /// The retry budget, if the policy has one.
-    pub budget: Option<RetryBudget>,
+    pub budget: Option<BudgetState>,
     /// The circuit breaker, if the policy has one.
-    pub breaker: Option<CircuitBreaker>,
+    pub breaker: Option<BreakerState>,
+}
+
+/// What the limits have granted one call. The call holds it, reports on it,
+/// and gives back what is left when it is abandoned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// The current send passed admission.
+    admitted: bool,
+    /// Counted in flight by the tracker, in this generation.
+    send: Option<u32>,
+    /// A half-open probe of this trip of the breaker.
+    probe: Option<u32>,
+    /// What the budget charged for the latest retry; a success refunds it.
+    charge: Option<u32>,
+}
+
+impl Grant {
+    pub(crate) fn admitted(&self) -> bool {
+        self.admitted
+    }
+
+    /// Whether giving it back would change anything.
+    pub(crate) fn holds_anything(&self) -> bool {
+        self.send.is_some() || self.probe.is_some() || self.charge.is_some()
+    }
+}
+
+/// The limits' answer to a send about to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Go ahead.
+    Granted,
+    /// Pacing: wait this long first. `capped`: the window it waits for was
+    /// cut to the policy's cap.
+    Wait { wait: Duration, capped: bool },
+    /// The breaker is open; it lets probes through after this long.
+    Refused(Duration),
 }
 
 impl Limits {
     /// Fresh limits for calls under `policy`.
     pub fn new(policy: &Policy) -> Self {
         let spec = policy.spec();
+        let stale = spec.limits.stale_after;
         Self {
-            tracker: RateTracker::new(spec.pressure),
+            tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
             budget: spec.limits.budget.map(RetryBudget::new),
-            breaker: spec.limits.breaker.map(CircuitBreaker::new),
+            breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
+        }
+    }
+
+    /// What the limits know at `clock`. Changes nothing.
+    pub fn snapshot(&self, clock: Clock) -> LimitsSnapshot {
+        let now = clock.mono;
+        let mut at = self.clone();
+        LimitsSnapshot {
+            rate_limit: at.tracker.reading(now),
+            in_flight: at.tracker.in_flight(now),
+            budget: at.budget.as_mut().map(|b| b.state(now)),
+            breaker: at.breaker.as_mut().map(|b| b.state(now)),
+        }
+    }
+
+    /// Forgets everything: no window, nothing in flight, a full budget, a
+    /// closed breaker. Grants made before are honoured as stale: reporting
+    /// or abandoning them changes nothing but a refund.
+    pub fn reset(&mut self) {
+        self.tracker.reset();
+        if let Some(b) = self.budget.as_mut() {
+            b.reset();
+        }
+        if let Some(b) = self.breaker.as_mut() {
+            b.reset();
+        }
+    }
+
+    /// The tracker's view at `now`, for a call's event.
+    pub(crate) fn reading(&mut self, now: Duration) -> Option<RateLimit> {
+        self.tracker.reading(now)
+    }
+
+    /// Admission for a send at `now`: pacing by the tracker (when the
+    /// policy paces), then the breaker; a first attempt is counted by a
+    /// percentage budget. What is granted is written into `grant`.
+    pub(crate) fn admit(
+        &mut self,
+        grant: &mut Grant,
+        now: Duration,
+        first_attempt: bool,
+        spec: &LimitsSpec,
+        rng: &mut fastrand::Rng,
+    ) -> Admission {
+        let send = if spec.pacing {
+            match self.tracker.admit(now, spec.reset_jitter, rng) {
+                Admit::Go(generation) => Some(generation),
+                Admit::Wait { wait, capped } => return Admission::Wait { wait, capped },
+            }
+        } else {
+            None
+        };
+        let probe = match self.breaker.as_mut().map(|b| b.admit(now)) {
+            Some(Err(retry_after)) => {
+                if let Some(generation) = send {
+                    self.tracker.cancel(generation, now);
+                }
+                return Admission::Refused(retry_after);
+            }
+            Some(Ok(probe)) => probe,
+            None => None,
+        };
+        if first_attempt {
+            if let Some(budget) = self.budget.as_mut() {
+                budget.on_request(now);
+            }
+        }
+        *grant = Grant {
+            admitted: true,
+            send,
+            probe,
+            ..*grant
+        };
+        Admission::Granted
+    }
+
+    /// The admitted send landed: its reading goes to the tracker, its
+    /// health to the breaker, and the send is taken back.
+    pub(crate) fn landed(
+        &mut self,
+        grant: &mut Grant,
+        reading: Option<&RateLimit>,
+        health: Health,
+        now: Duration,
+    ) {
+        grant.admitted = false;
+        match grant.send.take() {
+            Some(generation) => self.tracker.landed(generation, reading, now),
+            None => {
+                if let Some(r) = reading {
+                    self.tracker.observe(r, now);
+                }
+            }
+        }
+        let probe = grant.probe.take();
+        if let Some(breaker) = self.breaker.as_mut() {
+            breaker.record(now, health, probe);
+        }
+    }
+
+    /// Pays for a retry; `false` when the budget cannot. The charge is
+    /// held until the call succeeds (refunded) or ends otherwise (spent).
+    pub(crate) fn charge(&mut self, grant: &mut Grant, now: Duration, after_timeout: bool) -> bool {
+        let Some(budget) = self.budget.as_mut() else {
+            return true;
+        };
+        match budget.withdraw(now, after_timeout) {
+            Some(cost) => {
+                grant.charge = Some(cost);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The call is over: a success refunds its latest charge (or earns the
+    /// success credit); any other end spends it.
+    pub(crate) fn finish(&mut self, grant: &mut Grant, succeeded: bool) {
+        let charge = grant.charge.take();
+        if succeeded {
+            if let Some(budget) = self.budget.as_mut() {
+                budget.deposit(charge);
+            }
+        }
+    }
+
+    /// Gives back everything `grant` holds: the send in flight and its
+    /// place in the window, the probe slot, the budget charge.
+    pub(crate) fn release(&mut self, grant: &mut Grant, now: Duration) {
+        let Grant {
+            send,
+            probe,
+            charge,
+            ..
+        } = core::mem::take(grant);
+        if let Some(generation) = send {
+            self.tracker.cancel(generation, now);
+        }
+        if let (Some(trip), Some(breaker)) = (probe, self.breaker.as_mut()) {
+            breaker.release(trip, now);
+        }
+        if let (Some(cost), Some(budget)) = (charge, self.budget.as_mut()) {
+            budget.deposit(Some(cost));
         }
     }
 }

@@ -5,72 +5,178 @@ use core::time::Duration;
 
 use crate::headers::{Pressure, RateLimit};
 use crate::policy::PressureThresholds;
-use crate::schedule::Rng;
 
-/// Rate-limit state shared by every call to one API (the caller chooses the
-/// scope: a host, a token). Plain data: no clock, no lock.
+/// Two readings whose windows end this close together describe the same
+/// window: servers round the reset to whole seconds.
+const SAME_WINDOW: Duration = Duration::from_secs(1);
+
+/// Rate-limit state shared by every call to one API. Plain data: no clock,
+/// no lock.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RateTracker {
+pub(crate) struct RateTracker {
     thresholds: PressureThresholds,
+    /// No stored window ends later than this after it was read.
+    cap: Duration,
     limit: Option<u64>,
     remaining: Option<u64>,
     /// When the window resets, on the monotonic clock.
     reset_at: Option<Duration>,
+    /// The stored reset was cut to `cap`.
+    capped: bool,
     /// While pacing: the earliest time the next send may start.
     next_slot: Duration,
     /// When the latest send was let through.
     last_admit: Option<Duration>,
-    /// Sends let through whose responses have not landed yet.
-    in_flight: u64,
+    in_flight: InFlight,
     /// The window just reset and `remaining` is the tracker's own count
     /// from the full limit, not a server's reading.
     refilled: bool,
 }
 
-/// What the tracker says about a send about to start.
+/// Sends let through whose responses have not landed, in two generations:
+/// a send that never reports (its call was dropped without a word) is
+/// forgotten once two generations have passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admit {
-    /// Go ahead.
-    Go,
-    /// Wait this long first: the window is exhausted (until its reset, plus
-    /// a little jitter so that waiting clients do not all return at once) or
-    /// critical (pacing the remaining requests evenly over the time left).
-    Wait(Duration, Pressure),
+struct InFlight {
+    generation: u32,
+    since: Duration,
+    /// Indexed by generation parity.
+    counts: [u64; 2],
+    /// A generation lasts at least this long.
+    period: Duration,
 }
 
-impl RateTracker {
-    /// An empty tracker that will judge pressure by `thresholds`.
-    pub fn new(thresholds: PressureThresholds) -> Self {
+impl InFlight {
+    fn new(stale_after: Duration) -> Self {
         Self {
-            thresholds,
-            limit: None,
-            remaining: None,
-            reset_at: None,
-            next_slot: Duration::ZERO,
-            last_admit: None,
-            refilled: false,
-            in_flight: 0,
+            generation: 0,
+            since: Duration::ZERO,
+            counts: [0; 2],
+            period: (stale_after / 2).max(Duration::from_nanos(1)),
         }
     }
 
-    /// A send let through by [`admit`](Self::admit) will not happen after
-    /// all (something else refused it): its place is given back.
-    pub fn cancel(&mut self) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+    fn total(&self) -> u64 {
+        self.counts[0].saturating_add(self.counts[1])
+    }
+
+    fn age(&mut self, now: Duration) {
+        let behind = now.saturating_sub(self.since);
+        if behind < self.period {
+            return;
+        }
+        if behind >= self.period.saturating_mul(2) {
+            self.forget_all(now);
+        } else {
+            self.generation = self.generation.wrapping_add(1);
+            self.counts[parity(self.generation)] = 0;
+            self.since = now;
+        }
+    }
+
+    /// Every send out now belongs to a window that is over.
+    fn forget_all(&mut self, now: Duration) {
+        self.generation = self.generation.wrapping_add(2);
+        self.counts = [0; 2];
+        self.since = now;
+    }
+
+    fn add(&mut self) -> u32 {
+        let slot = &mut self.counts[parity(self.generation)];
+        *slot = slot.saturating_add(1);
+        self.generation
+    }
+
+    /// Takes a send of `generation` off, unless it was already forgotten.
+    fn remove(&mut self, generation: u32) {
+        if self.generation.wrapping_sub(generation) <= 1 {
+            let slot = &mut self.counts[parity(generation)];
+            *slot = slot.saturating_sub(1);
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn parity(generation: u32) -> usize {
+    (generation & 1) as usize
+}
+
+/// What the tracker says about a send about to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Go ahead; the send is counted in flight under this generation.
+    Go(u32),
+    /// Wait this long first: the window is exhausted (until its reset, plus
+    /// a little jitter so that waiting clients do not all return at once) or
+    /// critical (pacing the remaining requests evenly over the time left).
+    /// `capped` says the stored reset was cut to the policy's cap.
+    Wait { wait: Duration, capped: bool },
+}
+
+impl RateTracker {
+    /// An empty tracker that judges pressure by `thresholds`, holds no
+    /// window longer than `cap` from when it was read, and forgets sends
+    /// that never report after `stale_after`.
+    pub(crate) fn new(
+        thresholds: PressureThresholds,
+        cap: Duration,
+        stale_after: Duration,
+    ) -> Self {
+        Self {
+            thresholds,
+            cap,
+            limit: None,
+            remaining: None,
+            reset_at: None,
+            capped: false,
+            next_slot: Duration::ZERO,
+            last_admit: None,
+            in_flight: InFlight::new(stale_after),
+            refilled: false,
+        }
+    }
+
+    /// Forgets every reading and every send in flight; grants made before
+    /// belong to generations that are over.
+    pub(crate) fn reset(&mut self) {
+        let mut in_flight = self.in_flight;
+        in_flight.forget_all(in_flight.since);
+        *self = Self {
+            in_flight,
+            ..Self::new(self.thresholds, self.cap, Duration::ZERO)
+        };
+    }
+
+    /// Sends counted in flight at `now`.
+    pub(crate) fn in_flight(&mut self, now: Duration) -> u64 {
+        self.expire(now);
+        self.in_flight.total()
+    }
+
+    /// A send let through under `generation` will not report: it is taken
+    /// off the count in flight and its place in the window given back.
+    pub(crate) fn cancel(&mut self, generation: u32, now: Duration) {
+        self.expire(now);
+        self.in_flight.remove(generation);
         if let Some(r) = self.remaining.as_mut() {
             *r = r.saturating_add(1).min(self.limit.unwrap_or(u64::MAX));
         }
     }
 
-    /// A send let through by [`admit`](Self::admit) has landed, with the
+    /// A send let through under `generation` has landed, with the
     /// response's reading if it carried one. A reading's remaining count
     /// cannot know of the other sends still in flight, so they are taken
     /// off it: the tracker errs towards waiting, never towards a 429.
-    pub fn landed(&mut self, reading: Option<&RateLimit>, now: Duration) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+    pub(crate) fn landed(&mut self, generation: u32, reading: Option<&RateLimit>, now: Duration) {
+        self.expire(now);
+        self.in_flight.remove(generation);
         if let Some(r) = reading {
             let mut r = *r;
-            r.remaining = r.remaining.map(|n| n.saturating_sub(self.in_flight));
+            let others = self.in_flight.total();
+            r.remaining = r.remaining.map(|n| n.saturating_sub(others));
             self.observe(&r, now);
         }
     }
@@ -79,8 +185,9 @@ impl RateTracker {
     ///
     /// Within one window the lower remaining count wins: responses arrive
     /// out of order, and the tracker has already counted the sends it let
-    /// through since. A reading from a later window replaces the old one.
-    pub fn observe(&mut self, reading: &RateLimit, now: Duration) {
+    /// through since. A reading for another window replaces the stored
+    /// one, whichever ends first: the fresher word is the server's.
+    pub(crate) fn observe(&mut self, reading: &RateLimit, now: Duration) {
         self.expire(now);
         // A reset already past describes a window that is over (a response
         // that crossed the boundary): its count says nothing about this one.
@@ -90,10 +197,13 @@ impl RateTracker {
             }
             return;
         }
-        let reset_at = reading.reset.map(|r| now.saturating_add(r));
-        // The tracker's count already holds the sends it let through in
-        // this window; a server's reading can only lower it.
-        let same_window = self.remaining.is_some() && (self.reset_at.is_some() || self.refilled);
+        let reset_at = reading.reset.map(|r| now.saturating_add(r.min(self.cap)));
+        let same_window = self.remaining.is_some()
+            && match (self.reset_at, reset_at) {
+                (Some(old), Some(new)) => old.abs_diff(new) <= SAME_WINDOW,
+                (Some(_), None) => true,
+                (None, _) => self.refilled,
+            };
         self.refilled = false;
         if reading.limit.is_some() {
             self.limit = reading.limit;
@@ -103,39 +213,40 @@ impl RateTracker {
             (new @ Some(_), _) => new,
             (None, old) => old,
         };
-        if let Some(at) = reset_at {
-            self.reset_at = Some(self.reset_at.map_or(at, |old| old.max(at)));
+        if let (Some(at), Some(r)) = (reset_at, reading.reset) {
+            // Within one window the later end wins: a response that left the
+            // server earlier reports less time left.
+            let keep = same_window && self.reset_at.is_some_and(|old| old > at);
+            if !keep {
+                self.reset_at = Some(at);
+                self.capped = r > self.cap;
+            }
         }
     }
 
     /// Once the window has reset, a fresh one holds the whole limit (when it
     /// is known); when it ends is unknown until a response says.
+    ///
+    /// A window whose reset was cut to the cap has not ended when the cap
+    /// runs out, only stopped being trusted: its count stays, its end
+    /// becomes unknown, and an exhausted count lets a probe find out.
     fn expire(&mut self, now: Duration) {
+        self.in_flight.age(now);
         if self.reset_at.is_some_and(|at| at <= now) {
             self.reset_at = None;
+            self.next_slot = Duration::ZERO;
+            if core::mem::take(&mut self.capped) {
+                return;
+            }
             self.remaining = self.limit;
             self.refilled = self.limit.is_some();
-            self.next_slot = Duration::ZERO;
-            // Sends still out count in the window that just ended; this also
-            // bounds what a send that never lands (a cancelled call) costs.
-            self.in_flight = 0;
+            // Sends still out count in the window that just ended.
+            self.in_flight.forget_all(now);
         }
     }
 
-    /// The pressure now, if the tracker knows the remaining count.
-    pub fn pressure(&mut self, now: Duration) -> Option<Pressure> {
-        self.expire(now);
-        Pressure::of(self.limit, self.remaining?, &self.thresholds)
-    }
-
-    /// The time until the window resets, if known and still ahead.
-    pub fn reset_in(&mut self, now: Duration) -> Option<Duration> {
-        self.expire(now);
-        self.reset_at.map(|at| at.saturating_sub(now))
-    }
-
-    /// What the tracker knows, as a reading (for events).
-    pub fn reading(&mut self, now: Duration) -> Option<RateLimit> {
+    /// What the tracker knows at `now`, as a reading.
+    pub(crate) fn reading(&mut self, now: Duration) -> Option<RateLimit> {
         self.expire(now);
         if (self.limit, self.remaining, self.reset_at) == (None, None, None) {
             return None;
@@ -152,21 +263,34 @@ impl RateTracker {
 
     /// Whether a send may start at `now`. An admitted send is counted
     /// against the remaining requests at once, so calls sharing the tracker
-    /// see each other before their responses arrive.
-    pub fn admit(&mut self, now: Duration, reset_jitter: Duration, rng: &mut Rng) -> Admit {
+    /// see each other before their responses arrive. A wait for a reset
+    /// gets up to `reset_jitter` more, drawn from `rng`.
+    pub(crate) fn admit(
+        &mut self,
+        now: Duration,
+        reset_jitter: Duration,
+        rng: &mut fastrand::Rng,
+    ) -> Admit {
         self.expire(now);
         let Some(remaining) = self.remaining else {
-            self.in_flight = self.in_flight.saturating_add(1);
-            return Admit::Go;
+            return self.go(now);
         };
-        let pressure = Pressure::of(self.limit, remaining, &self.thresholds);
-        match (pressure, self.reset_at) {
+        let wait = |wait| Admit::Wait {
+            wait,
+            capped: false,
+        };
+        match (
+            Pressure::of(self.limit, remaining, &self.thresholds),
+            self.reset_at,
+        ) {
             (Some(Pressure::Exhausted), Some(at)) => {
-                let jitter = Duration::from_nanos(rng.u64(0..=nanos(reset_jitter)));
-                Admit::Wait(
-                    at.saturating_sub(now).saturating_add(jitter),
-                    Pressure::Exhausted,
-                )
+                let jitter = rng.u64(0..=nanos(reset_jitter));
+                Admit::Wait {
+                    wait: at
+                        .saturating_sub(now)
+                        .saturating_add(Duration::from_nanos(jitter)),
+                    capped: self.capped,
+                }
             }
             // Exhausted, and when the window ends is unknown: the sends in
             // flight will say. If none has answered within a second, one
@@ -177,35 +301,205 @@ impl RateTracker {
                     .last_admit
                     .map_or(now, |t| t.saturating_add(Duration::from_secs(1)));
                 if now < probe_at {
-                    return Admit::Wait(probe_at - now, Pressure::Exhausted);
+                    return wait(probe_at - now);
                 }
-                self.last_admit = Some(now);
-                self.in_flight = self.in_flight.saturating_add(1);
-                Admit::Go
+                self.go(now)
             }
             (Some(Pressure::Critical), Some(at)) => {
                 if now < self.next_slot {
-                    return Admit::Wait(self.next_slot - now, Pressure::Critical);
+                    return wait(self.next_slot - now);
                 }
                 // Spread what is left evenly over the time left.
                 let left = u32::try_from(remaining).unwrap_or(u32::MAX).max(1);
-                let interval = at.saturating_sub(now) / left;
-                self.next_slot = now.saturating_add(interval);
-                self.remaining = Some(remaining.saturating_sub(1));
-                self.last_admit = Some(now);
-                self.in_flight = self.in_flight.saturating_add(1);
-                Admit::Go
+                self.next_slot = now.saturating_add(at.saturating_sub(now) / left);
+                self.go(now)
             }
-            _ => {
-                self.remaining = Some(remaining.saturating_sub(1));
-                self.last_admit = Some(now);
-                self.in_flight = self.in_flight.saturating_add(1);
-                Admit::Go
-            }
+            _ => self.go(now),
         }
+    }
+
+    fn go(&mut self, now: Duration) -> Admit {
+        if let Some(r) = self.remaining.as_mut() {
+            *r = r.saturating_sub(1);
+        }
+        self.last_admit = Some(now);
+        Admit::Go(self.in_flight.add())
     }
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn reading(limit: u64, remaining: u64, reset: u64) -> RateLimit {
+        RateLimit {
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset: Some(secs(reset)),
+            pressure: None,
+        }
+    }
+
+    fn rng() -> fastrand::Rng {
+        fastrand::Rng::with_seed(1)
+    }
+
+    fn tracker() -> RateTracker {
+        RateTracker::new(PressureThresholds::default(), secs(300), secs(60))
+    }
+
+    fn wait(s: u64) -> Admit {
+        Admit::Wait {
+            wait: secs(s),
+            capped: false,
+        }
+    }
+
+    fn pressure(t: &mut RateTracker, now: Duration) -> Option<Pressure> {
+        t.reading(now).and_then(|r| r.pressure)
+    }
+
+    fn go(a: Admit) -> bool {
+        matches!(a, Admit::Go(_))
+    }
+
+    #[test]
+    fn pressure_and_pacing() {
+        let mut rng = rng();
+        let mut t = tracker();
+        assert!(
+            go(t.admit(secs(0), Duration::ZERO, &mut rng)),
+            "nothing known"
+        );
+        t.observe(&reading(100, 50, 60), secs(0));
+        assert_eq!(pressure(&mut t, secs(0)), Some(Pressure::Normal));
+        t.observe(&reading(100, 10, 60), secs(0));
+        assert_eq!(pressure(&mut t, secs(0)), Some(Pressure::Warning));
+        // A later response of the same window reporting more left is stale.
+        t.observe(&reading(100, 30, 60), secs(0));
+        assert_eq!(pressure(&mut t, secs(0)), Some(Pressure::Warning));
+        // Critical: 4 left over 60 s -> one send every 15 s.
+        t.observe(&reading(100, 4, 60), secs(0));
+        assert_eq!(pressure(&mut t, secs(0)), Some(Pressure::Critical));
+        assert!(go(t.admit(secs(0), Duration::ZERO, &mut rng)));
+        assert_eq!(t.admit(secs(1), Duration::ZERO, &mut rng), wait(14));
+        assert!(go(t.admit(secs(15), Duration::ZERO, &mut rng)));
+        // Exhausted: wait for the reset, plus at most the jitter.
+        t.observe(&reading(100, 0, 45), secs(15));
+        match t.admit(secs(15), secs(2), &mut rng) {
+            Admit::Wait {
+                wait,
+                capped: false,
+            } => {
+                assert!(wait >= secs(45) && wait <= secs(47), "{wait:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Once the window has reset, a fresh one holds the whole limit.
+        assert_eq!(pressure(&mut t, secs(60)), Some(Pressure::Normal));
+        assert_eq!(t.reading(secs(60)).and_then(|r| r.reset), None);
+        // Sends use it up; with the end of the new window unknown, the next
+        // send waits for an answer (at most a second), then probes.
+        for _ in 0..100 {
+            assert!(go(t.admit(secs(60), secs(2), &mut rng)));
+        }
+        assert_eq!(t.admit(secs(60), secs(2), &mut rng), wait(1));
+        assert!(go(t.admit(secs(61), secs(2), &mut rng)));
+    }
+
+    #[test]
+    fn exhausted_without_a_reset_probes_once_a_second() {
+        let mut t = tracker();
+        let r = RateLimit {
+            reset: None,
+            ..reading(10, 0, 0)
+        };
+        t.observe(&r, secs(60));
+        assert!(matches!(
+            t.admit(secs(60), Duration::ZERO, &mut rng()),
+            Admit::Go(_)
+        ));
+        assert_eq!(t.admit(secs(60), Duration::ZERO, &mut rng()), wait(1));
+        assert!(matches!(
+            t.admit(secs(61), Duration::ZERO, &mut rng()),
+            Admit::Go(_)
+        ));
+    }
+
+    #[test]
+    fn a_cancelled_admission_gives_its_place_back_and_resets_clear_leaks() {
+        let mut t = tracker();
+        t.observe(&reading(10, 1, 5), secs(0));
+        let Admit::Go(generation) = t.admit(secs(0), Duration::ZERO, &mut rng()) else {
+            panic!("one place left");
+        };
+        assert_eq!(t.in_flight(secs(0)), 1);
+        t.cancel(generation, secs(0));
+        assert_eq!(t.in_flight(secs(0)), 0);
+        assert!(
+            matches!(t.admit(secs(0), Duration::ZERO, &mut rng()), Admit::Go(_)),
+            "the place came back"
+        );
+        // A send that never lands is forgotten when the window resets: the
+        // new window's first reading is not lowered by it.
+        assert_eq!(t.in_flight(secs(6)), 0);
+        t.observe(&reading(10, 9, 5), secs(6));
+        assert_eq!(
+            t.reading(secs(6)).and_then(|r| r.pressure),
+            Some(Pressure::Normal)
+        );
+    }
+
+    #[test]
+    fn sends_that_never_report_are_forgotten_within_stale_after() {
+        let mut t = tracker();
+        for _ in 0..5 {
+            t.admit(secs(0), Duration::ZERO, &mut rng());
+        }
+        assert_eq!(t.in_flight(secs(29)), 5);
+        assert_eq!(t.in_flight(secs(30)), 5, "one generation passed");
+        assert_eq!(t.in_flight(secs(60)), 0, "two generations passed");
+        // A late report of a forgotten send takes nothing off newer ones.
+        let Admit::Go(newer) = t.admit(secs(60), Duration::ZERO, &mut rng()) else {
+            panic!("nothing known");
+        };
+        t.landed(0, None, secs(61));
+        assert_eq!(t.in_flight(secs(61)), 1);
+        t.landed(newer, None, secs(61));
+        assert_eq!(t.in_flight(secs(61)), 0);
+    }
+
+    #[test]
+    fn readings_for_another_window_replace_the_stored_one() {
+        let mut t = tracker();
+        t.observe(&reading(100, 0, 200), secs(0));
+        // Same window, a second later and rounded: the lower count stays.
+        t.observe(&reading(100, 5, 199), secs(1) + Duration::from_millis(400));
+        assert_eq!(t.reading(secs(2)).and_then(|r| r.remaining), Some(0));
+        // A window ending much sooner: the server's fresher word wins.
+        t.observe(&reading(100, 90, 60), secs(3));
+        let now = t.reading(secs(3)).unwrap();
+        assert_eq!((now.remaining, now.reset), (Some(90), Some(secs(60))));
+    }
+
+    #[test]
+    fn a_stored_window_ends_at_most_the_cap_after_it_was_read() {
+        let mut t = tracker();
+        t.observe(&reading(100, 0, 999_999_999), secs(10));
+        assert_eq!(
+            t.admit(secs(10), Duration::ZERO, &mut rng()),
+            Admit::Wait {
+                wait: secs(300),
+                capped: true
+            }
+        );
+        assert!(matches!(
+            t.admit(secs(310), Duration::ZERO, &mut rng()),
+            Admit::Go(_)
+        ));
+    }
 }

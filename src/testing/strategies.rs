@@ -274,11 +274,17 @@ pub fn limits() -> impl Strategy<Value = LimitsSpec> {
         0u64..5_000,
         prop::option::of(budget()),
         prop::option::of(breaker()),
+        any::<bool>(),
+        1u64..120_000,
     )
-        .prop_map(|(pacing, jitter, budget, breaker)| LimitsSpec {
-            pacing,
-            reset_jitter: ms(jitter),
-            budget,
-            breaker,
-        })
+        .prop_map(
+            |(pacing, jitter, budget, breaker, charge_uncounted_waits, stale)| LimitsSpec {
+                pacing,
+                reset_jitter: ms(jitter),
+                budget,
+                breaker,
+                charge_uncounted_waits,
+                stale_after: ms(stale),
+            },
+        )
 }
