@@ -266,3 +266,130 @@ fn http_header_maps_are_read_in_place() {
     assert_eq!(hints.retry_after, Some(std::time::Duration::from_secs(7)));
     assert_eq!(hints.rate_limit.and_then(|r| r.remaining), Some(3));
 }
+
+mod panicking_hooks_through_shared_limits {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use steadfast::driver::blocking::{run_with_limits, Hooks};
+    use steadfast::driver::ureq_adapter::network_error;
+    use steadfast::driver::Reply;
+    use steadfast::{Limits, Method, NetworkError, Request};
+
+    use super::support::fake_api::{FakeApi, Fault};
+    use super::support::{assert_nothing_held, guarded_policy, ms};
+
+    /// Creates one contact; panics in attempt `panic_at`, before or after
+    /// the request went out.
+    struct Flaky {
+        agent: ureq::Agent,
+        url: String,
+        body: String,
+        panic_at: Option<(u32, bool)>,
+    }
+
+    impl Hooks for Flaky {
+        type Response = Reply;
+        type Id = ();
+        fn send(&mut self, attempt: u32, timeout: Option<Duration>) -> Result<Reply, NetworkError> {
+            if self.panic_at == Some((attempt, false)) {
+                panic!("hook panicked before sending attempt {attempt}");
+            }
+            let result = self
+                .agent
+                .post(&self.url)
+                .config()
+                .timeout_global(timeout)
+                .build()
+                .header("Authorization", "Bearer tok-0")
+                .header("Content-Type", "application/json")
+                .send(&self.body);
+            let mut response = result.map_err(|e| network_error(&e))?;
+            let body = response
+                .body_mut()
+                .read_to_vec()
+                .map_err(|e| network_error(&e))?;
+            if self.panic_at == Some((attempt, true)) {
+                panic!("hook panicked after sending attempt {attempt}");
+            }
+            Ok(Reply {
+                status: response.status().as_u16(),
+                headers: response
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                    .collect(),
+                body,
+            })
+        }
+    }
+
+    fn flaky(api: &FakeApi, ext: &str, panic_at: Option<(u32, bool)>) -> Flaky {
+        Flaky {
+            agent: ureq::Agent::new_with_config(
+                ureq::config::Config::builder()
+                    .http_status_as_error(false)
+                    .build(),
+            ),
+            url: api.url("/contacts"),
+            body: serde_json::to_string(&super::contact(ext)).unwrap(),
+            panic_at,
+        }
+    }
+
+    #[test]
+    fn hooks_that_panic_leave_the_limits_clean() {
+        let api = Arc::new(FakeApi::start());
+        api.rate_limit(40, ms(200));
+        api.random_faults(
+            11,
+            0.4,
+            vec![
+                Fault::status(503),
+                Fault::status(500),
+                Fault::with(429, &[("Retry-After", "0.02")]),
+            ],
+        );
+        let policy = Arc::new(guarded_policy());
+        let limits = Arc::new(Mutex::new(Limits::new(&policy)));
+        let request = Request::new(Method::Post).with_external_id();
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (api, policy, limits) =
+                    (Arc::clone(&api), Arc::clone(&policy), Arc::clone(&limits));
+                std::thread::spawn(move || {
+                    let mut rng = fastrand::Rng::with_seed(t);
+                    let mut panics = 0;
+                    for i in 0..10 {
+                        let panic_at = rng.bool().then(|| (rng.u32(1..=3), rng.bool()));
+                        let mut hooks = flaky(&api, &format!("p-{t}-{i}"), panic_at);
+                        let run = catch_unwind(AssertUnwindSafe(|| {
+                            run_with_limits(&*policy, request, Some(&*limits), &mut hooks)
+                        }));
+                        panics += u32::from(run.is_err());
+                    }
+                    panics
+                })
+            })
+            .collect();
+        let panics: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert!(panics > 2, "only {panics} of 40 calls panicked");
+        assert_nothing_held(&limits);
+
+        api.random_faults(0, 0.0, Vec::new());
+        std::thread::sleep(ms(300));
+        let run = run_with_limits(
+            &*policy,
+            request,
+            Some(&*limits),
+            &mut flaky(&api, "healed", None),
+        );
+        assert!(
+            run.result.is_ok(),
+            "{:?}",
+            run.result.err().map(|f| f.reason)
+        );
+        assert_nothing_held(&limits);
+    }
+}

@@ -261,3 +261,110 @@ async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_header
     assert_eq!(api.store().len(), 51);
     assert_eq!(log.len(), 51, "one request per call");
 }
+
+mod cancelled_through_shared_limits {
+    use std::sync::{Arc, Mutex};
+
+    use steadfast::driver::tokio::{run_with_limits, TokenStore};
+    use steadfast::limits::BreakerState;
+    use steadfast::{Limits, Reason};
+
+    use super::support::fake_api::{FakeApi, Fault};
+    use super::support::{assert_nothing_held, guarded_policy, ms};
+    use super::{create_request, Create};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_probe_cut_by_a_timeout_gives_its_slot_back() {
+        let api = FakeApi::start();
+        let policy = guarded_policy();
+        let limits = Mutex::new(Limits::new(&policy));
+        let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+        let create = |ext: &str| Create::new(api.url(""), Arc::clone(&token), ext);
+
+        // Four 503s open the breaker in the middle of one call.
+        api.script(vec![Fault::status(503); 4]);
+        let run = run_with_limits(&policy, create_request(), Some(&limits), &mut create("a")).await;
+        let reason = run.result.err().map(|f| f.reason);
+        assert!(
+            matches!(reason, Some(Reason::CircuitOpen { .. })),
+            "{reason:?}"
+        );
+
+        // After the break, the one probe stalls and its caller gives up.
+        tokio::time::sleep(ms(120)).await;
+        api.script([Fault::StoreThenStall(ms(600))]);
+        let cut = tokio::time::timeout(
+            ms(80),
+            run_with_limits(&policy, create_request(), Some(&limits), &mut create("b")),
+        )
+        .await;
+        assert!(cut.is_err(), "the probe was still waiting for its answer");
+        assert_nothing_held(&limits);
+        let snapshot = limits.lock().unwrap().snapshot(steadfast::driver::now());
+        assert_eq!(
+            snapshot.breaker,
+            Some(BreakerState::HalfOpen { probes_left: 1 })
+        );
+
+        // The next call is the probe at once, and closes the breaker.
+        let run = run_with_limits(&policy, create_request(), Some(&limits), &mut create("c")).await;
+        assert!(
+            run.result.is_ok(),
+            "{:?}",
+            run.result.err().map(|f| f.reason)
+        );
+        let snapshot = limits.lock().unwrap().snapshot(steadfast::driver::now());
+        assert_eq!(snapshot.breaker, Some(BreakerState::Closed));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_cut_at_random_points_leave_the_limits_clean() {
+        let api = Arc::new(FakeApi::start());
+        api.rate_limit(40, ms(200));
+        api.random_faults(
+            2026,
+            0.4,
+            vec![
+                Fault::status(503),
+                Fault::status(500),
+                Fault::with(429, &[("Retry-After", "0.02")]),
+                Fault::SlowThenClose(ms(40)),
+                Fault::StoreThenStall(ms(60)),
+            ],
+        );
+        let policy = Arc::new(guarded_policy());
+        let limits = Arc::new(Mutex::new(Limits::new(&policy)));
+        let token = Arc::new(TokenStore::new("tok-0".to_owned()));
+        let mut rng = fastrand::Rng::with_seed(7);
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let (policy, limits) = (Arc::clone(&policy), Arc::clone(&limits));
+                let mut hooks = Create::new(api.url(""), Arc::clone(&token), &format!("r-{i}"));
+                let cut_after = ms(rng.u64(0..150));
+                tokio::spawn(async move {
+                    let run =
+                        run_with_limits(&*policy, create_request(), Some(&*limits), &mut hooks);
+                    tokio::time::timeout(cut_after, run).await.is_err()
+                })
+            })
+            .collect();
+        let mut cut = 0;
+        for t in tasks {
+            cut += u32::from(t.await.unwrap());
+        }
+        assert!(cut > 5, "only {cut} of 40 calls were cut");
+        assert_nothing_held(&limits);
+
+        // The API heals: within the break and one window, a call gets through.
+        api.random_faults(0, 0.0, Vec::new());
+        tokio::time::sleep(ms(300)).await;
+        let mut hooks = Create::new(api.url(""), Arc::clone(&token), "healed");
+        let run = run_with_limits(&*policy, create_request(), Some(&*limits), &mut hooks).await;
+        assert!(
+            run.result.is_ok(),
+            "{:?}",
+            run.result.err().map(|f| f.reason)
+        );
+        assert_nothing_held(&limits);
+    }
+}

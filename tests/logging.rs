@@ -25,6 +25,7 @@ impl Write for Buffer {
 struct Scripted {
     replies: Vec<Reply>,
     body: Vec<u8>,
+    endpoint: &'static str,
 }
 
 impl Hooks for Scripted {
@@ -34,7 +35,7 @@ impl Hooks for Scripted {
         Ok(self.replies.remove(0))
     }
     fn endpoint(&self) -> &str {
-        "/contacts"
+        self.endpoint
     }
     fn body(&self) -> Option<&[u8]> {
         Some(&self.body)
@@ -88,6 +89,7 @@ fn every_event_is_a_record_without_secrets() {
         ],
         // 150 'a's, then 'b's: the cut falls inside the b's.
         body: [vec![b'a'; 150], vec![b'b'; 350]].concat(),
+        endpoint: "/contacts",
     };
     tracing::subscriber::with_default(subscriber, || {
         let run = run(
@@ -131,6 +133,38 @@ fn every_event_is_a_record_without_secrets() {
     assert_eq!(attempts.len(), 3);
     let body = attempts[0].split("body=").nth(1).unwrap();
     assert_eq!(body.matches('b').count(), 50, "{body}");
+    assert!(!log.contains("SECRET"), "{log}");
+}
+
+#[test]
+fn endpoints_are_logged_without_userinfo_or_query_values() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let mut hooks = Scripted {
+        replies: vec![reply(200, &[])],
+        body: Vec::new(),
+        endpoint:
+            "https://sync:SECRET-4@api.example/contacts?access_token=SECRET-5&page=2#SECRET-6",
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let run = run(Policy::seed_guide(), Request::new(Method::Get), &mut hooks);
+        assert!(run.result.is_ok());
+    });
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    for line in log.lines() {
+        assert!(
+            line.contains(
+                "endpoint=\"https://api.example/contacts?access_token=REDACTED&page=REDACTED\""
+            ),
+            "{line}"
+        );
+    }
     assert!(!log.contains("SECRET"), "{log}");
 }
 

@@ -225,3 +225,47 @@ pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// The e2e policy with every shared limit on: pacing (trusting a window for
+/// up to a second), a small AWS-style quota, and a breaker that opens after
+/// four failures, breaks for 100 ms and sends one probe.
+pub fn guarded_policy() -> Policy {
+    use steadfast::limits::{BreakerSpec, BudgetSpec};
+    let spec = policy().spec().clone();
+    Policy::new(PolicySpec {
+        retry_after_cap: ms(1000),
+        limits: steadfast::LimitsSpec {
+            reset_jitter: ms(10),
+            budget: Some(BudgetSpec::Quota {
+                capacity: 100,
+                retry_cost: 5,
+                timeout_cost: 10,
+                success_credit: 1,
+            }),
+            breaker: Some(BreakerSpec {
+                failure_ratio: 0.5,
+                window: ms(10_000),
+                min_outcomes: 4,
+                break_for: ms(100),
+                probes: 1,
+            }),
+            ..Default::default()
+        },
+        ..spec
+    })
+    .expect("valid guarded policy")
+}
+
+/// Nothing is held: no send in flight, no probe slot taken, the budget
+/// within its capacity.
+pub fn assert_nothing_held(limits: &std::sync::Mutex<steadfast::Limits>) {
+    use steadfast::limits::{BreakerState, BudgetState};
+    let snapshot = limits.lock().unwrap().snapshot(steadfast::driver::now());
+    assert_eq!(snapshot.in_flight, 0, "{snapshot:?}");
+    if let Some(BreakerState::HalfOpen { probes_left }) = snapshot.breaker {
+        assert_eq!(probes_left, 1, "a probe slot is held: {snapshot:?}");
+    }
+    if let Some(BudgetState::Quota { tokens, capacity }) = snapshot.budget {
+        assert!(tokens <= capacity, "{snapshot:?}");
+    }
+}
