@@ -165,6 +165,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(call.poll_with(&mut limits, clock), action);
         }
     }
+    // Whatever the call still holds comes back: nothing stays in flight.
+    call.abandon(&mut limits, clock);
+    let snapshot = limits.snapshot(clock);
+    assert_eq!(snapshot.in_flight, 0);
+    if let Some(steadfast::limits::BudgetState::Quota { tokens, capacity }) = snapshot.budget {
+        assert!(tokens <= capacity);
+    }
     assert!(refreshes <= 1);
     assert!(call.retries() <= policy.spec().max_retries);
     assert!(sends <= u64::from(policy.spec().max_retries) + 3 + uncounted);

@@ -100,6 +100,7 @@ impl<P: Borrow<Policy>> Call<P> {
 
     /// Whether the call holds anything of the shared limits that
     /// [`abandon`](Self::abandon) would give back.
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     pub(crate) fn holds_grant(&self) -> bool {
         self.grant.holds_anything()
     }

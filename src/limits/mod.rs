@@ -132,6 +132,7 @@ impl Grant {
     }
 
     /// Whether giving it back would change anything.
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     pub(crate) fn holds_anything(&self) -> bool {
         self.send.is_some() || self.probe.is_some() || self.charge.is_some()
     }
