@@ -35,9 +35,10 @@ fn request_cycle(c: &mut Criterion) {
     let policy = loops::limited_policy();
     let mut limits = steadfast::Limits::new(&policy);
     let mut clock = loops::start();
+    let mut server = loops::Server::new();
     c.bench_function(
         "request cycle through shared limits: admit, observe 200, done",
-        |b| b.iter(|| loops::request_cycle(&policy, &mut limits, &mut clock)),
+        |b| b.iter(|| loops::request_cycle(&policy, &mut limits, &mut clock, &mut server)),
     );
 }
 

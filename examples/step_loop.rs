@@ -35,8 +35,10 @@ fn main() {
             let policy = loops::limited_policy();
             let mut limits = steadfast::Limits::new(&policy);
             let mut clock = loops::start();
+            let mut server = loops::Server::new();
             for _ in 0..n {
-                black_box(loops::request_cycle(&policy, &mut limits, &mut clock));
+                let action = loops::request_cycle(&policy, &mut limits, &mut clock, &mut server);
+                assert!(action.is_final(), "{action:?}");
             }
         }
         "backon" => {

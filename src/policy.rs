@@ -19,6 +19,9 @@ use crate::schedule::{Jitter, Schedule};
 #[serde(try_from = "PolicySpec", into = "PolicySpec")]
 pub struct Policy {
     spec: PolicySpec,
+    /// The schedule's shortest and longest delay, worked out once: an
+    /// explicit schedule would scan its delays on every call and backoff.
+    bounds: (Duration, Duration),
 }
 
 /// The knobs of a policy, unvalidated. Defaults are the source guide's
@@ -347,7 +350,7 @@ impl Policy {
         if !(0.0..=1.0).contains(&critical) || !(critical..=1.0).contains(&warning) {
             return Err(PolicyError::BadPressure { critical, warning });
         }
-        Ok(Self { spec })
+        Ok(Self::trusted(spec))
     }
 
     /// The validated knobs.
@@ -358,7 +361,7 @@ impl Policy {
     /// The longest sleep any call under this policy can be told to take:
     /// the larger of the schedule's cap and `retry_after_cap`.
     pub fn max_sleep(&self) -> Duration {
-        self.spec.schedule.cap().max(self.spec.retry_after_cap)
+        self.bounds.1.max(self.spec.retry_after_cap)
     }
 
     /// The same policy with a total deadline.
@@ -397,7 +400,13 @@ impl Policy {
 
     /// Used by presets, whose specs are checked by tests.
     pub(crate) fn trusted(spec: PolicySpec) -> Self {
-        Self { spec }
+        let bounds = (spec.schedule.base(), spec.schedule.cap());
+        Self { spec, bounds }
+    }
+
+    /// The schedule's base and cap.
+    pub(crate) fn schedule_bounds(&self) -> (Duration, Duration) {
+        self.bounds
     }
 }
 

@@ -47,12 +47,33 @@ pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
     call.poll(*clock)
 }
 
-/// A 200 carrying the IETF draft's rate-limit headers: plenty left.
-pub const HEALTHY: [(&str, &str); 3] = [
-    ("RateLimit-Limit", "1000"),
-    ("RateLimit-Remaining", "900"),
-    ("RateLimit-Reset", "60"),
-];
+/// What an honest server says in the IETF draft's headers over one 10 s
+/// window of 1,000 requests, one every 10 ms, under a limit of 100,000: the
+/// count goes down with every request, the reset with the time; then the
+/// next window.
+pub struct Server {
+    readings: Vec<(String, String)>,
+    sent: usize,
+}
+
+impl Server {
+    pub fn new() -> Self {
+        let readings = (0..1000usize)
+            .map(|i| ((99_999 - i).to_string(), (10 - i / 100).to_string()))
+            .collect();
+        Self { readings, sent: 0 }
+    }
+
+    fn answer(&mut self) -> [(&str, &str); 3] {
+        let (remaining, reset) = &self.readings[self.sent % self.readings.len()];
+        self.sent += 1;
+        [
+            ("RateLimit-Limit", "100000"),
+            ("RateLimit-Remaining", remaining),
+            ("RateLimit-Reset", reset),
+        ]
+    }
+}
 
 /// The guide's policy with every shared limit on: pacing, a 20 % retry
 /// budget and a circuit breaker.
@@ -79,14 +100,21 @@ pub fn limited_policy() -> Policy {
 }
 
 /// One request cycle through shared limits: a new call is admitted
-/// (`poll_with`), its 200 is observed (`observe_with`: tracker, breaker,
-/// budget), and the final poll says done. 10 ms pass between cycles.
+/// (`poll_with`), the server's 200 is observed (`observe_with`: tracker,
+/// breaker, budget), and the final poll says done. 10 ms pass between
+/// cycles.
 #[inline]
-pub fn request_cycle(policy: &Policy, limits: &mut Limits, clock: &mut Clock) -> Action {
+pub fn request_cycle(
+    policy: &Policy,
+    limits: &mut Limits,
+    clock: &mut Clock,
+    server: &mut Server,
+) -> Action {
     *clock = clock.advanced(Duration::from_millis(10));
     let mut call = Call::new(policy, Request::new(Method::Get), *clock, 1);
     black_box(call.poll_with(limits, *clock));
-    let event = call.observe_with(limits, Outcome::response(200, black_box(&HEALTHY)), *clock);
+    let headers = server.answer();
+    let event = call.observe_with(limits, Outcome::response(200, black_box(&headers)), *clock);
     black_box(event.ok());
     call.poll_with(limits, *clock)
 }

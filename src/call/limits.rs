@@ -39,7 +39,7 @@ impl<P: Borrow<Policy>> Call<P> {
                     notes |= HintNotes::CAPPED;
                 }
                 let wait = self.capped(wait, &mut notes);
-                self.after(wait).unwrap_or_else(Next::GiveUp)
+                self.after(wait)
             }
             Admission::Refused(retry_after) => Next::GiveUp(Reason::CircuitOpen { retry_after }),
         };
@@ -67,7 +67,8 @@ impl<P: Borrow<Policy>> Call<P> {
         outcome: Outcome<'_>,
         clock: Clock,
     ) -> Result<&Event, OutcomeError> {
-        let mut verdict = self.decide(outcome, clock)?;
+        self.fits(&outcome)?;
+        let mut verdict = self.decide(outcome, clock);
         let now = self.now;
         if let Some(health) = verdict.health {
             let reading = verdict.hints.rate_limit;

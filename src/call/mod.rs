@@ -128,7 +128,7 @@ impl<P: Borrow<Policy>> Call<P> {
     /// Starts a call at `clock`. `seed` seeds the call's jitter: fix it to
     /// replay a trace, vary it between calls so their jitter differs.
     pub fn new(policy: P, request: Request, clock: Clock, seed: u64) -> Self {
-        let prev_delay = policy.borrow().spec().schedule.base();
+        let prev_delay = policy.borrow().schedule_bounds().0;
         Self {
             policy,
             request,
@@ -176,13 +176,13 @@ impl<P: Borrow<Policy>> Call<P> {
     /// it sleeps, a search result it never requested, anything after the end)
     /// is an error and leaves the call unchanged.
     pub fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<&Event, OutcomeError> {
-        let verdict = self.decide(outcome, clock)?;
+        self.fits(&outcome)?;
+        let verdict = self.decide(outcome, clock);
         Ok(self.commit(verdict))
     }
 
-    /// The decision on `outcome`, with nothing committed yet: the limits
-    /// may still veto it.
-    fn decide(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<Verdict, OutcomeError> {
+    /// Whether `outcome` answers what the call asked for.
+    fn fits(&self, outcome: &Outcome<'_>) -> Result<(), OutcomeError> {
         let waiting = self.waiting();
         let fits = matches!(
             (waiting, outcome.kind()),
@@ -192,56 +192,63 @@ impl<P: Borrow<Policy>> Call<P> {
             ) | (Waiting::Refresh, OutcomeKind::Refresh)
                 | (Waiting::Search, OutcomeKind::Search)
         );
-        if !fits {
-            return Err(OutcomeError {
+        if fits {
+            Ok(())
+        } else {
+            Err(OutcomeError {
                 got: outcome.kind(),
                 waiting,
-            });
+            })
         }
+    }
+
+    /// The decision on an outcome that [`fits`](Self::fits). The schedule's
+    /// own state moves as it is made (the backoff step, the jitter's
+    /// previous delay, the one-refresh and one-re-create marks); what the
+    /// limits may still veto — the next action, the attempt and retry
+    /// counters, the event — is only committed afterwards. A veto ends the
+    /// call, so the schedule's state is never read again.
+    #[inline(always)]
+    fn decide(&mut self, outcome: Outcome<'_>, clock: Clock) -> Verdict {
         self.tick(clock);
+        let (observed, hints) = match outcome {
+            Outcome::Response { status, headers } => (
+                Observed::Status(status),
+                headers::read(headers, clock.unix, &self.spec().pressure),
+            ),
+            Outcome::Network(error) => (Observed::Network(error), Hints::default()),
+            Outcome::Refresh(r) => (Observed::Refresh(r), Hints::default()),
+            Outcome::Search(s) => (Observed::Search(s), Hints::default()),
+        };
         let mut v = Verdict {
             next: Next::Send,
             basis: Basis::Immediate,
-            observed: Observed::Nothing,
-            hints: Hints::default(),
+            observed,
+            hints,
             retry: false,
             charge: false,
             health: None,
             after_timeout: false,
-            backoffs: self.backoffs,
-            prev_delay: self.prev_delay,
-            refreshed: self.refreshed,
-            recreated: self.recreated,
         };
         match outcome {
-            Outcome::Response { status, headers } => {
-                v.observed = Observed::Status(status);
-                v.hints = headers::read(headers, clock.unix, &self.spec().pressure);
-                self.on_status(status, &mut v);
-            }
+            Outcome::Response { status, .. } => self.on_status(status, &mut v),
             Outcome::Network(error) => {
-                v.observed = Observed::Network(error);
                 v.after_timeout =
                     matches!(error, NetworkError::Timeout | NetworkError::ConnectTimeout);
                 self.on_network(error, &mut v);
             }
-            Outcome::Refresh(r) => {
-                v.observed = Observed::Refresh(r);
-                self.on_refresh(r, &mut v);
-            }
-            Outcome::Search(s) => {
-                v.observed = Observed::Search(s);
-                self.on_search(s, &mut v);
-            }
+            Outcome::Refresh(r) => self.on_refresh(r, &mut v),
+            Outcome::Search(s) => self.on_search(s, &mut v),
         }
         if !matches!(v.next, Next::Send | Next::Sleep { .. }) {
             v.basis = Basis::Rule;
         }
-        Ok(v)
+        v
     }
 
     /// Makes a verdict the call's: counters, schedule state, the next
     /// action and the event, each written once.
+    #[inline(always)]
     fn commit(&mut self, v: Verdict) -> &Event {
         let attempt = self.attempt;
         if matches!(v.next, Next::Send | Next::Sleep { .. }) {
@@ -250,10 +257,6 @@ impl<P: Borrow<Policy>> Call<P> {
         if v.retry {
             self.retries = self.retries.saturating_add(1);
         }
-        self.backoffs = v.backoffs;
-        self.prev_delay = v.prev_delay;
-        self.refreshed = v.refreshed;
-        self.recreated = v.recreated;
         self.next = v.next;
         self.last = Event {
             attempt,
@@ -348,9 +351,9 @@ impl<P: Borrow<Policy>> Call<P> {
         match rule {
             Rule::Succeed => v.next = Next::Done(Completion::Success { status }),
             Rule::GiveUp => v.give_up(Reason::NotRetryable { status }),
-            Rule::RefreshToken if v.refreshed => v.give_up(Reason::ReauthRequired),
+            Rule::RefreshToken if self.refreshed => v.give_up(Reason::ReauthRequired),
             Rule::RefreshToken => {
-                v.refreshed = true;
+                self.refreshed = true;
                 v.next = Next::RefreshToken;
             }
             Rule::SearchExisting => {
@@ -373,8 +376,8 @@ impl<P: Borrow<Policy>> Call<P> {
                 extra_steps,
             } => {
                 if let (true, Some(wait)) = (retry_after, v.hints.retry_after) {
-                    if self.spec().schedule.honours_retry_after(v.backoffs) {
-                        v.backoffs = v.backoffs.saturating_add(1);
+                    if self.spec().schedule.honours_retry_after(self.backoffs) {
+                        self.backoffs = self.backoffs.saturating_add(1);
                         let wait = self.bounded_server_wait(wait, &mut v.hints.notes);
                         return self.retry_in(v, wait, true, Basis::RetryAfter);
                     }
@@ -434,8 +437,8 @@ impl<P: Borrow<Policy>> Call<P> {
                 v.next = Next::Done(Completion::Update);
             }
             Search::Found => v.next = Next::Done(Completion::Existing),
-            Search::NotFound if !v.recreated => {
-                v.recreated = true;
+            Search::NotFound if !self.recreated => {
+                self.recreated = true;
                 self.retry_in(v, Duration::ZERO, false, Basis::Immediate);
             }
             Search::NotFound => v.give_up(Reason::ConflictUnresolved),
@@ -444,17 +447,17 @@ impl<P: Borrow<Policy>> Call<P> {
     }
 
     fn backoff(&mut self, v: &mut Verdict, extra_steps: u32) {
-        let step = v.backoffs.saturating_add(extra_steps);
+        let step = self.backoffs.saturating_add(extra_steps);
         let elapsed = self.elapsed();
         let policy = self.policy.borrow();
         let spec = policy.spec();
         let delay = spec.schedule.delay(step, elapsed);
-        let (base, cap) = (spec.schedule.base(), spec.schedule.cap());
+        let (base, cap) = policy.schedule_bounds();
         let wait = spec
             .jitter
-            .apply(delay, v.prev_delay, base, cap, &mut self.rng);
-        v.prev_delay = wait;
-        v.backoffs = v.backoffs.saturating_add(1);
+            .apply(delay, self.prev_delay, base, cap, &mut self.rng);
+        self.prev_delay = wait;
+        self.backoffs = self.backoffs.saturating_add(1);
         self.retry_in(v, wait, true, Basis::Backoff { step });
     }
 
@@ -491,40 +494,37 @@ impl<P: Borrow<Policy>> Call<P> {
                 retries: self.retries,
             });
         }
-        match self.after(wait) {
-            Ok(next) => {
-                v.next = next;
-                v.basis = basis;
-                v.retry = counts;
-                v.charge = counts;
-            }
-            Err(reason) => v.give_up(reason),
+        v.next = self.after(wait);
+        if v.next_is_resend() {
+            v.basis = basis;
+            v.retry = counts;
+            v.charge = counts;
         }
     }
 
     /// The next send, `wait` from now, unless that crosses the deadline.
-    fn after(&self, wait: Duration) -> Result<Next, Reason> {
+    #[inline]
+    fn after(&self, wait: Duration) -> Next {
         if self
             .spec()
             .deadline
             .is_some_and(|d| self.elapsed().saturating_add(wait) > d)
         {
-            return Err(Reason::DeadlineExceeded);
-        }
-        Ok(if wait.is_zero() {
+            Next::GiveUp(Reason::DeadlineExceeded)
+        } else if wait.is_zero() {
             Next::Send
         } else {
             Next::Sleep {
                 until: self.now.saturating_add(wait),
                 len: wait,
             }
-        })
+        }
     }
 }
 
 /// One decision on an outcome, held until the limits have had their say:
-/// what comes next and why, what the call's counters and schedule state
-/// become, and what the limits need to know.
+/// what comes next and why, whether it counts, and what the limits need to
+/// know.
 #[derive(Clone, Copy, Debug)]
 struct Verdict {
     next: Next,
@@ -539,10 +539,6 @@ struct Verdict {
     health: Option<Health>,
     /// The outcome was a timeout (the AWS quota charges more for it).
     after_timeout: bool,
-    backoffs: u32,
-    prev_delay: Duration,
-    refreshed: bool,
-    recreated: bool,
 }
 
 impl Verdict {

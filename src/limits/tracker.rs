@@ -39,7 +39,8 @@ pub(crate) struct RateTracker {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct InFlight {
     generation: u32,
-    since: Duration,
+    /// When the next generation starts.
+    rotate_at: Duration,
     /// Indexed by generation parity.
     counts: [u64; 2],
     /// A generation lasts at least this long.
@@ -48,11 +49,12 @@ struct InFlight {
 
 impl InFlight {
     fn new(stale_after: Duration) -> Self {
+        let period = (stale_after / 2).max(Duration::from_nanos(1));
         Self {
             generation: 0,
-            since: Duration::ZERO,
+            rotate_at: period,
             counts: [0; 2],
-            period: (stale_after / 2).max(Duration::from_nanos(1)),
+            period,
         }
     }
 
@@ -60,17 +62,21 @@ impl InFlight {
         self.counts[0].saturating_add(self.counts[1])
     }
 
+    #[inline]
     fn age(&mut self, now: Duration) {
-        let behind = now.saturating_sub(self.since);
-        if behind < self.period {
-            return;
+        if now >= self.rotate_at {
+            self.rotate(now);
         }
-        if behind >= self.period.saturating_mul(2) {
+    }
+
+    #[cold]
+    fn rotate(&mut self, now: Duration) {
+        if now >= self.rotate_at.saturating_add(self.period) {
             self.forget_all(now);
         } else {
             self.generation = self.generation.wrapping_add(1);
             self.counts[parity(self.generation)] = 0;
-            self.since = now;
+            self.rotate_at = now.saturating_add(self.period);
         }
     }
 
@@ -78,7 +84,7 @@ impl InFlight {
     fn forget_all(&mut self, now: Duration) {
         self.generation = self.generation.wrapping_add(2);
         self.counts = [0; 2];
-        self.since = now;
+        self.rotate_at = now.saturating_add(self.period);
     }
 
     fn add(&mut self) -> u32 {
@@ -143,7 +149,7 @@ impl RateTracker {
     /// belong to generations that are over.
     pub(crate) fn reset(&mut self) {
         let mut in_flight = self.in_flight;
-        in_flight.forget_all(in_flight.since);
+        in_flight.forget_all(in_flight.rotate_at);
         *self = Self {
             in_flight,
             ..Self::new(self.thresholds, self.cap, Duration::ZERO)
@@ -177,7 +183,7 @@ impl RateTracker {
             let mut r = *r;
             let others = self.in_flight.total();
             r.remaining = r.remaining.map(|n| n.saturating_sub(others));
-            self.observe(&r, now);
+            self.take(&r, now);
         }
     }
 
@@ -189,6 +195,11 @@ impl RateTracker {
     /// one, whichever ends first: the fresher word is the server's.
     pub(crate) fn observe(&mut self, reading: &RateLimit, now: Duration) {
         self.expire(now);
+        self.take(reading, now);
+    }
+
+    /// [`observe`](Self::observe), the window already brought to `now`.
+    fn take(&mut self, reading: &RateLimit, now: Duration) {
         // A reset already past describes a window that is over (a response
         // that crossed the boundary): its count says nothing about this one.
         if reading.reset == Some(Duration::ZERO) {
@@ -230,19 +241,25 @@ impl RateTracker {
     /// A window whose reset was cut to the cap has not ended when the cap
     /// runs out, only stopped being trusted: its count stays, its end
     /// becomes unknown, and an exhausted count lets a probe find out.
+    #[inline]
     fn expire(&mut self, now: Duration) {
         self.in_flight.age(now);
         if self.reset_at.is_some_and(|at| at <= now) {
-            self.reset_at = None;
-            self.next_slot = Duration::ZERO;
-            if core::mem::take(&mut self.capped) {
-                return;
-            }
-            self.remaining = self.limit;
-            self.refilled = self.limit.is_some();
-            // Sends still out count in the window that just ended.
-            self.in_flight.forget_all(now);
+            self.window_over(now);
         }
+    }
+
+    #[cold]
+    fn window_over(&mut self, now: Duration) {
+        self.reset_at = None;
+        self.next_slot = Duration::ZERO;
+        if core::mem::take(&mut self.capped) {
+            return;
+        }
+        self.remaining = self.limit;
+        self.refilled = self.limit.is_some();
+        // Sends still out count in the window that just ended.
+        self.in_flight.forget_all(now);
     }
 
     /// What the tracker knows at `now`, as a reading.
@@ -487,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stored_window_ends_at_most_the_cap_after_it_was_read() {
+    fn a_stored_window_is_trusted_at_most_the_cap_after_it_was_read() {
         let mut t = tracker();
         t.observe(&reading(100, 0, 999_999_999), secs(10));
         assert_eq!(
@@ -497,9 +514,20 @@ mod tests {
                 capped: true
             }
         );
+        // Then its end is unknown, not past: one probe goes, the others
+        // wait for its answer instead of assuming a fresh window.
         assert!(matches!(
             t.admit(secs(310), Duration::ZERO, &mut rng()),
             Admit::Go(_)
         ));
+        assert_eq!(t.admit(secs(310), Duration::ZERO, &mut rng()), wait(1));
+        assert_eq!(t.reading(secs(310)).and_then(|r| r.reset), None);
+        // An uncapped window that ends is a fresh one: the full limit.
+        t.observe(&reading(100, 0, 20), secs(311));
+        assert!(matches!(
+            t.admit(secs(331), Duration::ZERO, &mut rng()),
+            Admit::Go(_)
+        ));
+        assert_eq!(t.reading(secs(331)).and_then(|r| r.remaining), Some(99));
     }
 }
