@@ -56,7 +56,7 @@
 //! # Deviations from the source guide
 //!
 //! The guide contradicts itself in places; the presets follow its text (see
-//! `DESIGN.md`): the 4th retry waits 300 s (not 81 s), there are 4 retries
+//! `docs/design.md` in the repository): the 4th retry waits 300 s (not 81 s), there are 4 retries
 //! (not 4 attempts), and a 401 does lead to a refresh. A conflict search's
 //! record id stays with the caller: the call only needs to know whether the
 //! record was found, which keeps [`Action`] `Copy` and a call free of heap

@@ -26,7 +26,7 @@ const PLAIN_429: RateLimitRule = RateLimitRule {
 };
 
 impl Policy {
-    /// The source guide's rules (DESIGN.md's table): 3 s, 9 s, 27 s, 300 s
+    /// The source guide's rules (the decision table of `docs/design.md`): 3 s, 9 s, 27 s, 300 s
     /// then give up (4 retries, 5 attempts); 401 refreshes once; 409 searches
     /// by external id; 429 waits `Retry-After`, else the reset header, else
     /// 60 s; 503 honours `Retry-After`; 504 backs off one step longer;

@@ -1,4 +1,4 @@
-//! One table-driven test per row of DESIGN.md's decision table, plus the
+//! One table-driven test per row of the decision table in docs/design.md, plus the
 //! knobs that change a row.
 
 use std::time::Duration;

@@ -22,7 +22,7 @@ fn the_guides_table() {
 
 #[test]
 fn the_guides_formula_differs_from_its_table_at_the_fourth_retry() {
-    // DESIGN.md contradiction 1: 3^n capped at 5 minutes gives 81 s, not 300 s.
+    // docs/design.md, contradiction 1: 3^n capped at 5 minutes gives 81 s, not 300 s.
     let s = Schedule::Exponential {
         base: secs(3),
         factor: 3.0,
