@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use steadfast::schedule::Rng;
-use steadfast::{
-    Action, Call, Jitter, Method, Outcome, Policy, PressureThresholds, Request, Schedule,
-};
+use steadfast::{Jitter, Policy, PressureThresholds, Schedule};
 
 // The measured bodies, shared with examples/step_loop.rs (instruction counts).
 #[path = "../examples/support/loops.rs"]
@@ -45,22 +43,7 @@ fn request_cycle(c: &mut Criterion) {
 fn whole_call(c: &mut Criterion) {
     let policy = Policy::seed_guide();
     c.bench_function("whole call: 5 x 503 to give-up", |b| {
-        b.iter(|| {
-            let mut clock = loops::start();
-            let mut call = Call::new(&policy, Request::new(Method::Get), clock, 1);
-            loop {
-                match call.poll(clock) {
-                    Action::Send { .. } => {
-                        let _ = call.observe(
-                            Outcome::response(503, black_box(&loops::RETRY_AFTER)),
-                            clock,
-                        );
-                    }
-                    Action::Sleep(d) => clock = clock.advanced(d),
-                    end => break black_box(end),
-                }
-            }
-        })
+        b.iter(|| loops::whole_call(&policy))
     });
 }
 

@@ -6,8 +6,7 @@
 //! cargo run --example reqwest_retry --features reqwest
 //! ```
 
-#[path = "support/fake_api.rs"]
-mod fake_api;
+use steadfast_loopback as fake_api;
 
 use steadfast::driver::reqwest_adapter::network_error;
 use steadfast::driver::tokio::{run, Hooks};

@@ -5,7 +5,7 @@
 //! criterion bench times too.
 //!
 //! ```text
-//! cargo run --release --example step_loop -- step|cycle|backon|date|httpdate ITERATIONS
+//! cargo run --release --example step_loop -- step|cycle|call|backon|date|httpdate ITERATIONS
 //! ```
 
 use std::hint::black_box;
@@ -19,7 +19,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_default();
     let Some(Ok(n)) = args.next().map(|s| s.parse::<u64>()) else {
-        eprintln!("usage: step_loop step|cycle|backon|date|httpdate ITERATIONS");
+        eprintln!("usage: step_loop step|cycle|call|backon|date|httpdate ITERATIONS");
         std::process::exit(2);
     };
     match what.as_str() {
@@ -41,6 +41,12 @@ fn main() {
                 assert!(action.is_final(), "{action:?}");
             }
         }
+        "call" => {
+            let policy = steadfast::Policy::seed_guide();
+            for _ in 0..n {
+                black_box(loops::whole_call(&policy));
+            }
+        }
         "backon" => {
             let builder = loops::backon_builder();
             for _ in 0..n {
@@ -59,7 +65,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, cycle, backon, date or httpdate");
+            eprintln!("unknown loop {other:?}: step, cycle, call, backon, date or httpdate");
             std::process::exit(2);
         }
     }

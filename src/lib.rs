@@ -50,8 +50,7 @@
 //! - [`policy`]: the knobs, their validation, and the presets;
 //! - [`call`]: the state machine;
 //! - [`event`]: the record of each decision;
-//! - [`mod@replay`]: a scripted run in virtual time, for tests and examples;
-//! - [`scenarios`]: the source guide's situations, scripted.
+//! - [`mod@replay`]: a scripted run in virtual time, for tests and examples.
 //!
 //! # Deviations from the source guide
 //!
@@ -68,9 +67,6 @@
 pub mod action;
 pub mod call;
 pub mod classify;
-#[cfg(feature = "cli")]
-pub mod cli;
-pub mod contact;
 #[cfg(any(feature = "blocking", feature = "tokio", feature = "http"))]
 pub mod driver;
 pub mod event;
@@ -80,10 +76,7 @@ pub mod outcome;
 pub mod policy;
 mod presets;
 pub mod replay;
-pub mod scenarios;
 pub mod schedule;
-#[cfg(feature = "blocking")]
-pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 

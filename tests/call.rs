@@ -5,11 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use steadfast::scenarios::{SEED, START};
 use steadfast::{
     Action, Call, Clock, Method, NetworkError, Outcome, OutcomeError, OutcomeKind, Policy, Refresh,
     Request, Search, Waiting,
 };
+
+/// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
+const START: steadfast::Clock =
+    steadfast::Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000));
+/// Every call's jitter seed.
+const SEED: u64 = 0x5eed;
 
 const GET: Request = Request::new(Method::Get);
 

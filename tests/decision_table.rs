@@ -3,11 +3,16 @@
 
 use std::time::Duration;
 
-use steadfast::scenarios::{SEED, START};
 use steadfast::{
     replay, Action, Call, Completion, End, Jitter, Method, NetworkError, OnConflict, Outcome,
     Policy, PolicySpec, RateLimitRule, Reason, Refresh, Request, Rule, Search, StatusRule, Step,
 };
+
+/// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
+const START: steadfast::Clock =
+    steadfast::Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000));
+/// Every call's jitter seed.
+const SEED: u64 = 0x5eed;
 
 /// Headers written as (name, value) text pairs.
 type Headers = &'static [(&'static str, &'static str)];

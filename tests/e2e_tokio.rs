@@ -12,7 +12,7 @@ use steadfast::driver::tokio::{run, Hooks, TokenStore};
 use steadfast::driver::{Lookup, Reply, Success};
 use steadfast::{Method, NetworkError, Refresh, Request};
 use support::fake_api::{FakeApi, Fault};
-use support::{check, contact, ms, policy, scenarios, serve, Got};
+use support::{check, ms, policy, scenarios, serve, Got};
 
 struct Create {
     http: reqwest::Client,
@@ -27,7 +27,7 @@ impl Create {
         Self {
             http: reqwest::Client::new(),
             base,
-            body: serde_json::to_string(&contact(ext)).unwrap(),
+            body: support::contact_json(ext),
             token,
             generation: 0,
         }

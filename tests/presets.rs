@@ -4,10 +4,15 @@
 use std::time::Duration;
 
 use steadfast::limits::BudgetState;
-use steadfast::scenarios::{SEED, START};
 use steadfast::{
     replay, Action, Call, End, Limits, Method, NetworkError, Outcome, Policy, Reason, Request, Step,
 };
+
+/// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
+const START: steadfast::Clock =
+    steadfast::Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000));
+/// Every call's jitter seed.
+const SEED: u64 = 0x5eed;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

@@ -119,6 +119,24 @@ pub fn request_cycle(
     call.poll_with(limits, *clock)
 }
 
+/// A whole call under the guide's policy: five 503s with `Retry-After: 120`
+/// to its give-up, the clock jumping over every sleep.
+#[inline]
+pub fn whole_call(policy: &Policy) -> Action {
+    let mut clock = start();
+    let mut call = Call::new(policy, Request::new(Method::Get), clock, 1);
+    loop {
+        match call.poll(clock) {
+            Action::Send { .. } => {
+                let outcome = Outcome::response(503, black_box(&RETRY_AFTER));
+                black_box(call.observe(outcome, clock).ok());
+            }
+            Action::Sleep(d) => clock = clock.advanced(d),
+            end => break end,
+        }
+    }
+}
+
 /// backon on the benches' schedule: 3 s × 3 up to 300 s, 4 retries, jitter.
 pub fn backon_builder() -> backon::ExponentialBuilder {
     backon::ExponentialBuilder::default()

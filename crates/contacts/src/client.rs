@@ -1,17 +1,18 @@
-//! The contact API over ureq, for the demo and the end-to-end tests: a
-//! `ContactApi` with a shared single-flight token.
-#![allow(dead_code)]
+//! The contact API over ureq: a [`ContactApi`] with a shared single-flight
+//! token, used by the demo and the end-to-end tests.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use steadfast::contact::Contact;
 use steadfast::driver::blocking::TokenStore;
 use steadfast::driver::ureq_adapter::network_error;
 use steadfast::driver::{Lookup, Reply};
-use steadfast::sync::ContactApi;
 use steadfast::{NetworkError, Refresh};
 
+use crate::contact::Contact;
+use crate::sync::ContactApi;
+
+/// The contact API at one base URL, over a ureq agent.
 pub struct UreqContacts {
     agent: ureq::Agent,
     base: String,
@@ -21,6 +22,8 @@ pub struct UreqContacts {
 }
 
 impl UreqContacts {
+    /// A client for the API at `base`, holding its token in `token` (share
+    /// one store across threads so that concurrent 401s refresh once).
     pub fn new(base: String, token: Arc<TokenStore<String>>) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

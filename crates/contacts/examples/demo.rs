@@ -7,24 +7,21 @@
 //! cargo run --example demo --features ureq
 //! ```
 
-#[path = "support/fake_api.rs"]
-mod fake_api;
-#[path = "support/ureq_contacts.rs"]
-mod ureq_contacts;
+use steadfast_loopback as fake_api;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_api::{FakeApi, Fault};
-use steadfast::contact::{Contact, Phone};
 use steadfast::driver::blocking::TokenStore;
-use steadfast::sync::{sync_all, Summary, SyncOutcome};
 use steadfast::Policy;
+use steadfast_contacts::client::UreqContacts;
+use steadfast_contacts::contact::{Contact, Phone};
+use steadfast_contacts::sync::{sync_all, Summary, SyncOutcome};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
-use ureq_contacts::UreqContacts;
 
 /// Prints each driver record as one aligned line.
 struct Lines(Instant);

@@ -5,9 +5,9 @@ use core::time::Duration;
 
 use serde::Serialize;
 
-use crate::action::Action;
-use crate::event::Event;
-use crate::replay::{End, Trace};
+use steadfast::Action;
+use steadfast::Event;
+use steadfast::{End, Trace};
 
 fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use steadfast::cli::simulate::{self, Reject, World};
-use steadfast::cli::{json_lines, load_policy, load_scenario, table};
 use steadfast::replay;
+use steadfast_cli::simulate::{self, Reject, World};
+use steadfast_cli::{json_lines, load_policy, load_scenario, table};
 
 /// Ask "what would the policy do if...".
 #[derive(Parser)]

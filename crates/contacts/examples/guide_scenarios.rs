@@ -6,7 +6,7 @@
 //! ```
 
 fn main() {
-    for scenario in steadfast::scenarios::all() {
+    for scenario in steadfast_contacts::scenarios::all() {
         println!("== {}: {}", scenario.name, scenario.about);
         println!("{}\n", scenario.run());
     }

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use steadfast::cli::{json_lines, load_policy, load_scenario, table};
 use steadfast::replay;
+use steadfast_cli::{json_lines, load_policy, load_scenario, table};
 
 fn trace(policy: &str, scenario: &str) -> steadfast::Trace {
     let policy = load_policy(policy).unwrap();
@@ -16,10 +16,10 @@ fn trace(policy: &str, scenario: &str) -> steadfast::Trace {
 
 #[test]
 fn table_and_json_lines() {
-    let outage = trace("seed-guide", "examples/scenarios/outage.json");
+    let outage = trace("seed-guide", "scenarios/outage.json");
     insta::assert_snapshot!("outage_table", table(&outage));
     insta::assert_snapshot!("outage_json", json_lines(&outage));
-    let token = trace("aws-standard", "examples/scenarios/expired-token.toml");
+    let token = trace("aws-standard", "scenarios/expired-token.toml");
     insta::assert_snapshot!("expired_token_aws_table", table(&token));
 }
 
@@ -45,18 +45,15 @@ fn write(name: &str, text: &str) -> String {
 
 #[test]
 fn the_binary_prints_and_exits_zero() {
-    let (code, out, _) = steadfast(&["replay", "examples/scenarios/outage.json"]);
+    let (code, out, _) = steadfast(&["replay", "scenarios/outage.json"]);
     assert_eq!(code, 0);
-    assert_eq!(
-        out,
-        table(&trace("seed-guide", "examples/scenarios/outage.json"))
-    );
+    assert_eq!(out, table(&trace("seed-guide", "scenarios/outage.json")));
     let (code, out, _) = steadfast(&[
         "replay",
         "--json",
         "--policy",
         "urllib3",
-        "examples/scenarios/outage.json",
+        "scenarios/outage.json",
     ]);
     assert_eq!(code, 0);
     assert!(out
@@ -97,7 +94,7 @@ fn bad_files_name_file_line_and_field_and_exit_2() {
                 "replay",
                 "--policy",
                 bad_policy.as_str(),
-                "examples/scenarios/outage.json",
+                "scenarios/outage.json",
             ],
             vec!["policy.json", "schedule.factor"],
         ),
@@ -130,7 +127,7 @@ fn a_scenario_that_ends_first_says_so() {
 mod simulate {
     use std::time::Duration;
 
-    use steadfast::cli::simulate::{contenders, run, svg, table, Reject, Score, World};
+    use steadfast_cli::simulate::{contenders, run, svg, table, Reject, Score, World};
 
     fn world(clients: u32, reject: Reject) -> World {
         World {

@@ -8,11 +8,11 @@ use core::time::Duration;
 
 use serde::Serialize;
 
+use steadfast::driver::blocking::{self, Hooks};
+use steadfast::driver::{Failure, Lookup, Response, Run, Success};
+use steadfast::{Method, NetworkError, Policy, Refresh, Request};
+
 use crate::contact::{Contact, Problem};
-use crate::driver::blocking::{self, Hooks};
-use crate::driver::{Failure, Lookup, Response, Run, Success};
-use crate::outcome::{Method, NetworkError, Refresh, Request};
-use crate::policy::Policy;
 
 /// The contact API, as the sync needs it. Each method sends one request.
 pub trait ContactApi {

@@ -8,9 +8,9 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::outcome::{Clock, Method, NetworkError, Refresh, Request, Search};
-use crate::policy::Policy;
-use crate::replay::Step;
+use steadfast::Policy;
+use steadfast::Step;
+use steadfast::{Clock, Method, NetworkError, Refresh, Request, Search};
 
 /// A file that could not be used: which file, where, which field, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 #[test]
 fn guide_scenario_traces() {
-    for scenario in steadfast::scenarios::all() {
+    for scenario in steadfast_contacts::scenarios::all() {
         let trace = scenario.run();
         insta::with_settings!({ description => scenario.about, omit_expression => true }, {
             insta::assert_snapshot!(scenario.name, trace.to_string());
@@ -13,7 +13,7 @@ fn guide_scenario_traces() {
 
 #[test]
 fn events_serialize_as_json_lines() {
-    let scenario = steadfast::scenarios::all()
+    let scenario = steadfast_contacts::scenarios::all()
         .into_iter()
         .find(|s| s.name == "429_reset_guide_dialect")
         .expect("scenario exists");

@@ -1,12 +1,15 @@
-//! A fault-injecting contact API on 127.0.0.1, std only, for the demo and the
-//! end-to-end tests (which include this file). It speaks just enough
+//! A fault-injecting contact API on 127.0.0.1 for steadfast's demo,
+//! end-to-end tests and benches (not published). It speaks just enough
 //! HTTP/1.1 — keep-alive, Content-Length bodies — to play scripted faults that
 //! a framework would smooth over: a connection closed mid-response, a record
 //! stored and then a stall past the client's timeout.
 //!
 //! Routes: `POST /oauth/token`, `POST /contacts`, `GET /contacts?externalId=`,
 //! `PUT /contacts/{id}`. `/contacts` needs `Authorization: Bearer <token>`.
-#![allow(dead_code)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod scenarios;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -35,9 +38,12 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Answer `status` with no headers.
     pub fn status(status: u16) -> Self {
         Fault::Status(status, Vec::new())
     }
+
+    /// Answer `status` with `headers`.
     pub fn with(status: u16, headers: &[(&str, &str)]) -> Self {
         Fault::Status(
             status,
@@ -52,10 +58,15 @@ impl Fault {
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// When it arrived, since the server started.
     pub at: Duration,
+    /// Its method.
     pub method: String,
+    /// Its path, query included.
     pub path: String,
+    /// The status answered, if one was.
     pub status: Option<u16>,
+    /// The fault played on it, if any.
     pub fault: Option<String>,
 }
 
@@ -76,6 +87,7 @@ struct State {
 
 /// The running server. Dropping it stops accepting connections.
 pub struct FakeApi {
+    /// Where it listens.
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
@@ -110,6 +122,7 @@ impl FakeApi {
         Self { addr, state, stop }
     }
 
+    /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -156,6 +169,7 @@ impl FakeApi {
         lock(&self.state).log.clone()
     }
 
+    /// Tokens issued by `POST /oauth/token` so far.
     pub fn refreshes(&self) -> u32 {
         lock(&self.state).refreshes
     }

@@ -6,12 +6,13 @@ use core::time::Duration;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::action::Action;
-use crate::call::Call;
-use crate::limits::{BudgetSpec, Limits, LimitsSpec};
-use crate::outcome::{Clock, Method, Outcome, Request};
-use crate::policy::{Policy, PolicySpec};
-use crate::schedule::Jitter;
+use steadfast::limits::BudgetSpec;
+use steadfast::Action;
+use steadfast::Call;
+use steadfast::Jitter;
+use steadfast::{Clock, Method, Outcome, Request};
+use steadfast::{Limits, LimitsSpec};
+use steadfast::{Policy, PolicySpec};
 
 /// How the server turns away a request over its capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

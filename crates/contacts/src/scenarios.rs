@@ -3,9 +3,9 @@
 
 use core::time::Duration;
 
-use crate::outcome::{Clock, Method, NetworkError, Refresh, Request, Search};
-use crate::policy::Policy;
-use crate::replay::{replay, Step, Trace};
+use steadfast::{
+    replay, Clock, Method, NetworkError, Policy, Refresh, Request, Search, Step, Trace,
+};
 
 /// The clock every scenario starts at: monotonic zero, wall clock
 /// 2027-01-15 08:00:00 UTC (Unix 1,800,000,000).
