@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use steadfast::schedule::Rng;
+use fastrand::Rng;
 use steadfast::{Jitter, Policy, PressureThresholds, Schedule};
 
 // The measured bodies, shared with examples/step_loop.rs (instruction counts).

@@ -43,14 +43,18 @@
 //!
 //! # Where things are
 //!
-//! - [`classify`]: the decision table — what each status and network error
-//!   leads to;
+//! The state machine's types live at the root: [`Call`], what it is told
+//! ([`Outcome`], [`Clock`], [`Request`]) and what it answers ([`Action`],
+//! [`Reason`], [`Event`]); the knobs ([`PolicySpec`], validated into a
+//! [`Policy`], with presets such as [`Policy::seed_guide`]); schedules and
+//! jitter ([`Schedule`], [`Jitter`]); and [`replay()`], a scripted run in
+//! virtual time. The namespaces are real ones:
+//!
 //! - [`headers`]: `Retry-After` and the rate-limit header dialects;
-//! - [`schedule`]: backoff schedules and jitter;
-//! - [`policy`]: the knobs, their validation, and the presets;
-//! - [`call`]: the state machine;
-//! - [`event`]: the record of each decision;
-//! - [`mod@replay`]: a scripted run in virtual time, for tests and examples.
+//! - [`limits`]: the state every call to one API shares, and its protocol;
+//! - `driver` (features `blocking`, `tokio`, `http`, `reqwest`, `ureq`):
+//!   drivers that execute the actions, and client adapters;
+//! - `testing` (feature `testing`): the property-testing kit.
 //!
 //! # Deviations from the source guide
 //!
@@ -63,21 +67,27 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod action;
-pub mod call;
-pub mod classify;
+mod action;
+mod call;
+mod classify;
 #[cfg(any(feature = "blocking", feature = "tokio", feature = "http"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "blocking", feature = "tokio", feature = "http")))
+)]
 pub mod driver;
-pub mod event;
+mod event;
 pub mod headers;
 pub mod limits;
-pub mod outcome;
-pub mod policy;
+mod outcome;
+mod policy;
 mod presets;
-pub mod replay;
-pub mod schedule;
+mod replay;
+mod schedule;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use action::{Action, Completion, Reason};

@@ -59,8 +59,10 @@ pub struct PolicySpec {
     pub rate_limit: RateLimitRule,
     /// What a conflict (409) leads to once the search finds the record.
     pub on_conflict: OnConflict,
-    /// Whether network failures are retried at all (under the idempotency
-    /// rules of [`crate::classify::network`]).
+    /// Whether network failures are retried at all: failures before the
+    /// request left (refused, DNS, connect timeout) always, failures after
+    /// it may have been applied (timeout, reset) only for a
+    /// [`Request`](crate::Request) that may repeat.
     pub retry_network_errors: bool,
     /// Which requests a retryable status may retry.
     pub status_retries: StatusRetries,
@@ -75,8 +77,8 @@ pub struct PolicySpec {
     pub limits: LimitsSpec,
 }
 
-/// What to do with a response status. The built-in table
-/// ([`crate::classify`]) gives each status one; [`StatusRule`]s override it.
+/// What to do with a response status. The built-in decision table (see the
+/// README) gives each status one; [`StatusRule`]s override it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
@@ -106,7 +108,8 @@ pub enum Rule {
 }
 
 /// Which requests a retryable status (5xx, 429...) may retry. Network
-/// failures follow their own rule ([`crate::classify::network`]).
+/// failures follow their own rule (see
+/// [`PolicySpec::retry_network_errors`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusRetries {
@@ -457,11 +460,5 @@ impl TryFrom<PolicySpec> for Policy {
 impl From<Policy> for PolicySpec {
     fn from(policy: Policy) -> Self {
         policy.spec
-    }
-}
-
-impl AsRef<Policy> for Policy {
-    fn as_ref(&self) -> &Policy {
-        self
     }
 }

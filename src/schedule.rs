@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyError;
 
-/// The per-call RNG jitter draws from (`fastrand`'s wyrand, 8 bytes of
-/// state). Seed it with `Rng::with_seed`; nothing here touches a global RNG.
-pub use fastrand::Rng;
+// The per-call RNG jitter draws from (fastrand's wyrand, 8 bytes of state),
+// seeded by the caller: nothing here touches a global RNG.
+use fastrand::Rng;
 
 /// How long to wait before the n-th backoff retry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

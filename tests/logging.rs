@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::driver::blocking::{run, Hooks};
-use steadfast::driver::{body_preview, Reply};
+use steadfast::driver::Reply;
 use steadfast::{Method, NetworkError, Policy, PolicySpec, Request, Schedule};
 
 #[derive(Clone, Default)]
@@ -166,14 +166,4 @@ fn endpoints_are_logged_without_userinfo_or_query_values() {
         );
     }
     assert!(!log.contains("SECRET"), "{log}");
-}
-
-#[test]
-fn body_preview_cuts_on_characters() {
-    assert_eq!(body_preview(b"short"), "short");
-    let long = "é".repeat(300);
-    let cut = body_preview(long.as_bytes());
-    assert_eq!(cut.chars().count(), 201);
-    assert!(cut.ends_with('…'));
-    assert_eq!(body_preview(b"\xff\xfe"), "\u{fffd}\u{fffd}");
 }

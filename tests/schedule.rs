@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use steadfast::schedule::Rng;
+use fastrand::Rng;
 use steadfast::{Jitter, Schedule};
 
 fn secs(s: u64) -> Duration {

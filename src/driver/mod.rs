@@ -23,8 +23,10 @@ use crate::action::Reason;
 use crate::outcome::{Clock, Headers};
 
 #[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 #[cfg(any(feature = "blocking", feature = "tokio"))]
@@ -34,8 +36,10 @@ mod http_adapter;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod redact;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest_adapter;
 #[cfg(feature = "ureq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
 pub mod ureq_adapter;
 
 /// A response as a driver needs it: the status and the headers. The
@@ -113,8 +117,9 @@ pub struct Run<R, Id> {
     pub elapsed: Duration,
 }
 
-/// The driver's clock: monotonic time since the first call in this process,
-/// and the system's wall clock.
+/// The drivers' clock: monotonic time since the first call in this process,
+/// and the system's wall clock. Read [`Limits::snapshot`](crate::Limits::snapshot)
+/// of limits the drivers share with it.
 pub fn now() -> Clock {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     let origin = *ORIGIN.get_or_init(Instant::now);
@@ -126,7 +131,7 @@ pub fn now() -> Clock {
 
 /// A fresh jitter seed: process-random keys hashed with a counter, so calls
 /// started together still draw different jitter.
-pub fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     static KEYS: OnceLock<RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -134,11 +139,26 @@ pub fn seed() -> u64 {
 }
 
 /// At most 200 characters of a request body, for logs.
-pub fn body_preview(body: &[u8]) -> Cow<'_, str> {
+pub(crate) fn body_preview(body: &[u8]) -> Cow<'_, str> {
     const MAX: usize = 200;
     let text = String::from_utf8_lossy(body);
     match text.char_indices().nth(MAX) {
         Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_preview;
+
+    #[test]
+    fn body_preview_cuts_on_characters() {
+        assert_eq!(body_preview(b"short"), "short");
+        let long = "é".repeat(300);
+        let cut = body_preview(long.as_bytes());
+        assert_eq!(cut.chars().count(), 201);
+        assert!(cut.ends_with('…'));
+        assert_eq!(body_preview(b"\xff\xfe"), "\u{fffd}\u{fffd}");
     }
 }

@@ -1,14 +1,15 @@
 //! Header parsing: `Retry-After` and the rate-limit dialects, read in one
 //! pass into [`Hints`]. No allocation, no panic, whatever the bytes.
 //!
-//! The rules for odd values are written where they are applied:
-//! [`number`] (the value grammar), [`retry_after`] and [`rate_limit`].
-//! An unusable value is skipped, so the next source of a wait applies, and
+//! The rules for odd values are written where they are applied, in this
+//! module's source: the value grammar (`number.rs`), `Retry-After`
+//! (`retry_after.rs`, also callable alone as [`retry_after()`]) and the
+//! rate-limit dialects (`rate_limit.rs`). An unusable value is skipped, so the next source of a wait applies, and
 //! noted in [`HintNotes`], so the event says why.
 
-pub mod number;
-pub mod rate_limit;
-pub mod retry_after;
+mod number;
+mod rate_limit;
+mod retry_after;
 
 use core::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::outcome::Headers;
 use crate::policy::PressureThresholds;
 use rate_limit::{Acc, ResetUnit};
 pub use rate_limit::{Pressure, RateLimit};
+pub use retry_after::{retry_after, InvalidRetryAfter};
 
 bitflags! {
     /// What was odd about a response's hints. Serialized as `"A | B"`.

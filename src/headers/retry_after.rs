@@ -15,6 +15,33 @@ use std::time::UNIX_EPOCH;
 
 use super::{number, HintNotes};
 
+/// A `Retry-After` value that is neither delay-seconds nor an HTTP-date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("Retry-After is neither delay-seconds nor an HTTP-date")]
+pub struct InvalidRetryAfter;
+
+/// Reads one `Retry-After` value exactly as a call does: delay-seconds, or
+/// an HTTP-date compared with `unix_now` (the wall clock, as time since the
+/// Unix epoch). A date not in the future asks for no wait. The result is
+/// the server's word: a call then cuts it to its policy's cap and raises it
+/// to its floor.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::headers::retry_after;
+///
+/// let now = Duration::from_secs(1_800_000_000); // 2027-01-15 08:00:00 UTC
+/// assert_eq!(retry_after(b"120", now), Ok(Duration::from_secs(120)));
+/// assert_eq!(
+///     retry_after(b"Fri, 15 Jan 2027 08:02:00 GMT", now),
+///     Ok(Duration::from_secs(120))
+/// );
+/// assert!(retry_after(b"soon", now).is_err());
+/// ```
+pub fn retry_after(value: &[u8], unix_now: Duration) -> Result<Duration, InvalidRetryAfter> {
+    parse(value, unix_now, &mut HintNotes::empty()).ok_or(InvalidRetryAfter)
+}
+
 /// The wait one `Retry-After` value asks for, or `None` if unusable.
 // Inline: it runs inside the decision step (19 instructions a step saved).
 #[inline]
