@@ -104,3 +104,9 @@ pub use policy::{
 };
 pub use replay::{replay, End, Step, Trace};
 pub use schedule::{Jitter, Schedule};
+
+// The README's Rust blocks are compiled and run as doc tests, so the
+// snippets a new user copies stay true.
+#[cfg(all(doctest, feature = "reqwest", feature = "testing"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
