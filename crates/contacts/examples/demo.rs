@@ -4,7 +4,7 @@
 //! request, then the summary.
 //!
 //! ```text
-//! cargo run --example demo --features ureq
+//! cargo run -p steadfast-contacts --example demo
 //! ```
 
 use steadfast_loopback as fake_api;
@@ -20,7 +20,9 @@ use steadfast_contacts::client::UreqContacts;
 use steadfast_contacts::contact::{Contact, Phone};
 use steadfast_contacts::sync::{sync_all, Summary, SyncOutcome};
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 /// Prints each driver record as one aligned line.
@@ -37,7 +39,11 @@ struct Fields {
     decision: String,
     remaining: String,
     observed: String,
+    contact: String,
 }
+
+/// The external id of the contact a span's calls belong to.
+struct ContactId(String);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -56,19 +62,35 @@ impl Visit for Fields {
             "decision" => &mut self.decision,
             "rate_limit_remaining" => &mut self.remaining,
             "observed" => &mut self.observed,
+            "contact" => &mut self.contact,
             _ => return,
         };
         *slot = value.to_owned();
     }
 }
 
-impl<S: tracing::Subscriber> Layer<S> for Lines {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+impl<S> Layer<S> for Lines
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut f = Fields::default();
+        attrs.record(&mut f);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(ContactId(f.contact));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         if *event.metadata().level() != tracing::Level::INFO {
             return;
         }
         let mut f = Fields::default();
         event.record(&mut f);
+        let contact = ctx
+            .event_span(event)
+            .and_then(|s| s.extensions().get::<ContactId>().map(|c| c.0.clone()))
+            .unwrap_or_default();
         let seen = [f.status, f.error, f.observed]
             .into_iter()
             .find(|s| !s.is_empty())
@@ -79,8 +101,9 @@ impl<S: tracing::Subscriber> Layer<S> for Lines {
             format!("  (rate limit: {} left)", f.remaining)
         };
         println!(
-            "{:>7.3}s  {:<4} {:<18} #{:<2} {:<18} {:>4}ms  -> {}{rate}",
+            "{:>7.3}s  {:<8} {:<4} {:<18} #{:<2} {:<18} {:>4}ms  -> {}{rate}",
             self.0.elapsed().as_secs_f64(),
+            contact,
             f.method,
             f.endpoint,
             f.attempt,
@@ -198,10 +221,14 @@ fn main() {
         NAMES.len(),
         api.url("/contacts")
     );
-    println!("policy: the guide's (3 s, 9 s, 27 s, 300 s; 401 refresh; 409 search) at 1/100 time, 0.5 s attempt timeout\n");
     println!(
-        "{:>8}  {:<4} {:<18} {:<3} {:<18} {:>6}  -> decision",
-        "time", "verb", "path", "try", "observed", "took"
+        "policy: Policy::seed_guide(), the retry rules of the contact-center integration guide \
+         (backoff 3 s, 9 s, 27 s, 300 s; a 401 refreshes the token once; a 409 searches by \
+         external id), run at 1/100 of real time with a 0.5 s attempt timeout\n"
+    );
+    println!(
+        "{:>8}  {:<8} {:<4} {:<18} {:<3} {:<18} {:>6}  -> decision",
+        "time", "contact", "verb", "path", "try", "observed", "took"
     );
 
     let token = Arc::new(TokenStore::new("tok-0".to_owned()));

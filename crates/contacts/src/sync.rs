@@ -132,6 +132,8 @@ pub fn sync_contact<A: ContactApi>(policy: &Policy, api: &mut A, contact: &Conta
         attempts: 0,
         waited: Duration::ZERO,
     };
+    // Every log record of this contact's calls carries its external id.
+    let _span = tracing::info_span!("sync", contact = %contact.external_id).entered();
     let problems = contact.problems();
     if !problems.is_empty() {
         report.outcome = SyncOutcome::Skipped(problems);
