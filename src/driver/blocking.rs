@@ -29,8 +29,11 @@ use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use super::common::{install, log_attempt, Driven, Tally};
-use super::{now, seed, Lookup, Response, Run};
+use super::log::log_attempt;
+use super::run::seed;
+use super::run::{Driven, Tally};
+use super::token::install;
+use super::{now, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
 use crate::limits::Limits;

@@ -12,10 +12,6 @@
 //! (feature `ureq`).
 
 use core::time::Duration;
-use std::borrow::Cow;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,15 +25,19 @@ pub mod blocking;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
-#[cfg(any(feature = "blocking", feature = "tokio"))]
-mod common;
 #[cfg(feature = "http")]
 mod http_adapter;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod log;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod redact;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest_adapter;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod run;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod token;
 #[cfg(feature = "ureq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
 pub mod ureq_adapter;
@@ -127,38 +127,4 @@ pub fn now() -> Clock {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     Clock::new(origin.elapsed(), unix)
-}
-
-/// A fresh jitter seed: process-random keys hashed with a counter, so calls
-/// started together still draw different jitter.
-pub(crate) fn seed() -> u64 {
-    static KEYS: OnceLock<RandomState> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    KEYS.get_or_init(RandomState::new).hash_one(n)
-}
-
-/// At most 200 characters of a request body, for logs.
-pub(crate) fn body_preview(body: &[u8]) -> Cow<'_, str> {
-    const MAX: usize = 200;
-    let text = String::from_utf8_lossy(body);
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
-        None => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::body_preview;
-
-    #[test]
-    fn body_preview_cuts_on_characters() {
-        assert_eq!(body_preview(b"short"), "short");
-        let long = "é".repeat(300);
-        let cut = body_preview(long.as_bytes());
-        assert_eq!(cut.chars().count(), 201);
-        assert!(cut.ends_with('…'));
-        assert_eq!(body_preview(b"\xff\xfe"), "\u{fffd}\u{fffd}");
-    }
 }

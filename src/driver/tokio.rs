@@ -32,8 +32,11 @@ use std::sync::Mutex as StdMutex;
 
 use ::tokio::sync::Mutex;
 
-use super::common::{install, log_attempt, Driven, Tally};
-use super::{now, seed, Lookup, Response, Run};
+use super::log::log_attempt;
+use super::run::seed;
+use super::run::{Driven, Tally};
+use super::token::install;
+use super::{now, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
 use crate::limits::Limits;

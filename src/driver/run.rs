@@ -1,15 +1,17 @@
-//! What both drivers share: the tally of a run and the log records.
-
-use core::time::Duration;
-use std::time::Instant;
+//! A call as a driver runs it: the guard that gives back what the shared
+//! limits granted it, and the tally the driver's result is built from.
 
 use core::borrow::Borrow;
+use core::time::Duration;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
-use super::{body_preview, redact, Failure, Lookup, Response, Run, Success};
-use crate::action::{Completion, Reason};
-use std::sync::{Mutex, PoisonError};
-
-use crate::action::Action;
+use super::log::log_event;
+use super::{Failure, Lookup, Response, Run, Success};
+use crate::action::{Action, Completion, Reason};
 use crate::call::{Call, OutcomeError};
 use crate::event::{Event, Observed};
 use crate::limits::Limits;
@@ -115,67 +117,6 @@ impl<R, Id> Tally<R, Id> {
     }
 }
 
-/// One structured `tracing` record for an event: method, endpoint, what was
-/// observed, how long the attempt took, the rate limit, the decision and its
-/// wait. Header values are never logged.
-pub(crate) fn log_event(method: &str, endpoint: &str, event: &Event, took: Duration) {
-    let endpoint = &*redact::endpoint(endpoint);
-    let (status, error) = match event.observed {
-        Observed::Status(s) => (Some(s), None),
-        Observed::Network(e) => (None, Some(e)),
-        _ => (None, None),
-    };
-    let remaining = event.rate_limit.and_then(|r| r.remaining);
-    let wait_ms = match event.action {
-        crate::Action::Sleep(d) => Some(d.as_millis()),
-        _ => None,
-    };
-    tracing::info!(
-        target: "steadfast",
-        method,
-        endpoint,
-        attempt = event.attempt,
-        observed = %event.observed,
-        status,
-        error = error.map(tracing::field::display),
-        duration_ms = took.as_millis(),
-        rate_limit_remaining = remaining,
-        decision = %event.action,
-        wait_ms,
-        basis = %event.basis,
-        "{} {} -> {}",
-        method,
-        endpoint,
-        event.action,
-    );
-}
-
-/// The start of an attempt, with the body cut to 200 characters.
-pub(crate) fn log_attempt(method: &str, endpoint: &str, attempt: u32, body: Option<&[u8]>) {
-    let endpoint = &*redact::endpoint(endpoint);
-    tracing::debug!(
-        target: "steadfast",
-        method,
-        endpoint,
-        attempt,
-        body = body.map(|b| tracing::field::display(body_preview(b))),
-        "attempt {attempt}: {method} {endpoint}",
-    );
-}
-
-/// The single-flight rule both token stores share: a refresh for a
-/// generation that is no longer current has already been done by another
-/// caller.
-pub(crate) fn install<T>(slot: &mut (u64, T), seen: u64, fetched: Option<T>) -> Refresh {
-    match fetched {
-        Some(token) => {
-            *slot = (seen.wrapping_add(1), token);
-            Refresh::Refreshed
-        }
-        None => Refresh::Failed,
-    }
-}
-
 fn lock(limits: &Mutex<Limits>) -> std::sync::MutexGuard<'_, Limits> {
     limits.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -232,4 +173,13 @@ impl<P: Borrow<Policy>> Drop for Driven<'_, P> {
             self.call.abandon(&mut lock(limits), now);
         }
     }
+}
+
+/// A fresh jitter seed: process-random keys hashed with a counter, so calls
+/// started together still draw different jitter.
+pub(crate) fn seed() -> u64 {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    KEYS.get_or_init(RandomState::new).hash_one(n)
 }
