@@ -1,6 +1,8 @@
 //! The work the decision bench times (`benches/decision.rs`) and
 //! `examples/step_loop.rs` counts instructions of: one definition, so both
-//! measure the same thing.
+//! measure the same thing. Each loop body is a function of its own
+//! (`inline(never)`), so that what one loop inlines cannot change with the
+//! others around it.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -39,7 +41,7 @@ pub fn endless_policy() -> Policy {
 
 /// One decision step: observe a 503 with `Retry-After: 120`, let the
 /// 120 s pass, poll (which yields the next send).
-#[inline]
+#[inline(never)]
 pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
     let event = call.observe(Outcome::response(503, black_box(&RETRY_AFTER)), *clock);
     black_box(event.ok());
@@ -103,7 +105,7 @@ pub fn limited_policy() -> Policy {
 /// (`poll_with`), the server's 200 is observed (`observe_with`: tracker,
 /// breaker, budget), and the final poll says done. 10 ms pass between
 /// cycles.
-#[inline]
+#[inline(never)]
 pub fn request_cycle(
     policy: &Policy,
     limits: &mut Limits,
@@ -121,7 +123,7 @@ pub fn request_cycle(
 
 /// A whole call under the guide's policy: five 503s with `Retry-After: 120`
 /// to its give-up, the clock jumping over every sleep.
-#[inline]
+#[inline(never)]
 pub fn whole_call(policy: &Policy) -> Action {
     let mut clock = start();
     let mut call = Call::new(policy, Request::new(Method::Get), clock, 1);
@@ -149,7 +151,7 @@ pub fn backon_builder() -> backon::ExponentialBuilder {
 
 /// backon's delays come from an iterator: build it and take its four
 /// delays (per delay, divide by four).
-#[inline]
+#[inline(never)]
 pub fn backon_four_delays(builder: &backon::ExponentialBuilder) {
     let mut backoff = black_box(*builder).build();
     for _ in 0..4 {
@@ -158,14 +160,14 @@ pub fn backon_four_delays(builder: &backon::ExponentialBuilder) {
 }
 
 /// [`DATE`] as a `Retry-After`, through steadfast's header reader.
-#[inline]
+#[inline(never)]
 pub fn date_through_steadfast(thresholds: &PressureThresholds) -> steadfast::headers::Hints {
     let headers = [("Retry-After", DATE)];
     steadfast::headers::read(black_box(&headers), start().unix, thresholds)
 }
 
 /// [`DATE`] through the date crate alone: the floor for the same work.
-#[inline]
+#[inline(never)]
 pub fn date_alone() -> Option<std::time::SystemTime> {
     httpdate::parse_http_date(black_box(DATE)).ok()
 }

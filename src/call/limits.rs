@@ -23,6 +23,8 @@ impl<P: Borrow<Policy>> Call<P> {
     /// A send let through is held by the call until
     /// [`observe_with`](Self::observe_with) reports on it, or
     /// [`abandon`](Self::abandon) gives it back.
+    // Pinned, as `Call::poll` is.
+    #[inline(always)]
     pub fn poll_with(&mut self, limits: &mut Limits, clock: Clock) -> Action {
         let action = self.poll(clock);
         if !matches!(action, Action::Send { .. }) || self.grant.admitted() {
@@ -61,6 +63,8 @@ impl<P: Borrow<Policy>> Call<P> {
     /// before the call commits it (when the budget cannot pay, the call
     /// gives up with [`Reason::BudgetExhausted`] and its counters stay as
     /// they were), and a success refunds it.
+    // Pinned, as `Call::poll` is.
+    #[inline(always)]
     pub fn observe_with(
         &mut self,
         limits: &mut Limits,

@@ -126,6 +126,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[inline]
     fn tick(&mut self, now: Duration) {
         match &mut self.state {
             State::Open { until } if now >= *until => {
@@ -157,6 +158,7 @@ impl CircuitBreaker {
     /// through half-open is a probe: `Ok(Some(trip))`, to be reported with
     /// [`record`](Self::record) or given back with
     /// [`release`](Self::release).
+    #[inline]
     pub(crate) fn admit(&mut self, now: Duration) -> Result<Option<u32>, Duration> {
         self.tick(now);
         match &mut self.state {
@@ -191,6 +193,7 @@ impl CircuitBreaker {
     /// Records how a send ended; `probe` is the trip it probed, if it was a
     /// probe. Half-open, only the probes' outcomes count: other sends were
     /// let through before the breaker opened.
+    #[inline]
     pub(crate) fn record(&mut self, now: Duration, health: Health, probe: Option<u32>) {
         self.tick(now);
         let probe = probe.filter(|&trip| trip == self.trips);

@@ -195,6 +195,7 @@ impl Limits {
     /// Admission for a send at `now`: pacing by the tracker (when the
     /// policy paces), then the breaker; a first attempt is counted by a
     /// percentage budget. What is granted is written into `grant`.
+    #[inline]
     pub(crate) fn admit(
         &mut self,
         grant: &mut Grant,
@@ -237,6 +238,7 @@ impl Limits {
 
     /// The admitted send landed: its reading goes to the tracker, its
     /// health to the breaker, and the send is taken back.
+    #[inline]
     pub(crate) fn landed(
         &mut self,
         grant: &mut Grant,
@@ -261,6 +263,7 @@ impl Limits {
 
     /// Pays for a retry; `false` when the budget cannot. The charge is
     /// held until the call succeeds (refunded) or ends otherwise (spent).
+    #[inline]
     pub(crate) fn charge(&mut self, grant: &mut Grant, now: Duration, after_timeout: bool) -> bool {
         let Some(budget) = self.budget.as_mut() else {
             return true;
@@ -276,6 +279,7 @@ impl Limits {
 
     /// The call is over: a success refunds its latest charge (or earns the
     /// success credit); any other end spends it.
+    #[inline]
     pub(crate) fn finish(&mut self, grant: &mut Grant, succeeded: bool) {
         let charge = grant.charge.take();
         if succeeded {

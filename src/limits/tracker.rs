@@ -176,6 +176,7 @@ impl RateTracker {
     /// response's reading if it carried one. A reading's remaining count
     /// cannot know of the other sends still in flight, so they are taken
     /// off it: the tracker errs towards waiting, never towards a 429.
+    #[inline]
     pub(crate) fn landed(&mut self, generation: u32, reading: Option<&RateLimit>, now: Duration) {
         self.expire(now);
         self.in_flight.remove(generation);
@@ -199,6 +200,7 @@ impl RateTracker {
     }
 
     /// [`observe`](Self::observe), the window already brought to `now`.
+    #[inline]
     fn take(&mut self, reading: &RateLimit, now: Duration) {
         // A reset already past describes a window that is over (a response
         // that crossed the boundary): its count says nothing about this one.
@@ -282,6 +284,7 @@ impl RateTracker {
     /// against the remaining requests at once, so calls sharing the tracker
     /// see each other before their responses arrive. A wait for a reset
     /// gets up to `reset_jitter` more, drawn from `rng`.
+    #[inline]
     pub(crate) fn admit(
         &mut self,
         now: Duration,
@@ -335,6 +338,7 @@ impl RateTracker {
         }
     }
 
+    #[inline]
     fn go(&mut self, now: Duration) -> Admit {
         if let Some(r) = self.remaining.as_mut() {
             *r = r.saturating_sub(1);
