@@ -22,7 +22,9 @@ impl<P: Borrow<Policy>> Call<P> {
     ///
     /// A send let through is held by the call until
     /// [`observe_with`](Self::observe_with) reports on it, or
-    /// [`abandon`](Self::abandon) gives it back.
+    /// [`abandon`](Self::abandon) gives it back. A call polled through
+    /// limits reports through them too: plain [`observe`](Self::observe)
+    /// would leave its send counted until `stale_after` forgets it.
     // Pinned, as `Call::poll` is.
     #[inline(always)]
     pub fn poll_with(&mut self, limits: &mut Limits, clock: Clock) -> Action {
