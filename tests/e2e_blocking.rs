@@ -30,12 +30,12 @@ mod panicking_hooks_through_shared_limits {
     use std::time::Duration;
 
     use steadfast::driver::blocking::{run_with_limits, Hooks};
-    use steadfast::driver::ureq_adapter::network_error;
+    use steadfast::driver::ureq_adapter::reply;
     use steadfast::driver::Reply;
     use steadfast::{Limits, Method, NetworkError, Request};
 
-    use super::support::fake_api::{FakeApi, Fault};
-    use super::support::{assert_nothing_held, guarded_policy, ms};
+    use super::support::fake_api::FakeApi;
+    use super::support::{assert_nothing_held, flaky_api, guarded_policy, ms};
 
     /// Creates one contact; panics in attempt `panic_at`, before or after
     /// the request went out.
@@ -62,23 +62,11 @@ mod panicking_hooks_through_shared_limits {
                 .header("Authorization", "Bearer tok-0")
                 .header("Content-Type", "application/json")
                 .send(&self.body);
-            let mut response = result.map_err(|e| network_error(&e))?;
-            let body = response
-                .body_mut()
-                .read_to_vec()
-                .map_err(|e| network_error(&e))?;
+            let sent = reply(result);
             if self.panic_at == Some((attempt, true)) {
                 panic!("hook panicked after sending attempt {attempt}");
             }
-            Ok(Reply {
-                status: response.status().as_u16(),
-                headers: response
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-                    .collect(),
-                body,
-            })
+            sent
         }
     }
 
@@ -97,17 +85,7 @@ mod panicking_hooks_through_shared_limits {
 
     #[test]
     fn hooks_that_panic_leave_the_limits_clean() {
-        let api = Arc::new(FakeApi::start());
-        api.rate_limit(40, ms(200));
-        api.random_faults(
-            11,
-            0.4,
-            vec![
-                Fault::status(503),
-                Fault::status(500),
-                Fault::with(429, &[("Retry-After", "0.02")]),
-            ],
-        );
+        let api = flaky_api(11, &[]);
         let policy = Arc::new(guarded_policy());
         let limits = Arc::new(Mutex::new(Limits::new(&policy)));
         let request = Request::new(Method::Post).with_external_id();

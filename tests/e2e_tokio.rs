@@ -270,7 +270,7 @@ mod cancelled_through_shared_limits {
     use steadfast::{Limits, Reason};
 
     use super::support::fake_api::{FakeApi, Fault};
-    use super::support::{assert_nothing_held, guarded_policy, ms};
+    use super::support::{assert_nothing_held, flaky_api, guarded_policy, ms};
     use super::{create_request, Create};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,18 +319,9 @@ mod cancelled_through_shared_limits {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn calls_cut_at_random_points_leave_the_limits_clean() {
-        let api = Arc::new(FakeApi::start());
-        api.rate_limit(40, ms(200));
-        api.random_faults(
+        let api = flaky_api(
             2026,
-            0.4,
-            vec![
-                Fault::status(503),
-                Fault::status(500),
-                Fault::with(429, &[("Retry-After", "0.02")]),
-                Fault::SlowThenClose(ms(40)),
-                Fault::StoreThenStall(ms(60)),
-            ],
+            &[Fault::SlowThenClose(ms(40)), Fault::StoreThenStall(ms(60))],
         );
         let policy = Arc::new(guarded_policy());
         let limits = Arc::new(Mutex::new(Limits::new(&policy)));

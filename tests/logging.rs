@@ -53,8 +53,8 @@ fn reply(status: u16, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
-#[test]
-fn every_event_is_a_record_without_secrets() {
+/// Runs `f` under a subscriber that records DEBUG and up; returns the log.
+fn captured(f: impl FnOnce()) -> String {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -62,6 +62,13 @@ fn every_event_is_a_record_without_secrets() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let log = buffer.0.lock().unwrap().clone();
+    String::from_utf8(log).unwrap()
+}
+
+#[test]
+fn every_event_is_a_record_without_secrets() {
     let policy = Policy::new(PolicySpec {
         schedule: Schedule::Explicit {
             delays: vec![Duration::from_millis(1)],
@@ -91,7 +98,7 @@ fn every_event_is_a_record_without_secrets() {
         body: [vec![b'a'; 150], vec![b'b'; 350]].concat(),
         endpoint: "/contacts",
     };
-    tracing::subscriber::with_default(subscriber, || {
+    let log = captured(|| {
         let run = run(
             &policy,
             Request::new(Method::Post).with_external_id(),
@@ -100,7 +107,6 @@ fn every_event_is_a_record_without_secrets() {
         assert!(run.result.is_ok());
         assert_eq!(run.attempts, 3);
     });
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     let decisions: Vec<&str> = log.lines().filter(|l| l.contains("INFO")).collect();
     assert_eq!(decisions.len(), 3, "{log}");
     for field in [
@@ -138,24 +144,16 @@ fn every_event_is_a_record_without_secrets() {
 
 #[test]
 fn endpoints_are_logged_without_userinfo_or_query_values() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     let mut hooks = Scripted {
         replies: vec![reply(200, &[])],
         body: Vec::new(),
         endpoint:
             "https://sync:SECRET-4@api.example/contacts?access_token=SECRET-5&page=2#SECRET-6",
     };
-    tracing::subscriber::with_default(subscriber, || {
+    let log = captured(|| {
         let run = run(Policy::seed_guide(), Request::new(Method::Get), &mut hooks);
         assert!(run.result.is_ok());
     });
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert_eq!(log.lines().count(), 2, "{log}");
     for line in log.lines() {
         assert!(

@@ -5,7 +5,30 @@ use std::io;
 
 use ureq::Timeout;
 
+use super::Reply;
 use crate::outcome::NetworkError;
+
+/// One attempt's result, its whole body read: a connection cut mid-body is
+/// then a failed attempt, retried as such, not a success without its body.
+/// Hand it back from a hook's `send`.
+pub fn reply(
+    result: Result<http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Reply, NetworkError> {
+    let mut response = result.map_err(|e| network_error(&e))?;
+    let body = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|e| network_error(&e))?;
+    Ok(Reply {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        body,
+    })
+}
 
 /// The kind of a ureq error. Build the agent with
 /// `http_status_as_error(false)` so that 4xx/5xx arrive as responses, which

@@ -6,7 +6,25 @@
 pub use steadfast_loopback as fake_api;
 pub use steadfast_loopback::scenarios::*;
 
+use std::sync::Arc;
+
 use steadfast::{Policy, PolicySpec};
+use steadfast_loopback::{FakeApi, Fault};
+
+/// The loopback API allowing 40 creates per 200 ms, with 40 % of requests
+/// failing at random (seeded): 503, 500, a short 429, and `extra`.
+pub fn flaky_api(seed: u64, extra: &[Fault]) -> Arc<FakeApi> {
+    let api = Arc::new(FakeApi::start());
+    api.rate_limit(40, ms(200));
+    let mut faults = vec![
+        Fault::status(503),
+        Fault::status(500),
+        Fault::with(429, &[("Retry-After", "0.02")]),
+    ];
+    faults.extend_from_slice(extra);
+    api.random_faults(seed, 0.4, faults);
+    api
+}
 
 /// The e2e policy with every shared limit on: pacing (trusting a window for
 /// up to a second), a small AWS-style quota, and a breaker that opens after

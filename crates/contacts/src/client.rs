@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast::driver::blocking::TokenStore;
-use steadfast::driver::ureq_adapter::network_error;
+use steadfast::driver::ureq_adapter::reply;
 use steadfast::driver::{Lookup, Reply};
 use steadfast::{NetworkError, Refresh};
 
@@ -43,25 +43,6 @@ impl UreqContacts {
         format!("Bearer {token}")
     }
 
-    fn reply(
-        result: Result<http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Reply, NetworkError> {
-        let mut response = result.map_err(|e| network_error(&e))?;
-        let body = response
-            .body_mut()
-            .read_to_vec()
-            .map_err(|e| network_error(&e))?;
-        Ok(Reply {
-            status: response.status().as_u16(),
-            headers: response
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-                .collect(),
-            body,
-        })
-    }
-
     fn send(
         &mut self,
         method: &str,
@@ -82,7 +63,7 @@ impl UreqContacts {
             .header("Authorization", &bearer)
             .header("Content-Type", "application/json")
             .send(body);
-        Self::reply(result)
+        reply(result)
     }
 }
 
@@ -110,7 +91,7 @@ impl ContactApi for UreqContacts {
     fn find(&mut self, external_id: &str) -> Lookup<String> {
         let bearer = self.bearer();
         let url = format!("{}/contacts?externalId={external_id}", self.base);
-        match Self::reply(self.agent.get(&url).header("Authorization", &bearer).call()) {
+        match reply(self.agent.get(&url).header("Authorization", &bearer).call()) {
             Ok(r) if r.status == 200 => id_of(&r.body).map_or(Lookup::Failed, Lookup::Found),
             Ok(r) if r.status == 404 => Lookup::NotFound,
             _ => Lookup::Failed,
@@ -130,7 +111,7 @@ impl ContactApi for UreqContacts {
     fn refresh_token(&mut self) -> Refresh {
         let (agent, url) = (self.agent.clone(), format!("{}/oauth/token", self.base));
         self.token.refresh(self.generation, || {
-            let reply = Self::reply(agent.post(&url).send_empty()).ok()?;
+            let reply = reply(agent.post(&url).send_empty()).ok()?;
             let v: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
             Some(v.get("access_token")?.as_str()?.to_owned())
         })
