@@ -245,18 +245,18 @@ impl<P: Borrow<Policy>> Call<P> {
             Outcome::Refresh(r) => self.on_refresh(r, &mut v),
             Outcome::Search(s) => self.on_search(s, &mut v),
         }
-        if !matches!(v.next, Next::Send | Next::Sleep { .. }) {
+        if !v.next_is_resend() {
             v.basis = Basis::Rule;
         }
         v
     }
 
-    /// Makes a verdict the call's: counters, schedule state, the next
-    /// action and the event, each written once.
+    /// Makes a verdict the call's: the counters, the next action and the
+    /// event, each written once.
     #[inline(always)]
     fn commit(&mut self, v: Verdict) -> &Event {
         let attempt = self.attempt;
-        if matches!(v.next, Next::Send | Next::Sleep { .. }) {
+        if v.next_is_resend() {
             self.attempt = self.attempt.saturating_add(1);
         }
         if v.retry {
