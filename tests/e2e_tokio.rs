@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast::driver::reqwest_adapter::network_error;
-use steadfast::driver::tokio::{run, Hooks, TokenStore};
+use steadfast::driver::tokio::{run, Hooks};
+use steadfast::driver::TokenStore;
 use steadfast::driver::{Lookup, Reply, Success};
 use steadfast::{Method, NetworkError, Refresh, Request};
 use support::fake_api::{FakeApi, Fault};
@@ -46,7 +47,7 @@ impl Hooks for Create {
     /// Reads the whole body inside the attempt: a connection cut mid-body is
     /// then a failed attempt (and retried), not a success without its body.
     async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
-        let (generation, token) = self.token.current().await;
+        let (generation, token) = self.token.current();
         self.generation = generation;
         let response = self
             .http
@@ -83,7 +84,7 @@ impl Hooks for Create {
             let v: serde_json::Value = serde_json::from_str(&body).ok()?;
             Some(v.get("access_token")?.as_str()?.to_owned())
         };
-        self.token.refresh(self.generation, fetch).await
+        self.token.refresh_async(self.generation, fetch).await
     }
 
     async fn find_existing(&mut self) -> Lookup<String> {
@@ -93,7 +94,7 @@ impl Hooks for Create {
             self.base,
             ext["externalId"].as_str().unwrap()
         );
-        let (_, token) = self.token.current().await;
+        let (_, token) = self.token.current();
         let Ok(r) = self
             .http
             .get(url)
@@ -265,7 +266,8 @@ async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_header
 mod cancelled_through_shared_limits {
     use std::sync::{Arc, Mutex};
 
-    use steadfast::driver::tokio::{run_with_limits, TokenStore};
+    use steadfast::driver::tokio::run_with_limits;
+    use steadfast::driver::TokenStore;
     use steadfast::limits::BreakerState;
     use steadfast::{Limits, Reason};
 

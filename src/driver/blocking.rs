@@ -26,13 +26,12 @@
 
 use core::borrow::Borrow;
 use core::time::Duration;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use super::log::log_attempt;
 use super::run::seed;
 use super::run::{Driven, Tally};
-use super::token::install;
 use super::{now, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
@@ -57,7 +56,7 @@ pub trait Hooks {
         timeout: Option<Duration>,
     ) -> Result<Self::Response, crate::NetworkError>;
 
-    /// Refreshes the access token (share one [`TokenStore`] across threads
+    /// Refreshes the access token (share one [`TokenStore`](super::TokenStore) across threads
     /// so that concurrent 401s refresh once). Default: cannot refresh.
     fn refresh_token(&mut self) -> Refresh {
         Refresh::Failed
@@ -131,42 +130,5 @@ pub fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
         };
         // The driver answers exactly what was asked, so this cannot fail.
         debug_assert!(observed.is_ok(), "{observed:?}");
-    }
-}
-
-/// A token shared by every call to one API, refreshed at most once per
-/// expiry however many calls hit 401 together (single-flight): the first
-/// caller refreshes while holding the lock, the others wait for it and then
-/// see the new generation and return at once.
-#[derive(Debug, Default)]
-pub struct TokenStore<T> {
-    inner: Mutex<(u64, T)>,
-}
-
-impl<T: Clone> TokenStore<T> {
-    /// A store holding `token` as generation 0.
-    pub fn new(token: T) -> Self {
-        Self {
-            inner: Mutex::new((0, token)),
-        }
-    }
-
-    /// The current token and its generation. Remember the generation you
-    /// sent with; pass it to [`refresh`](Self::refresh) on a 401.
-    pub fn current(&self) -> (u64, T) {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Refreshes the token if it is still generation `seen`, with `fetch`;
-    /// if another call refreshed it meanwhile, returns at once.
-    pub fn refresh(&self, seen: u64, fetch: impl FnOnce() -> Option<T>) -> Refresh {
-        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.0 != seen {
-            return Refresh::Refreshed;
-        }
-        install(&mut guard, seen, fetch())
     }
 }

@@ -38,6 +38,9 @@ pub mod reqwest_adapter;
 mod run;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod token;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "blocking", feature = "tokio"))))]
+pub use token::TokenStore;
 #[cfg(feature = "ureq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
 pub mod ureq_adapter;

@@ -28,14 +28,11 @@ use core::borrow::Borrow;
 use core::future::Future;
 use std::time::Instant;
 
-use std::sync::Mutex as StdMutex;
-
-use ::tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use super::log::log_attempt;
 use super::run::seed;
 use super::run::{Driven, Tally};
-use super::token::install;
 use super::{now, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
@@ -58,7 +55,7 @@ pub trait Hooks {
         attempt: u32,
     ) -> impl Future<Output = Result<Self::Response, NetworkError>> + Send;
 
-    /// Refreshes the access token (share one [`TokenStore`] across tasks so
+    /// Refreshes the access token (share one [`TokenStore`](super::TokenStore) across tasks so
     /// that concurrent 401s refresh once). Default: cannot refresh.
     fn refresh_token(&mut self) -> impl Future<Output = Refresh> + Send {
         async { Refresh::Failed }
@@ -95,7 +92,7 @@ pub async fn run<P: Borrow<Policy>, H: Hooks>(
 pub async fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
     policy: P,
     request: Request,
-    limits: Option<&StdMutex<Limits>>,
+    limits: Option<&Mutex<Limits>>,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
     // Dropped early (a hook panics, the future is dropped), this gives back
@@ -137,42 +134,5 @@ pub async fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
         };
         // The driver answers exactly what was asked, so this cannot fail.
         debug_assert!(observed.is_ok(), "{observed:?}");
-    }
-}
-
-/// A token shared by every task calling one API, refreshed at most once per
-/// expiry however many tasks hit 401 together (single-flight): the first
-/// refreshes while holding the lock, the others wait and then see the new
-/// generation.
-#[derive(Debug, Default)]
-pub struct TokenStore<T> {
-    inner: Mutex<(u64, T)>,
-}
-
-impl<T: Clone> TokenStore<T> {
-    /// A store holding `token` as generation 0.
-    pub fn new(token: T) -> Self {
-        Self {
-            inner: Mutex::new((0, token)),
-        }
-    }
-
-    /// The current token and its generation. Remember the generation you
-    /// sent with; pass it to [`refresh`](Self::refresh) on a 401.
-    pub async fn current(&self) -> (u64, T) {
-        self.inner.lock().await.clone()
-    }
-
-    /// Refreshes the token if it is still generation `seen`, with `fetch`;
-    /// if another task refreshed it meanwhile, returns at once.
-    pub async fn refresh<F>(&self, seen: u64, fetch: F) -> Refresh
-    where
-        F: Future<Output = Option<T>>,
-    {
-        let mut guard = self.inner.lock().await;
-        if guard.0 != seen {
-            return Refresh::Refreshed;
-        }
-        install(&mut guard, seen, fetch.await)
     }
 }

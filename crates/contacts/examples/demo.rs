@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_api::{FakeApi, Fault};
-use steadfast::driver::blocking::TokenStore;
+use steadfast::driver::TokenStore;
 use steadfast::Policy;
 use steadfast_contacts::client::UreqContacts;
 use steadfast_contacts::contact::{Contact, Phone};

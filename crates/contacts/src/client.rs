@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use steadfast::driver::blocking::TokenStore;
 use steadfast::driver::ureq_adapter::reply;
+use steadfast::driver::TokenStore;
 use steadfast::driver::{Lookup, Reply};
 use steadfast::{NetworkError, Refresh};
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use steadfast::driver::blocking::TokenStore;
+use steadfast::driver::TokenStore;
 use steadfast_contacts::client::UreqContacts;
 use steadfast_contacts::contact::Contact;
 use steadfast_contacts::sync::{sync_contact, SyncOutcome};
@@ -58,7 +58,7 @@ mod sync_batch {
     use std::collections::HashSet;
     use std::sync::Arc;
 
-    use steadfast::driver::blocking::TokenStore;
+    use steadfast::driver::TokenStore;
     use steadfast::{OnConflict, Policy};
     use steadfast_contacts::client::UreqContacts;
     use steadfast_contacts::contact::{Contact, Phone};
