@@ -130,6 +130,9 @@ pub enum End {
 /// Everything a replay saw.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trace {
+    /// Every action the call asked for, in order: the first send, sleeps,
+    /// re-sends at once after a refresh or a search, and the end.
+    pub actions: Vec<Action>,
     /// One event per observed outcome, in order.
     pub events: Vec<Event>,
     /// How it ended.
@@ -164,6 +167,7 @@ pub fn replay(
     let mut clock = start;
     let mut call = Call::new(policy, request, clock, seed);
     let mut trace = Trace {
+        actions: Vec::new(),
         events: Vec::new(),
         end: End::ScriptEnded(Waiting::Response),
         sends: 0,
@@ -172,6 +176,7 @@ pub fn replay(
     };
     trace.end = loop {
         let action = call.poll(clock);
+        trace.actions.push(action);
         match action {
             Action::Sleep(d) => {
                 trace.sleeps.push(d);
@@ -201,8 +206,8 @@ impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Finished(a) => write!(f, "{a}"),
-            Self::ScriptEnded(w) => write!(f, "script ended while {w}"),
-            Self::Rejected(e) => write!(f, "rejected: {e}"),
+            Self::ScriptEnded(w) => write!(f, "the scenario ended before the call did ({w})"),
+            Self::Rejected(e) => write!(f, "a step did not fit: {e}"),
         }
     }
 }

@@ -203,3 +203,31 @@ fn sizes_stated_in_the_readme() {
     assert_eq!(std::mem::size_of::<steadfast::Event>(), 120);
     assert_eq!(std::mem::size_of::<Action>(), 24);
 }
+
+#[test]
+fn a_replay_trace_holds_every_action_asked_for() {
+    use steadfast::{replay, Completion, End, Step};
+    let policy = steadfast::Policy::seed_guide();
+    let steps = [
+        Step::status(503),
+        Step::status(401),
+        Step::Refresh(Refresh::Refreshed),
+        Step::status(200),
+    ];
+    let trace = replay(&policy, GET, START, SEED, steps);
+    let done = Action::Done(Completion::Success { status: 200 });
+    assert_eq!(
+        trace.actions,
+        [
+            Action::Send { attempt: 1 },
+            Action::Sleep(secs(3)),
+            Action::Send { attempt: 2 },
+            Action::RefreshToken,
+            // The re-send after a refresh comes at once: no sleep before it.
+            Action::Send { attempt: 3 },
+            done,
+        ]
+    );
+    assert_eq!(trace.end, End::Finished(done));
+    assert_eq!(trace.events.len(), 4, "one event per observed outcome");
+}

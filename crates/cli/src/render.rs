@@ -33,13 +33,9 @@ fn columns(e: &Event) -> [String; 6] {
 }
 
 fn end_line(trace: &Trace) -> String {
-    let how = match trace.end {
-        End::Finished(a) => format!("{a}"),
-        End::ScriptEnded(w) => format!("the scenario ended before the call did ({w})"),
-        End::Rejected(e) => format!("a step did not fit: {e}"),
-    };
     format!(
-        "end: {how}; {} sends, slept {}, elapsed {}",
+        "end: {}; {} sends, slept {}, elapsed {}",
+        trace.end,
         trace.sends,
         human(trace.slept()),
         human(trace.elapsed)
@@ -94,11 +90,7 @@ pub fn json_lines(trace: &Trace) -> String {
             out.push('\n');
         }
     }
-    let how = match trace.end {
-        End::Finished(a) => a.to_string(),
-        End::ScriptEnded(w) => format!("the scenario ended before the call did ({w})"),
-        End::Rejected(e) => format!("a step did not fit: {e}"),
-    };
+    let how = trace.end.to_string();
     let end = EndRecord {
         end: &how,
         sends: trace.sends,
