@@ -2,7 +2,6 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -10,7 +9,7 @@ use serde::Deserialize;
 
 use steadfast::Policy;
 use steadfast::Step;
-use steadfast::{Clock, Method, NetworkError, Refresh, Request, Search};
+use steadfast::{Clock, Method, Request};
 
 /// A file that could not be used: which file, where, which field, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,8 +53,8 @@ pub struct ScenarioFile {
     /// Wall clock at the start, Unix seconds (default 1,800,000,000).
     #[serde(default = "default_start")]
     pub start_unix: u64,
-    /// The outcomes, in order.
-    pub steps: Vec<StepSpec>,
+    /// The outcomes, in order (the file format is [`Step`]'s).
+    pub steps: Vec<Step>,
 }
 
 fn default_request() -> Request {
@@ -66,103 +65,15 @@ fn default_start() -> u64 {
     1_800_000_000
 }
 
-/// One outcome: exactly one of `status`, `network`, `refresh`, `search`
-/// (checked while reading, so an error points at the step's line).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, try_from = "RawStep")]
-pub struct StepSpec {
-    /// A response's status.
-    pub status: Option<u16>,
-    /// A response's headers.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// A network failure instead of a response.
-    pub network: Option<NetworkError>,
-    /// A token refresh result.
-    pub refresh: Option<Refresh>,
-    /// A search result.
-    pub search: Option<Search>,
-    /// How long the attempt took.
-    #[serde(default, with = "humantime_serde")]
-    pub after: Option<Duration>,
-    /// The clock reading when it arrived, since the call started.
-    #[serde(default, with = "humantime_serde")]
-    pub at: Option<Duration>,
-}
-
-/// A step as written, before the one-kind check.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    status: Option<u16>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    network: Option<NetworkError>,
-    refresh: Option<Refresh>,
-    search: Option<Search>,
-    #[serde(default, with = "humantime_serde")]
-    after: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    at: Option<Duration>,
-}
-
-impl TryFrom<RawStep> for StepSpec {
-    type Error = &'static str;
-
-    fn try_from(r: RawStep) -> Result<Self, Self::Error> {
-        let step = StepSpec {
-            status: r.status,
-            headers: r.headers,
-            network: r.network,
-            refresh: r.refresh,
-            search: r.search,
-            after: r.after,
-            at: r.at,
-        };
-        if step.kinds() == 1 {
-            Ok(step)
-        } else {
-            Err("a step needs exactly one of status, network, refresh, search")
-        }
-    }
-}
-
 impl ScenarioFile {
     /// The clock the scenario starts at.
     pub fn start(&self) -> Clock {
         Clock::new(Duration::ZERO, Duration::from_secs(self.start_unix))
     }
 
-    /// The steps as the replayer takes them.
+    /// The steps, for the replayer.
     pub fn steps(&self) -> Vec<Step> {
-        self.steps.iter().filter_map(StepSpec::to_step).collect()
-    }
-}
-
-impl StepSpec {
-    fn kinds(&self) -> usize {
-        usize::from(self.status.is_some())
-            + usize::from(self.network.is_some())
-            + usize::from(self.refresh.is_some())
-            + usize::from(self.search.is_some())
-    }
-
-    fn to_step(&self) -> Option<Step> {
-        let step = match (self.status, self.network, self.refresh, self.search) {
-            (Some(status), ..) => self
-                .headers
-                .iter()
-                .fold(Step::status(status), |s, (n, v)| s.header(n, v)),
-            (_, Some(e), ..) => Step::network(e),
-            (_, _, Some(r), _) => return Some(Step::Refresh(r)),
-            (_, _, _, Some(s)) => return Some(Step::Search(s)),
-            _ => return None,
-        };
-        let step = step.after(self.after.unwrap_or_default());
-        Some(match self.at {
-            Some(t) => step.at(t),
-            None => step,
-        })
+        self.steps.clone()
     }
 }
 
