@@ -79,6 +79,9 @@ proptest! {
         let mut limits = steadfast::Limits::new(&p);
         let run = drive_with_limits(&p, req, seed, &a, &mut limits);
         check_all(&p, &run).map_err(TestCaseError::fail)?;
+        // However the run ended, the call gave back what it held.
+        let end = steadfast::Clock::default();
+        prop_assert_eq!(limits.snapshot(end).in_flight, 0);
     }
 
     #[test]

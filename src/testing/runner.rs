@@ -87,6 +87,8 @@ pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -
 
 /// [`drive`], with the call consulting and feeding `limits` (pacing, retry
 /// budget, circuit breaker) as it would when sharing them with other calls.
+/// When the run ends, the call gives back what the limits still hold for it,
+/// as a driver's call does when dropped.
 pub fn drive_with_limits(
     policy: &Policy,
     request: Request,
@@ -208,6 +210,11 @@ fn drive_inner(
         }
         run.events.push(event);
         clock = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
+    }
+    // The run is over: like a driver dropping its call, give back whatever
+    // the limits still hold for it (answers may run out mid-send).
+    if let Some(l) = limits {
+        call.abandon(l, clock);
     }
     run.retries = call.retries();
     run.elapsed = clock.mono.saturating_sub(start.mono);
