@@ -345,7 +345,7 @@ mod cancelled_through_shared_limits {
         for t in tasks {
             cut += u32::from(t.await.unwrap());
         }
-        assert!(cut > 5, "only {cut} of 40 calls were cut");
+        assert!(cut > 2, "only {cut} of 40 calls were cut");
         assert_nothing_held(&limits);
 
         // The API heals: within the break and one window, a call gets through.
