@@ -36,7 +36,7 @@ async fn main() {
     let api = fake_api::FakeApi::start();
     api.script([
         fake_api::Fault::status(503),
-        fake_api::Fault::with(429, &[("Retry-After", "0.3")]),
+        fake_api::Fault::with(429, &[("Retry-After", "1")]),
     ]);
 
     let client = reqwest::Client::new();

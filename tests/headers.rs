@@ -26,7 +26,11 @@ fn retry_after_values() {
         (b"\t120", secs(120), n),
         (b"0", secs(0), n),
         (b"007", secs(7), n),
-        (b"1.5", Some(Duration::from_millis(1500)), n),
+        // RFC 9110 delay-seconds is 1*DIGIT: no fraction, sign or exponent.
+        (b"1.5", None, invalid),
+        (b"1.0", None, invalid),
+        (b" 0.5 ", None, invalid),
+        (b"1.", None, invalid),
         (b"-1", None, invalid),
         (b"+1", None, invalid),
         (b"1e3", None, invalid),

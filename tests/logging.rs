@@ -87,7 +87,7 @@ fn every_event_is_a_record_without_secrets() {
             reply(
                 429,
                 &[
-                    ("Retry-After", "0.002"),
+                    ("Retry-After", "0"),
                     ("X-Rate-Limit-Remaining", "0"),
                     ("Cookie", "SECRET-3"),
                 ],

@@ -6,8 +6,9 @@
 //! - digits only, leading zeros allowed: `"007"` is 7;
 //! - no sign: `"-1"` and `"+1"` are unusable (the grammar has none, and a
 //!   sign means the server is broken);
-//! - a decimal fraction is accepted where a duration is meant (`"1.5"` is
-//!   1.5 s, digits past nanoseconds are dropped), not where a count is;
+//! - a decimal fraction is accepted where a rate-limit dialect's duration
+//!   is meant (`"1.5"` is 1.5 s, digits past nanoseconds are dropped), not
+//!   where a count is, and not in `Retry-After` (RFC 9110: digits only);
 //! - a number too large for 64 bits saturates: the policy's cap applies next;
 //! - anything else (empty, letters, non-UTF-8 bytes) is unusable.
 

@@ -1,8 +1,10 @@
 //! `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
 //!
 //! Rules:
-//! - a value starting with a digit is delay-seconds, read by the shared
-//!   number grammar (`"1.5"` is 1.5 s; `"-1"`, `"+1"` are unusable);
+//! - a value starting with a digit is delay-seconds, RFC 9110's `1*DIGIT`
+//!   with optional surrounding spaces and tabs: a fraction, sign or
+//!   exponent (`"1.5"`, `"-1"`, `"+1"`, `"1e3"`) is unusable, as urllib3
+//!   also has it; too many digits for 64 bits saturate (the cap applies);
 //! - anything else is an HTTP-date in any of RFC 9110's three formats
 //!   (IMF-fixdate, RFC 850, asctime), parsed by the `httpdate` crate;
 //! - a date at or before the wall clock means "now": zero, noted;
@@ -52,7 +54,7 @@ pub(crate) fn parse(value: &[u8], unix_now: Duration, notes: &mut HintNotes) -> 
     }
     let value = number::trim_ows(value);
     if value.first().is_some_and(u8::is_ascii_digit) {
-        return number::seconds_trimmed(value);
+        return number::digits(value).map(Duration::from_secs);
     }
     let date = httpdate::parse_http_date(core::str::from_utf8(value).ok()?).ok()?;
     // Dates before 1970 are not representable as a wait either way: now.

@@ -19,7 +19,7 @@ pub fn flaky_api(seed: u64, extra: &[Fault]) -> Arc<FakeApi> {
     let mut faults = vec![
         Fault::status(503),
         Fault::status(500),
-        Fault::with(429, &[("Retry-After", "0.02")]),
+        Fault::with(429, &[("Retry-After", "0")]),
     ];
     faults.extend_from_slice(extra);
     api.random_faults(seed, 0.4, faults);

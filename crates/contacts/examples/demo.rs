@@ -175,7 +175,7 @@ fn main() {
         Fault::status(503),
         Fault::status(503),
         Fault::Pass,
-        Fault::with(429, &[("Retry-After", "0.5")]),
+        Fault::with(429, &[("Retry-After", "1")]),
         Fault::Pass,
         Fault::with(
             429,
@@ -202,7 +202,7 @@ fn main() {
         vec![
             Fault::status(503),
             Fault::status(502),
-            Fault::with(503, &[("Retry-After", "0.2")]),
+            Fault::with(503, &[("Retry-After", "1")]),
             Fault::with(429, &[("RateLimit", "\"default\";r=0;t=1")]),
             Fault::StoreThenStall(Duration::from_millis(700)),
         ],

@@ -95,7 +95,7 @@ mod sync_batch {
             Fault::status(503),
             Fault::status(502),
             Fault::status(500),
-            Fault::with(503, &[("Retry-After", "0.01")]),
+            Fault::with(503, &[("Retry-After", "1")]),
             Fault::with(429, &[("Retry-After", "1")]),
             Fault::with(
                 429,

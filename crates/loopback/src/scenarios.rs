@@ -110,7 +110,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         created(
             "503 with Retry-After",
-            vec![Fault::with(503, &[("Retry-After", "0.02")])],
+            vec![Fault::with(503, &[("Retry-After", "1")])],
             2,
         ),
         created(
