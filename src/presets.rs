@@ -102,8 +102,9 @@ impl Policy {
     ///   TRACE); `status_forcelist` is empty, so nothing else is retried;
     /// - connection errors are retried for any method, read errors (timeout,
     ///   reset) only for idempotent ones;
-    /// - `Retry-After` is taken as sent, seconds or HTTP-date, with no cap
-    ///   (here: one day) and a past date meaning now;
+    /// - `Retry-After` is taken as sent, seconds or HTTP-date, up to
+    ///   `Retry.DEFAULT_RETRY_AFTER_MAX` (6 hours: a longer wait is cut to
+    ///   it), a past date meaning now;
     /// - no token refresh, no conflict search, no rate-limit headers.
     ///
     /// Where steadfast differs: a request with an idempotency key or
@@ -129,7 +130,7 @@ impl Policy {
             jitter: Jitter::None,
             deadline: None,
             attempt_timeout: None,
-            retry_after_cap: Duration::from_secs(24 * 3600),
+            retry_after_cap: Duration::from_secs(6 * 3600),
             min_server_wait: Duration::ZERO,
             rate_limit: PLAIN_429,
             on_conflict: OnConflict::GiveUp,
