@@ -3,12 +3,14 @@
 use core::time::Duration;
 
 use crate::action::Action;
-use crate::call::{Call, Waiting};
+use crate::call::Waiting;
 use crate::classify;
 use crate::event::Event;
 use crate::limits::Limits;
 use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
 use crate::policy::{Policy, Rule};
+use crate::replay::runner::{self, Script, Session};
+use crate::replay::End;
 
 /// One answer to whatever the call asks next: the runner picks the part
 /// that fits (a response or network error for a send, a refresh result, a
@@ -104,119 +106,137 @@ fn drive_inner(
     request: Request,
     seed: u64,
     answers: &[Answer],
-    mut limits: Option<&mut Limits>,
+    limits: Option<&mut Limits>,
 ) -> Run {
     let start = Clock::new(
         Duration::from_secs(1_000),
         Duration::from_secs(1_800_000_000),
     );
-    let mut clock = start;
-    let mut call = Call::new(policy, request, clock, seed);
-    let mut run = Run {
-        events: Vec::new(),
-        actions: Vec::new(),
-        sends: 0,
-        refreshes: 0,
+    let mut checks = Checks {
+        answers: answers.iter(),
         sleeps: Vec::new(),
-        retries: 0,
         uncounted_waits: 0,
+        fatal_seen: false,
         sent_after_fatal: false,
         breaches: Vec::new(),
-        elapsed: Duration::ZERO,
     };
-    let mut fatal_seen = false;
-    let mut answers = answers.iter();
-    loop {
-        let mut poll = |call: &mut Call<&Policy>, clock: Clock| match limits.as_deref_mut() {
-            Some(l) => call.poll_with(l, clock),
-            None => call.poll(clock),
-        };
-        let action = poll(&mut call, clock);
-        if poll(&mut call, clock) != action {
-            run.breaches
-                .push(format!("a second poll changed {action:?}"));
+    let trace = runner::run(policy, request, start, seed, &mut checks, limits);
+    if let End::Rejected(e) = trace.end {
+        checks
+            .breaches
+            .push(format!("a fitting outcome was refused: {e}"));
+    }
+    let count = |f: fn(&Action) -> bool| trace.actions.iter().filter(|a| f(a)).count();
+    Run {
+        sends: trace.sends,
+        refreshes: u32::try_from(count(|a| matches!(a, Action::RefreshToken))).unwrap_or(u32::MAX),
+        events: trace.events,
+        actions: trace.actions,
+        sleeps: checks.sleeps,
+        retries: trace.retries,
+        uncounted_waits: checks.uncounted_waits,
+        sent_after_fatal: checks.sent_after_fatal,
+        breaches: checks.breaches,
+        elapsed: trace.elapsed,
+    }
+}
+
+/// The answers as the runner's script, checking the call's contract where
+/// the runner lets it look.
+struct Checks<'a> {
+    answers: core::slice::Iter<'a, Answer>,
+    sleeps: Vec<(Duration, Duration)>,
+    uncounted_waits: u32,
+    fatal_seen: bool,
+    sent_after_fatal: bool,
+    breaches: Vec<String>,
+}
+
+impl<'a> Script for Checks<'a> {
+    type Step = &'a Answer;
+
+    fn next(&mut self, asked: Action) -> Option<&'a Answer> {
+        if matches!(asked, Action::Send { .. }) {
+            self.sent_after_fatal |= self.fatal_seen;
         }
-        run.actions.push(action);
-        let answer = match action {
-            Action::Done(_) | Action::GiveUp(_) => break,
-            Action::Sleep(d) => {
-                // Every sleep the call asks for, backoff and pacing alike.
-                run.sleeps.push((call.elapsed(), d));
-                let Some(a) = answers.next() else { break };
-                let earlier = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
-                match call.poll(earlier) {
-                    Action::Sleep(again) if again <= d => {}
-                    other => run.breaches.push(format!(
-                        "sleep {d:?} became {other:?} as the clock went back"
-                    )),
-                }
-                clock = clock.advanced(d);
-                continue;
-            }
-            Action::Send { .. } => {
-                run.sent_after_fatal |= fatal_seen;
-                run.sends += 1;
-                answers.next()
-            }
-            Action::RefreshToken => {
-                run.refreshes += 1;
-                answers.next()
-            }
-            Action::SearchExisting => answers.next(),
-        };
-        let Some(a) = answer else { break };
-        clock = clock.advanced(a.latency);
-        let waiting = call.waiting();
-        let fitting = match waiting {
+        self.answers.next()
+    }
+
+    /// The part of the answer that fits what the call waits for.
+    fn outcome<'s>(a: &'s &'a Answer, waiting: Waiting) -> Option<Outcome<'s>> {
+        Some(match waiting {
             Waiting::Response => match a.network {
                 Some(e) => Outcome::Network(e),
                 None => Outcome::response(a.status, &a.headers),
             },
             Waiting::Refresh => Outcome::Refresh(a.refresh),
             Waiting::Search => Outcome::Search(a.search),
-            Waiting::SleepEnd | Waiting::Nothing => break,
-        };
-        if a.misfit {
-            let wrong = match waiting {
-                Waiting::Response => Outcome::Search(a.search),
-                _ => Outcome::response(a.status, &a.headers),
-            };
-            let before = call.poll(clock);
-            if call.observe(wrong, clock).is_ok() || call.poll(clock) != before {
-                run.breaches
-                    .push(format!("a misfit {wrong:?} changed the call"));
-            }
+            Waiting::SleepEnd | Waiting::Nothing => return None,
+        })
+    }
+
+    fn arrival(a: &&'a Answer, _start: Clock, sent: Clock) -> Clock {
+        sent.advanced(a.latency)
+    }
+
+    fn polled(&mut self, run: &mut Session<'_, '_>, clock: Clock, action: Action) {
+        if run.poll(clock) != action {
+            self.breaches
+                .push(format!("a second poll changed {action:?}"));
         }
-        let observed = match limits.as_deref_mut() {
-            Some(l) => call.observe_with(l, fitting, clock),
-            None => call.observe(fitting, clock),
+    }
+
+    /// Records every sleep the call asks for, backoff and pacing alike, and
+    /// checks that a clock going back never lengthens it. Each sleep uses
+    /// up an answer (for its `back`).
+    fn sleeping(&mut self, run: &mut Session<'_, '_>, clock: Clock, d: Duration) -> bool {
+        self.sleeps.push((run.call.elapsed(), d));
+        let Some(a) = self.answers.next() else {
+            return false;
         };
-        let event = match observed {
-            Ok(event) => *event,
-            Err(e) => {
-                run.breaches
-                    .push(format!("a fitting outcome was refused: {e}"));
-                break;
-            }
+        let earlier = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
+        match run.call.poll(earlier) {
+            Action::Sleep(again) if again <= d => {}
+            other => self.breaches.push(format!(
+                "sleep {d:?} became {other:?} as the clock went back"
+            )),
+        }
+        true
+    }
+
+    /// Offers a wrong kind of outcome first when the answer says so: the
+    /// call must refuse it and stay as it was.
+    fn observing(&mut self, run: &mut Session<'_, '_>, a: &&'a Answer, clock: Clock) {
+        if !a.misfit {
+            return;
+        }
+        let wrong = match run.call.waiting() {
+            Waiting::Response => Outcome::Search(a.search),
+            _ => Outcome::response(a.status, &a.headers),
         };
-        if let Outcome::Response { status, .. } = fitting {
-            match classify::status(policy.spec(), status) {
-                Rule::GiveUp => fatal_seen = true,
+        let before = run.call.poll(clock);
+        if run.call.observe(wrong, clock).is_ok() || run.call.poll(clock) != before {
+            self.breaches
+                .push(format!("a misfit {wrong:?} changed the call"));
+        }
+    }
+
+    fn observed(
+        &mut self,
+        policy: &Policy,
+        a: &&'a Answer,
+        waiting: Waiting,
+        clock: Clock,
+    ) -> Clock {
+        if waiting == Waiting::Response && a.network.is_none() {
+            match classify::status(policy.spec(), a.status) {
+                Rule::GiveUp => self.fatal_seen = true,
                 Rule::RateLimited if !policy.spec().rate_limit.counts_as_retry => {
-                    run.uncounted_waits += 1;
+                    self.uncounted_waits += 1;
                 }
                 _ => {}
             }
         }
-        run.events.push(event);
-        clock = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
+        Clock::new(clock.mono.saturating_sub(a.back), clock.unix)
     }
-    // The run is over: like a driver dropping its call, give back whatever
-    // the limits still hold for it (answers may run out mid-send).
-    if let Some(l) = limits {
-        call.abandon(l, clock);
-    }
-    run.retries = call.retries();
-    run.elapsed = clock.mono.saturating_sub(start.mono);
-    run
 }

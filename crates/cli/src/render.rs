@@ -32,16 +32,6 @@ fn columns(e: &Event) -> [String; 6] {
     ]
 }
 
-fn end_line(trace: &Trace) -> String {
-    format!(
-        "end: {}; {} sends, slept {}, elapsed {}",
-        trace.end,
-        trace.sends,
-        human(trace.slept()),
-        human(trace.elapsed)
-    )
-}
-
 /// An aligned table: attempt, time, observed, action, wait, reason; then
 /// how the call ended.
 pub fn table(trace: &Trace) -> String {
@@ -65,8 +55,7 @@ pub fn table(trace: &Trace) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    out.push_str(&end_line(trace));
-    out.push('\n');
+    let _ = writeln!(out, "end: {}", trace.summary());
     out
 }
 

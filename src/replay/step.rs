@@ -1,18 +1,11 @@
-//! Replaying a scripted list of outcomes through a call in virtual time:
-//! sleeps advance a simulated clock instead of the caller's thread, so a
-//! six-minute schedule replays in microseconds. Pure: no IO, no real clock.
+//! One scripted outcome, as code builds it and as a scenario file writes it.
 
-use core::fmt;
 use core::time::Duration;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::Action;
-use crate::call::{Call, OutcomeError, Waiting};
-use crate::event::Event;
-use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
-use crate::policy::Policy;
+use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Search};
 
 /// One scripted outcome, owned. A response or network failure arrives
 /// `latency` after its send, or, when `at` is set, at that time since the
@@ -115,7 +108,7 @@ impl Step {
     }
 
     /// The clock when this step's outcome arrives, sent at `sent`.
-    fn arrival(&self, start: Clock, sent: Clock) -> Clock {
+    pub(super) fn arrival(&self, start: Clock, sent: Clock) -> Clock {
         match self {
             Self::Response { at: Some(t), .. } | Self::Network { at: Some(t), .. } => {
                 let due = start.mono.saturating_add(*t);
@@ -128,7 +121,7 @@ impl Step {
         }
     }
 
-    fn outcome(&self) -> Outcome<'_> {
+    pub(super) fn outcome(&self) -> Outcome<'_> {
         match self {
             Self::Response {
                 status, headers, ..
@@ -225,119 +218,6 @@ impl From<Step> for FlatStep {
             Step::Search(s) => flat.search = Some(s),
         }
         flat
-    }
-}
-
-/// How a replay ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    /// The call finished with this action (`Done` or `GiveUp`).
-    Finished(Action),
-    /// The script ran out while the call was still waiting.
-    ScriptEnded(Waiting),
-    /// The call rejected a scripted outcome that did not fit.
-    Rejected(OutcomeError),
-}
-
-/// Everything a replay saw.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Trace {
-    /// Every action the call asked for, in order: the first send, sleeps,
-    /// re-sends at once after a refresh or a search, and the end.
-    pub actions: Vec<Action>,
-    /// One event per observed outcome, in order.
-    pub events: Vec<Event>,
-    /// How it ended.
-    pub end: End,
-    /// Sends made.
-    pub sends: u32,
-    /// Sleeps taken, in order.
-    pub sleeps: Vec<Duration>,
-    /// Virtual time from start to end.
-    pub elapsed: Duration,
-}
-
-impl Trace {
-    /// The total of all sleeps.
-    pub fn slept(&self) -> Duration {
-        self.sleeps
-            .iter()
-            .fold(Duration::ZERO, |a, &b| a.saturating_add(b))
-    }
-}
-
-/// Drives a call under `policy` through `steps` from `start`, sleeping in
-/// virtual time, until it finishes, the script ends, or a step does not fit.
-pub fn replay(
-    policy: &Policy,
-    request: Request,
-    start: Clock,
-    seed: u64,
-    steps: impl IntoIterator<Item = Step>,
-) -> Trace {
-    let mut steps = steps.into_iter();
-    let mut clock = start;
-    let mut call = Call::new(policy, request, clock, seed);
-    let mut trace = Trace {
-        actions: Vec::new(),
-        events: Vec::new(),
-        end: End::ScriptEnded(Waiting::Response),
-        sends: 0,
-        sleeps: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
-    trace.end = loop {
-        let action = call.poll(clock);
-        trace.actions.push(action);
-        match action {
-            Action::Sleep(d) => {
-                trace.sleeps.push(d);
-                clock = clock.advanced(d);
-                continue;
-            }
-            Action::Done(_) | Action::GiveUp(_) => break End::Finished(action),
-            Action::Send { .. } | Action::RefreshToken | Action::SearchExisting => {}
-        }
-        let Some(step) = steps.next() else {
-            break End::ScriptEnded(call.waiting());
-        };
-        if matches!(action, Action::Send { .. }) {
-            trace.sends += 1;
-        }
-        clock = step.arrival(start, clock);
-        match call.observe(step.outcome(), clock) {
-            Ok(event) => trace.events.push(*event),
-            Err(e) => break End::Rejected(e),
-        }
-    };
-    trace.elapsed = clock.mono.saturating_sub(start.mono);
-    trace
-}
-
-impl fmt::Display for End {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Finished(a) => write!(f, "{a}"),
-            Self::ScriptEnded(w) => write!(f, "the scenario ended before the call did ({w})"),
-            Self::Rejected(e) => write!(f, "a step did not fit: {e}"),
-        }
-    }
-}
-
-/// The events, one per line, then a summary line.
-impl fmt::Display for Trace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in &self.events {
-            writeln!(f, "{e}")?;
-        }
-        write!(
-            f,
-            "=> {} | {} sends, slept {}, elapsed {}",
-            self.end,
-            self.sends,
-            humantime::format_duration(self.slept()),
-            humantime::format_duration(self.elapsed)
-        )
     }
 }
 

@@ -1,0 +1,137 @@
+//! Replaying a scripted list of outcomes through a call in virtual time:
+//! sleeps advance a simulated clock instead of the caller's thread, so a
+//! six-minute schedule replays in microseconds. Pure: no IO, no real clock.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::action::Action;
+use crate::call::{OutcomeError, Waiting};
+use crate::event::Event;
+use crate::outcome::{Clock, Outcome, Request};
+use crate::policy::Policy;
+
+pub(crate) mod runner;
+mod step;
+
+pub use step::Step;
+
+/// How a replay ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The call finished with this action (`Done` or `GiveUp`).
+    Finished(Action),
+    /// The script ran out while the call was still waiting.
+    ScriptEnded(Waiting),
+    /// The call rejected a scripted outcome that did not fit.
+    Rejected(OutcomeError),
+}
+
+/// Everything a replay saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// Every action the call asked for, in order: the first send, sleeps,
+    /// re-sends at once after a refresh or a search, and the end.
+    pub actions: Vec<Action>,
+    /// One event per observed outcome, in order.
+    pub events: Vec<Event>,
+    /// How it ended.
+    pub end: End,
+    /// Sends the call asked for (the last may have had no answer when the
+    /// script ended).
+    pub sends: u32,
+    /// Retries the call counted against `max_retries`.
+    pub retries: u32,
+    /// Sleeps asked for, in order.
+    pub sleeps: Vec<Duration>,
+    /// Virtual time from start to end.
+    pub elapsed: Duration,
+}
+
+impl Trace {
+    /// The total of all sleeps.
+    pub fn slept(&self) -> Duration {
+        self.sleeps
+            .iter()
+            .fold(Duration::ZERO, |a, &b| a.saturating_add(b))
+    }
+
+    /// How the call ended and what it cost, in one line:
+    /// `done: success (200) | 2 sends, slept 45s, elapsed 45s`.
+    pub fn summary(&self) -> impl fmt::Display + '_ {
+        struct Summary<'t>(&'t Trace);
+        impl fmt::Display for Summary<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let t = self.0;
+                write!(
+                    f,
+                    "{} | {} sends, slept {}, elapsed {}",
+                    t.end,
+                    t.sends,
+                    humantime::format_duration(t.slept()),
+                    humantime::format_duration(t.elapsed)
+                )
+            }
+        }
+        Summary(self)
+    }
+}
+
+/// Drives a call under `policy` through `steps` from `start`, sleeping in
+/// virtual time, until it finishes, the script ends, or a step does not fit.
+pub fn replay(
+    policy: &Policy,
+    request: Request,
+    start: Clock,
+    seed: u64,
+    steps: impl IntoIterator<Item = Step>,
+) -> Trace {
+    runner::run(
+        policy,
+        request,
+        start,
+        seed,
+        &mut Steps(steps.into_iter()),
+        None,
+    )
+}
+
+/// A list of steps as the runner's script: each step answers whatever was
+/// asked, and one that does not fit is rejected by the call.
+struct Steps<I>(I);
+
+impl<I: Iterator<Item = Step>> runner::Script for Steps<I> {
+    type Step = Step;
+
+    fn next(&mut self, _asked: Action) -> Option<Step> {
+        self.0.next()
+    }
+
+    fn outcome(step: &Step, _waiting: Waiting) -> Option<Outcome<'_>> {
+        Some(step.outcome())
+    }
+
+    fn arrival(step: &Step, start: Clock, sent: Clock) -> Clock {
+        step.arrival(start, sent)
+    }
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Finished(a) => write!(f, "{a}"),
+            Self::ScriptEnded(w) => write!(f, "the scenario ended before the call did ({w})"),
+            Self::Rejected(e) => write!(f, "a step did not fit: {e}"),
+        }
+    }
+}
+
+/// The events, one per line, then a summary line.
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.events {
+            writeln!(f, "{e}")?;
+        }
+        write!(f, "=> {}", self.summary())
+    }
+}

@@ -1,0 +1,143 @@
+//! The one virtual-time loop. [`replay`](super::replay) runs a list of
+//! [`Step`](super::Step)s through it; the testing kit runs its answers through
+//! it and checks the call's contract at the points a [`Script`] may look in.
+
+use core::time::Duration;
+
+use super::{End, Trace};
+use crate::action::Action;
+use crate::call::{Call, OutcomeError, Waiting};
+use crate::event::Event;
+use crate::limits::Limits;
+use crate::outcome::{Clock, Outcome, Request};
+use crate::policy::Policy;
+
+/// What a run feeds the call, and where it may look at the call on the way.
+pub(crate) trait Script {
+    /// One scripted answer, held while the call observes it.
+    type Step;
+
+    /// The answer to `asked` (a send, refresh or search); `None` ends the
+    /// script.
+    fn next(&mut self, asked: Action) -> Option<Self::Step>;
+
+    /// The outcome `step` gives a call waiting for `waiting`; `None` ends the
+    /// run as if the script had ended.
+    fn outcome(step: &Self::Step, waiting: Waiting) -> Option<Outcome<'_>>;
+
+    /// When the answer arrives, for a send (or request) made at `sent`.
+    fn arrival(step: &Self::Step, start: Clock, sent: Clock) -> Clock;
+
+    /// Called after each poll with its `action`, before it is carried out.
+    fn polled(&mut self, _run: &mut Session<'_, '_>, _clock: Clock, _action: Action) {}
+
+    /// Called before a sleep of `d` is taken; `false` ends the run there.
+    fn sleeping(&mut self, _run: &mut Session<'_, '_>, _clock: Clock, _d: Duration) -> bool {
+        true
+    }
+
+    /// Called just before the call observes `step`.
+    fn observing(&mut self, _run: &mut Session<'_, '_>, _step: &Self::Step, _clock: Clock) {}
+
+    /// Called once the call accepted `step` as the answer to `waiting`;
+    /// returns the clock the run goes on from (a script may move it).
+    fn observed(
+        &mut self,
+        _policy: &Policy,
+        _step: &Self::Step,
+        _waiting: Waiting,
+        clock: Clock,
+    ) -> Clock {
+        clock
+    }
+}
+
+/// The call under test and, when shared limits take part, the limits.
+pub(crate) struct Session<'l, 'p> {
+    pub(crate) call: Call<&'p Policy>,
+    limits: Option<&'l mut Limits>,
+}
+
+impl Session<'_, '_> {
+    /// Polls as a driver would: through the limits when there are any.
+    pub(crate) fn poll(&mut self, clock: Clock) -> Action {
+        match self.limits.as_deref_mut() {
+            Some(l) => self.call.poll_with(l, clock),
+            None => self.call.poll(clock),
+        }
+    }
+
+    fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<Event, OutcomeError> {
+        match self.limits.as_deref_mut() {
+            Some(l) => self.call.observe_with(l, outcome, clock).copied(),
+            None => self.call.observe(outcome, clock).copied(),
+        }
+    }
+}
+
+/// Drives a call under `policy` through `script` from `start`, sleeping in
+/// virtual time, until it finishes, the script ends or an outcome does not
+/// fit. With `limits`, the call consults and feeds them, and gives back
+/// what they still hold for it when the run ends, as a driver's dropped
+/// call does.
+pub(crate) fn run<S: Script>(
+    policy: &Policy,
+    request: Request,
+    start: Clock,
+    seed: u64,
+    script: &mut S,
+    limits: Option<&mut Limits>,
+) -> Trace {
+    let mut clock = start;
+    let mut run = Session {
+        call: Call::new(policy, request, clock, seed),
+        limits,
+    };
+    let mut trace = Trace {
+        actions: Vec::new(),
+        events: Vec::new(),
+        end: End::ScriptEnded(Waiting::Response),
+        sends: 0,
+        retries: 0,
+        sleeps: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    trace.end = loop {
+        let action = run.poll(clock);
+        script.polled(&mut run, clock, action);
+        trace.actions.push(action);
+        match action {
+            Action::Sleep(d) => {
+                trace.sleeps.push(d);
+                if !script.sleeping(&mut run, clock, d) {
+                    break End::ScriptEnded(Waiting::SleepEnd);
+                }
+                clock = clock.advanced(d);
+                continue;
+            }
+            Action::Done(_) | Action::GiveUp(_) => break End::Finished(action),
+            Action::Send { .. } => trace.sends += 1,
+            Action::RefreshToken | Action::SearchExisting => {}
+        }
+        let waiting = run.call.waiting();
+        let Some(step) = script.next(action) else {
+            break End::ScriptEnded(waiting);
+        };
+        clock = S::arrival(&step, start, clock);
+        let Some(outcome) = S::outcome(&step, waiting) else {
+            break End::ScriptEnded(waiting);
+        };
+        script.observing(&mut run, &step, clock);
+        match run.observe(outcome, clock) {
+            Ok(event) => trace.events.push(event),
+            Err(e) => break End::Rejected(e),
+        }
+        clock = script.observed(policy, &step, waiting, clock);
+    };
+    if let Some(l) = run.limits {
+        run.call.abandon(l, clock);
+    }
+    trace.retries = run.call.retries();
+    trace.elapsed = clock.mono.saturating_sub(start.mono);
+    trace
+}
