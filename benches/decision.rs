@@ -64,7 +64,7 @@ fn next_delay(c: &mut Criterion) {
         b.iter(|| {
             step = (step + 1) % 4;
             let d = black_box(&schedule).delay(black_box(step), Duration::ZERO);
-            black_box(Jitter::Full.apply(d, d, base, cap, &mut rng))
+            black_box(Jitter::Full.apply(d, d, base, cap, rng.u64(..)))
         })
     });
     let builder = loops::backon_builder();

@@ -263,11 +263,34 @@ pub enum Jitter {
 }
 
 impl Jitter {
-    /// Applies the jitter to `delay`. `prev` is the previous jittered delay
-    /// (or `base` before the first); `base` and `cap` are the schedule's.
-    /// The result never exceeds `max(delay, cap)` (the schedule guarantees
+    /// Applies the jitter to `delay`, drawing from `seed`: the same seed
+    /// gives the same result, and seeds drawn at random give delays spread
+    /// as the variant says. `prev` is the previous jittered delay (or `base`
+    /// before the first); `base` and `cap` are the schedule's. The result
+    /// never exceeds `max(delay, cap)` (the schedule guarantees
     /// `delay <= cap`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use steadfast::Jitter;
+    /// let s = Duration::from_secs;
+    /// let d = Jitter::Equal.apply(s(8), s(8), s(1), s(60), 42);
+    /// assert!(s(4) <= d && d <= s(8));
+    /// assert_eq!(d, Jitter::Equal.apply(s(8), s(8), s(1), s(60), 42));
+    /// ```
     pub fn apply(
+        self,
+        delay: Duration,
+        prev: Duration,
+        base: Duration,
+        cap: Duration,
+        seed: u64,
+    ) -> Duration {
+        self.draw(delay, prev, base, cap, &mut Rng::with_seed(seed))
+    }
+
+    /// [`apply`](Self::apply), drawing from a call's own generator.
+    pub(crate) fn draw(
         self,
         delay: Duration,
         prev: Duration,

@@ -103,7 +103,7 @@ fn draws(
 ) -> Vec<Duration> {
     let mut rng = Rng::with_seed(1);
     (0..500)
-        .map(|_| jitter.apply(delay, prev, base, cap, &mut rng))
+        .map(|_| jitter.apply(delay, prev, base, cap, rng.u64(..)))
         .collect()
 }
 

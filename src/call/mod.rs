@@ -460,7 +460,7 @@ impl<P: Borrow<Policy>> Call<P> {
         let (base, cap) = policy.schedule_bounds();
         let wait = spec
             .jitter
-            .apply(delay, self.prev_delay, base, cap, &mut self.rng);
+            .draw(delay, self.prev_delay, base, cap, &mut self.rng);
         self.prev_delay = wait;
         self.backoffs = self.backoffs.saturating_add(1);
         self.retry_in(v, wait, true, Basis::Backoff { step });
