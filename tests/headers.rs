@@ -44,11 +44,21 @@ fn retry_after_values() {
         (b"Friday, 15-Jan-27 08:00:45 GMT", secs(45), n),
         (b"Fri Jan 15 08:00:45 2027", secs(45), n),
         (b"  Fri, 15 Jan 2027 08:02:00 GMT  ", secs(120), n),
+        // Lenient forms: no day name, a one-digit day, other names for
+        // UTC, numeric zones (09:02 at +0100 is 08:02 UTC).
+        (b"15 Jan 2027 08:02:00 GMT", secs(120), n),
+        (b"Fri, 15 Jan 2027 08:02:00 UTC", secs(120), n),
+        (b"15 Jan 2027 09:02:00 +0100", secs(120), n),
+        (b"Fri, 15 Jan 2027 03:02:00 -0500", secs(120), n),
+        (b"Sat, 2 Jan 2027 08:00:00 GMT", secs(0), past),
         // Past dates, and the exact present, mean now.
         (b"Fri, 15 Jan 2027 07:59:00 GMT", secs(0), past),
         (b"Fri, 15 Jan 2027 08:00:00 GMT", secs(0), past),
         (b"Thu, 01 Jan 1970 00:00:00 GMT", secs(0), past),
-        // Not a date: wrong day name, garbage, lower-case month.
+        // Not a date: wrong day name, garbage, lower-case month, a zone
+        // name other than GMT/UT/UTC/Z, two-digit year outside RFC 850.
+        (b"15 Jan 2027 08:02:00 EST", None, invalid),
+        (b"15 Jan 27 08:02:00 GMT", None, invalid),
         (b"Mon, 15 Jan 2027 08:02:00 GMT", None, invalid),
         (b"Fri, 15 jan 2027 08:02:00 GMT", None, invalid),
         (b"Fri, 32 Jan 2027 08:02:00 GMT", None, invalid),

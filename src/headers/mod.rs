@@ -7,6 +7,7 @@
 //! rate-limit dialects (`rate_limit.rs`). An unusable value is skipped, so the next source of a wait applies, and
 //! noted in [`HintNotes`], so the event says why.
 
+mod date;
 mod number;
 mod rate_limit;
 mod retry_after;
