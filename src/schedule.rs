@@ -58,6 +58,31 @@ pub enum Schedule {
         /// The largest power used.
         max_power: u32,
     },
+    /// urllib3's backoff: no wait before the retry after the first error,
+    /// then `factor × 2^step` (`backoff_factor × 2^(consecutive errors − 1)`),
+    /// never above `max`. With [`Jitter::Added`] and the same retry count
+    /// it reproduces `Retry(total=…, backoff_factor=…, backoff_max=…,
+    /// backoff_jitter=…)`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use steadfast::Schedule;
+    /// // Retry(backoff_factor=0.1): 0 s, 0.2 s, 0.4 s, 0.8 s, ...
+    /// let s = Schedule::Urllib3 {
+    ///     factor: Duration::from_millis(100),
+    ///     max: Duration::from_secs(120), // Retry.DEFAULT_BACKOFF_MAX
+    /// };
+    /// let ms = |step| s.delay(step, Duration::ZERO).as_millis();
+    /// assert_eq!([ms(0), ms(1), ms(2), ms(3), ms(20)], [0, 200, 400, 800, 120_000]);
+    /// ```
+    Urllib3 {
+        /// `backoff_factor`.
+        #[serde(with = "humantime_serde")]
+        factor: Duration,
+        /// `backoff_max`: the largest delay.
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+    },
 }
 
 impl Schedule {
@@ -98,6 +123,11 @@ impl Schedule {
                     .min(*max_power);
                 scale(*unit, u128::from(factor.saturating_pow(k)))
             }
+            Self::Urllib3 { factor, max } => match step {
+                0 => Duration::ZERO,
+                // 2^step saturates at 2^127, far past any `max`.
+                _ => scale(*factor, 1u128.checked_shl(step).unwrap_or(1 << 127)).min(*max),
+            },
         }
     }
 
@@ -116,6 +146,7 @@ impl Schedule {
                 let later = scale(*unit, u128::from(factor.saturating_pow(1.min(*max_power))));
                 (*first).min(later)
             }
+            Self::Urllib3 { .. } => Duration::ZERO,
         }
     }
 
@@ -131,6 +162,8 @@ impl Schedule {
                 max_power,
                 ..
             } => (*first).max(scale(*unit, u128::from(factor.saturating_pow(*max_power)))),
+            Self::Urllib3 { factor, max } if !factor.is_zero() => *max,
+            Self::Urllib3 { .. } => Duration::ZERO,
         }
     }
 
@@ -161,6 +194,10 @@ impl Schedule {
                 factor: *factor,
                 stage: f(*stage),
                 max_power: *max_power,
+            },
+            Self::Urllib3 { factor, max } => Self::Urllib3 {
+                factor: f(*factor),
+                max: f(*max),
             },
         }
     }
@@ -203,6 +240,9 @@ impl Schedule {
                     return Err(PolicyError::ZeroStage);
                 }
             }
+            // Any factor and max: urllib3 takes a max below the factor (every
+            // wait is then the max) and a zero factor (no waits).
+            Self::Urllib3 { .. } => {}
         }
         Ok(())
     }
@@ -260,6 +300,13 @@ pub enum Jitter {
     /// at `base`. Drawn *below* the cap rather than clamped onto it, so long
     /// runs do not collapse onto the cap.
     Decorrelated,
+    /// Uniform in `[delay, delay + max]`, never above the schedule's cap; a
+    /// zero delay stays zero. urllib3's `backoff_jitter`.
+    Added {
+        /// The most added.
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+    },
 }
 
 impl Jitter {
@@ -305,6 +352,11 @@ impl Jitter {
             Self::Decorrelated => {
                 let hi = prev.saturating_mul(3).min(cap).max(base);
                 uniform(rng, base.min(hi), hi)
+            }
+            Self::Added { .. } if delay.is_zero() => delay,
+            Self::Added { max } => {
+                let hi = delay.saturating_add(max).min(cap.max(delay));
+                uniform(rng, delay, hi)
             }
         }
     }
