@@ -93,6 +93,8 @@ pub enum Reason {
     },
     /// The next wait would end past the policy's total deadline.
     DeadlineExceeded,
+    /// The failure arrived once the policy's `max_retry_time` had passed.
+    RetryTimeExceeded,
     /// The shared retry budget cannot pay for another retry: the API is
     /// failing for many calls, and retrying would multiply its load.
     BudgetExhausted,
@@ -127,6 +129,9 @@ impl fmt::Display for Reason {
             ),
             Self::RetriesExhausted { retries } => write!(f, "retries exhausted after {retries}"),
             Self::DeadlineExceeded => f.write_str("the next wait would cross the deadline"),
+            Self::RetryTimeExceeded => {
+                f.write_str("the failure came after the policy's max retry time")
+            }
             Self::BudgetExhausted => f.write_str("retry budget exhausted"),
             Self::CircuitOpen { retry_after } => write!(
                 f,

@@ -17,15 +17,48 @@
 //! | timeout, reset | back off if the request may repeat, else give up |
 //! | TLS, protocol, other | give up |
 //!
-//! A policy's [`StatusRule`](crate::StatusRule)s replace rows of the table.
+//! A policy's [`StatusRule`](crate::StatusRule)s replace rows of the table,
+//! and its [`CodeRule`](crate::CodeRule)s come before them for error
+//! responses carrying an API error code.
 
-use crate::outcome::{NetworkError, Request};
+use crate::outcome::{Headers, NetworkError, Request};
 use crate::policy::{PolicySpec, Rule};
 
 const BACKOFF: Rule = Rule::Backoff {
     retry_after: false,
     extra_steps: 0,
 };
+
+/// The rule for a response: its error code's rule when the policy lists
+/// the code (given, or read from the policy's code header), else the
+/// status's.
+#[inline]
+pub fn response(spec: &PolicySpec, status: u16, code: Option<&str>, headers: &dyn Headers) -> Rule {
+    if spec.codes.is_empty() || (200..=299).contains(&status) {
+        return self::status(spec, status);
+    }
+    let code = match (code, spec.code_header.as_deref()) {
+        (Some(code), _) => Some(code),
+        (None, Some(name)) => header_code(headers, name.as_bytes()),
+        (None, None) => None,
+    };
+    code.and_then(|c| spec.codes.iter().find(|r| r.code == c))
+        .map_or_else(|| self::status(spec, status), |r| r.rule)
+}
+
+/// The code in header `name`: its first value, up to the first `:`,
+/// trimmed; `None` when absent, empty or not UTF-8.
+fn header_code<'h>(headers: &'h dyn Headers, name: &[u8]) -> Option<&'h str> {
+    let mut found = None;
+    headers.for_each_header(&mut |n, v| {
+        if found.is_none() && n.eq_ignore_ascii_case(name) {
+            found = Some(v);
+        }
+    });
+    let value = core::str::from_utf8(found?).ok()?;
+    let code = value.split(':').next()?.trim();
+    (!code.is_empty()).then_some(code)
+}
 
 /// The rule for `status` under `spec`.
 // Inline: out of line, the Rule is packed into a register and unpacked

@@ -99,9 +99,10 @@ pub use outcome::{
     Clock, Headers, Method, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search,
 };
 pub use policy::{
-    OnConflict, Policy, PolicyError, PolicySpec, PressureThresholds, RateLimitRule, Rule,
+    CodeRule, OnConflict, Policy, PolicyError, PolicySpec, PressureThresholds, RateLimitRule, Rule,
     StatusRetries, StatusRule,
 };
+pub use presets::{AWS_THROTTLING_CODES, AWS_TRANSIENT_CODES};
 pub use replay::{replay, End, Step, Trace};
 pub use schedule::{Jitter, Schedule};
 

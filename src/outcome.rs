@@ -279,6 +279,8 @@ pub enum Outcome<'a> {
         status: u16,
         /// The response headers.
         headers: &'a dyn Headers,
+        /// The API error code, when the caller read one from the body.
+        code: Option<&'a str>,
     },
     /// The attempt failed without a response.
     Network(NetworkError),
@@ -291,7 +293,28 @@ pub enum Outcome<'a> {
 impl<'a> Outcome<'a> {
     /// A response with headers.
     pub fn response(status: u16, headers: &'a dyn Headers) -> Self {
-        Self::Response { status, headers }
+        Self::Response {
+            status,
+            headers,
+            code: None,
+        }
+    }
+
+    /// The same response carrying the API error code the caller parsed from
+    /// its body (`"ThrottlingException"`), for the policy's
+    /// [`codes`](crate::PolicySpec::codes). Other outcomes are unchanged.
+    #[must_use]
+    pub fn with_code(self, code: &'a str) -> Self {
+        match self {
+            Self::Response {
+                status, headers, ..
+            } => Self::Response {
+                status,
+                headers,
+                code: Some(code),
+            },
+            other => other,
+        }
     }
 
     /// A response without headers.
@@ -300,6 +323,7 @@ impl<'a> Outcome<'a> {
         Self::Response {
             status,
             headers: &NONE,
+            code: None,
         }
     }
 

@@ -42,6 +42,12 @@ pub struct PolicySpec {
     /// started; the call gives up instead.
     #[serde(with = "humantime_serde")]
     pub deadline: Option<Duration>,
+    /// Retry only failures that arrive before this much time has passed
+    /// since the call started; a failure at or after it ends the call.
+    /// Unlike [`deadline`](Self::deadline), a wait started before it may end
+    /// after it (the Genesys Cloud SDKs' `maxRetryTimeMsec`).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub max_retry_time: Option<Duration>,
     /// Per-attempt timeout, enforced by the drivers (the core never waits).
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
@@ -68,6 +74,19 @@ pub struct PolicySpec {
     pub status_retries: StatusRetries,
     /// Per-status rules that replace the built-in decision table.
     pub statuses: Vec<StatusRule>,
+    /// Rules by API error code, ahead of the status rules: an error
+    /// response (not 2xx) whose code is listed follows the code's rule. The
+    /// code comes with the outcome ([`Outcome::with_code`], parsed from the
+    /// body by the caller) or from [`code_header`](Self::code_header).
+    ///
+    /// [`Outcome::with_code`]: crate::Outcome::with_code
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<CodeRule>,
+    /// A response header carrying the API error code (AWS's
+    /// `x-amzn-ErrorType`), read up to its first `:`; used when the outcome
+    /// brings no code of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_header: Option<String>,
     /// The rule for 5xx statuses the table does not name (the table names
     /// 500, 501, 502, 503, 504, 505 and 511).
     pub other_server_errors: Rule,
@@ -129,6 +148,26 @@ pub struct StatusRule {
     pub status: u16,
     /// What to do with it.
     pub rule: Rule,
+}
+
+/// One rule for an API error code.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRule {
+    /// The code, matched exactly (`ThrottlingException`).
+    pub code: String,
+    /// What to do with a response carrying it.
+    pub rule: Rule,
+}
+
+impl CodeRule {
+    /// The same `rule` for each of `codes`.
+    pub fn each<'a>(codes: &'a [&'a str], rule: Rule) -> impl Iterator<Item = Self> + 'a {
+        codes.iter().map(move |c| Self {
+            code: (*c).to_owned(),
+            rule,
+        })
+    }
 }
 
 /// What a resolved conflict leads to.
@@ -201,6 +240,7 @@ impl Default for PolicySpec {
             schedule: Schedule::seed_guide(),
             jitter: Jitter::None,
             deadline: None,
+            max_retry_time: None,
             attempt_timeout: None,
             retry_after_cap: Duration::from_secs(300),
             min_server_wait: Duration::from_secs(1),
@@ -209,6 +249,8 @@ impl Default for PolicySpec {
             retry_network_errors: true,
             status_retries: StatusRetries::All,
             statuses: Vec::new(),
+            codes: Vec::new(),
+            code_header: None,
             other_server_errors: Rule::Backoff {
                 retry_after: false,
                 extra_steps: 0,
@@ -264,7 +306,7 @@ pub enum PolicyError {
     },
     /// 429 waits do not count as retries and nothing else bounds them.
     #[error(
-        "rate_limit.counts_as_retry is false but deadline is unset: 429s could keep a call forever"
+        "rate_limit.counts_as_retry is false but deadline and max_retry_time are unset: 429s could keep a call forever"
     )]
     UnboundedRateLimitWaits,
     /// A per-status override names a status outside 100..=599.
@@ -279,6 +321,15 @@ pub enum PolicyError {
         /// The status given.
         status: u16,
     },
+    /// A code rule with an empty code, or a code listed twice.
+    #[error("codes: {code:?} is empty or listed twice")]
+    BadCode {
+        /// The code given.
+        code: String,
+    },
+    /// An empty `code_header`.
+    #[error("code_header is empty: name a header or leave it unset")]
+    EmptyCodeHeader,
     /// Sends in flight would be forgotten at once.
     #[error("limits.stale_after must be above zero")]
     ZeroStaleAfter,
@@ -333,7 +384,10 @@ impl Policy {
                 cap: spec.retry_after_cap,
             });
         }
-        if !spec.rate_limit.counts_as_retry && spec.deadline.is_none() {
+        if !spec.rate_limit.counts_as_retry
+            && spec.deadline.is_none()
+            && spec.max_retry_time.is_none()
+        {
             return Err(PolicyError::UnboundedRateLimitWaits);
         }
         for (i, rule) in spec.statuses.iter().enumerate() {
@@ -347,6 +401,16 @@ impl Policy {
                     status: rule.status,
                 });
             }
+        }
+        for (i, rule) in spec.codes.iter().enumerate() {
+            if rule.code.is_empty() || spec.codes[..i].iter().any(|r| r.code == rule.code) {
+                return Err(PolicyError::BadCode {
+                    code: rule.code.clone(),
+                });
+            }
+        }
+        if spec.code_header.as_deref() == Some("") {
+            return Err(PolicyError::EmptyCodeHeader);
         }
         validate_limits(&spec.limits)?;
         let PressureThresholds { warning, critical } = spec.pressure;
@@ -375,6 +439,15 @@ impl Policy {
         self
     }
 
+    /// The same policy retrying only failures that arrive before `limit`
+    /// into the call ([`PolicySpec::max_retry_time`]).
+    #[must_use]
+    pub fn with_max_retry_time(mut self, limit: Duration) -> Self {
+        // Like a deadline, it only ever ends calls sooner.
+        self.spec.max_retry_time = Some(limit);
+        self
+    }
+
     /// The same policy with jitter. Jitter never leaves `[0, cap]`, so
     /// validity is kept.
     #[must_use]
@@ -397,6 +470,7 @@ impl Policy {
         spec.rate_limit.default_wait /= by;
         spec.rate_limit.give_up_above = spec.rate_limit.give_up_above.map(|d| d / by);
         spec.deadline = spec.deadline.map(|d| d / by);
+        spec.max_retry_time = spec.max_retry_time.map(|d| d / by);
         spec.attempt_timeout = spec.attempt_timeout.map(|d| d / by);
         Self::new(spec)
     }

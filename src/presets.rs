@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use crate::limits::{BudgetSpec, LimitsSpec};
 use crate::policy::{
-    OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
+    CodeRule, OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
 };
 use crate::schedule::{Jitter, Schedule};
 
@@ -25,6 +25,30 @@ const PLAIN_429: RateLimitRule = RateLimitRule {
     counts_as_retry: true,
 };
 
+/// The API error codes the AWS SDKs treat as throttling, retried by
+/// [`Policy::aws_standard`] (as listed by the AWS SDK for Rust's error-code
+/// retry classifier).
+pub const AWS_THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// The API error codes the AWS SDKs treat as transient, retried by
+/// [`Policy::aws_standard`].
+pub const AWS_TRANSIENT_CODES: &[&str] = &["RequestTimeout", "RequestTimeoutException"];
+
 impl Policy {
     /// The source guide's rules (the decision table of `docs/design.md`): 3 s, 9 s, 27 s, 300 s
     /// then give up (4 retries, 5 attempts); 401 refreshes once; 409 searches
@@ -37,11 +61,12 @@ impl Policy {
 
     /// The official Genesys Cloud Java/.NET SDKs' retry behaviour, with the
     /// SDK's `maxRetryTimeSec` set to 30 minutes (the SDK's own default of 0
-    /// turns retrying off; change it with [`Policy::with_deadline`]).
+    /// turns retrying off; change it with [`Policy::with_max_retry_time`]).
     ///
-    /// - only 429, 502, 503 and 504 are retried, and only while the call's
-    ///   elapsed time stays under the max retry time (the deadline); the
-    ///   retry count is not limited;
+    /// - only 429, 502, 503 and 504 are retried, and only when the failure
+    ///   arrives before the max retry time ([`PolicySpec::max_retry_time`]:
+    ///   checked at the failure, so the last wait may end past it, as in the
+    ///   SDKs); the retry count is not limited;
     /// - 429 waits `Retry-After`, or 3 s without one, and gives up when
     ///   `Retry-After` exceeds 180 s; rate-limit reset headers are not read;
     /// - 502/503/504 wait `Retry-After` or 3 s for the first 5 retries, then
@@ -72,7 +97,8 @@ impl Policy {
                 max_power: 3,
             },
             jitter: Jitter::None,
-            deadline: Some(Duration::from_secs(30 * 60)),
+            deadline: None,
+            max_retry_time: Some(Duration::from_secs(30 * 60)),
             attempt_timeout: None,
             retry_after_cap: Duration::from_secs(180),
             min_server_wait: Duration::ZERO,
@@ -86,6 +112,8 @@ impl Policy {
             retry_network_errors: false,
             status_retries: StatusRetries::All,
             statuses: overrides(&rules),
+            codes: Vec::new(),
+            code_header: None,
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: Default::default(),
@@ -107,9 +135,33 @@ impl Policy {
     ///   it), a past date meaning now;
     /// - no token refresh, no conflict search, no rate-limit headers.
     ///
+    /// `Retry.DEFAULT` is what a `PoolManager` uses when given no retries.
+    /// `Retry()` constructed with no arguments has `total=10` instead: the
+    /// same policy with `max_retries` 10. Any `Retry(total=…,
+    /// backoff_factor=…, backoff_max=…, backoff_jitter=…)` is this policy
+    /// with that retry count, [`Schedule::Urllib3`] and [`Jitter::Added`]:
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use steadfast::{Jitter, Policy, Schedule};
+    /// // Retry(total=5, backoff_factor=0.5, backoff_jitter=0.25)
+    /// let mut spec = Policy::urllib3().spec().clone();
+    /// spec.max_retries = 5;
+    /// spec.schedule = Schedule::Urllib3 {
+    ///     factor: Duration::from_millis(500),
+    ///     max: Duration::from_secs(120), // Retry.DEFAULT_BACKOFF_MAX
+    /// };
+    /// spec.jitter = Jitter::Added { max: Duration::from_millis(250) };
+    /// let policy = Policy::new(spec)?;
+    /// # Ok::<(), steadfast::PolicyError>(())
+    /// ```
+    ///
     /// Where steadfast differs: a request with an idempotency key or
     /// external id is also retried after a read error (urllib3 knows only
     /// methods), and TRACE counts as [`Method::Other`](crate::Method).
+    /// A `Retry-After` retry for a status outside `status_forcelist` (rule
+    /// [`Rule::RetryAfterOnly`]) does not advance the backoff step, where
+    /// urllib3 counts every retry in its history.
     pub fn urllib3() -> Self {
         let after = Rule::RetryAfterOnly;
         let rules = [
@@ -124,11 +176,14 @@ impl Policy {
         ];
         Self::trusted(PolicySpec {
             max_retries: 3,
-            schedule: Schedule::Explicit {
-                delays: vec![Duration::ZERO],
+            // backoff_factor 0: every wait is zero.
+            schedule: Schedule::Urllib3 {
+                factor: Duration::ZERO,
+                max: Duration::from_secs(120),
             },
             jitter: Jitter::None,
             deadline: None,
+            max_retry_time: None,
             attempt_timeout: None,
             retry_after_cap: Duration::from_secs(6 * 3600),
             min_server_wait: Duration::ZERO,
@@ -137,6 +192,8 @@ impl Policy {
             retry_network_errors: true,
             status_retries: StatusRetries::IdempotentOnly,
             statuses: overrides(&rules),
+            codes: Vec::new(),
+            code_header: None,
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: LimitsSpec {
@@ -151,6 +208,11 @@ impl Policy {
     /// - transient errors (500, 502, 503, 504, connection errors and
     ///   timeouts) and throttling (429) are retried with the same backoff;
     ///   `Retry-After` is not read;
+    /// - so is any error response whose API error code is a throttling or
+    ///   transient code ([`AWS_THROTTLING_CODES`], [`AWS_TRANSIENT_CODES`]),
+    ///   whatever its status (a 400 `ThrottlingException`). The code comes
+    ///   from the `x-amzn-ErrorType` header (JSON protocols), or from the
+    ///   body through [`Outcome::with_code`](crate::Outcome::with_code);
     /// - backoff: a uniform draw in `[0, min(1 s × 2^i, 20 s)]` (full
     ///   jitter, 20 s max backoff);
     /// - a retry quota shared by every call to the service: 500 tokens, a
@@ -167,6 +229,9 @@ impl Policy {
             retry_after: false,
             extra_steps: 0,
         };
+        let codes = CodeRule::each(AWS_THROTTLING_CODES, backoff)
+            .chain(CodeRule::each(AWS_TRANSIENT_CODES, backoff))
+            .collect();
         let rules = [
             (401, Rule::GiveUp),
             (409, Rule::GiveUp),
@@ -185,6 +250,7 @@ impl Policy {
             },
             jitter: Jitter::Full,
             deadline: None,
+            max_retry_time: None,
             attempt_timeout: None,
             retry_after_cap: Duration::from_secs(20),
             min_server_wait: Duration::ZERO,
@@ -193,6 +259,8 @@ impl Policy {
             retry_network_errors: true,
             status_retries: StatusRetries::All,
             statuses: overrides(&rules),
+            codes,
+            code_header: Some("x-amzn-ErrorType".to_owned()),
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
             limits: LimitsSpec {

@@ -472,6 +472,10 @@ fn status_overrides_replace_rows() {
     );
 }
 
+/// The Genesys Cloud SDKs' retry check (`ApiClient`, `Retry.ShouldRetry` in
+/// the .NET SDK): retryable statuses 429, 502, 503, 504; `Retry-After` or
+/// `retryAfterDefaultMs` (3 s); 5xx follow `Retry-After` for
+/// `maxRetriesBeforeBackoff` (5) retries only.
 #[test]
 fn genesys_sdk_rows() {
     let p = Policy::genesys_sdk();
@@ -521,6 +525,9 @@ fn genesys_sdk_rows() {
     assert_eq!(trace.sleeps, [1, 1, 1, 1, 1, 3, 3].map(secs));
 }
 
+/// The same check, past five 5xx retries: `3^min(3, floor(elapsed /
+/// backoffIntervalMs) + 1)` seconds with `backoffIntervalMs` 300 000; retries
+/// only while the elapsed time is below `maxRetryTimeSec`.
 #[test]
 fn genesys_sdk_stages_by_elapsed_time() {
     let p = Policy::genesys_sdk();
@@ -539,8 +546,57 @@ fn genesys_sdk_stages_by_elapsed_time() {
     // The 30-minute max retry time ends it.
     assert_eq!(
         trace.end,
+        End::Finished(Action::GiveUp(Reason::RetryTimeExceeded))
+    );
+}
+
+/// The SDKs compare the elapsed time with the max retry time when a failure
+/// arrives, so a wait that starts just before it may end well past it; a
+/// deadline would refuse that wait.
+#[test]
+fn max_retry_time_is_checked_when_a_failure_arrives() {
+    let p = Policy::genesys_sdk();
+    let at = |t: u64| Step::status(503).header("Retry-After", "60").at(secs(t));
+    // A failure at 29:59 is retried after 60 s, a wait ending past 30:00;
+    // the failure after it, at 31:00, ends the call.
+    let trace = replay(&p, GET, START, SEED, [at(1_799), at(1_860)]);
+    assert_eq!(trace.sleeps, [secs(60)]);
+    assert_eq!(
+        trace.end,
+        End::Finished(Action::GiveUp(Reason::RetryTimeExceeded))
+    );
+    // A failure at exactly 30:00 is not retried.
+    let trace = replay(&p, GET, START, SEED, [at(1_800)]);
+    assert!(trace.sleeps.is_empty());
+    assert_eq!(
+        trace.end,
+        End::Finished(Action::GiveUp(Reason::RetryTimeExceeded))
+    );
+    // The same policy with a deadline instead refuses the long last wait.
+    let mut spec = p.spec().clone();
+    spec.deadline = spec.max_retry_time.take();
+    let p = Policy::new(spec).unwrap();
+    let trace = replay(&p, GET, START, SEED, [at(1_798)]);
+    assert_eq!(
+        trace.end,
         End::Finished(Action::GiveUp(Reason::DeadlineExceeded))
     );
+    // Refreshes and re-creates are not failures: a 401 is still refreshed
+    // after the max retry time under a policy that refreshes.
+    let p = Policy::seed_guide().with_max_retry_time(secs(10));
+    let trace = replay(
+        &p,
+        GET,
+        START,
+        SEED,
+        [
+            Step::status(401).at(secs(20)),
+            Step::Refresh(steadfast::Refresh::Refreshed),
+            Step::status(200).at(secs(21)),
+        ],
+    );
+    assert_eq!(trace.sends, 2);
+    assert!(matches!(trace.end, End::Finished(Action::Done(_))));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use steadfast::{
-    Jitter, Policy, PolicyError, PolicySpec, PressureThresholds, Rule, Schedule, StatusRule,
+    CodeRule, Jitter, Policy, PolicyError, PolicySpec, PressureThresholds, Rule, Schedule,
+    StatusRule,
 };
 
 fn secs(s: u64) -> Duration {
@@ -124,6 +125,25 @@ fn nonsense_is_rejected_with_the_field_named() {
             Box::new(move |s| s.statuses = vec![rule(503), rule(429), rule(503)]),
             PolicyError::DuplicateStatus { status: 503 },
             "statuses",
+        ),
+        (
+            Box::new(|s| {
+                s.codes = CodeRule::each(&["Busy", "Slow", "Busy"], Rule::GiveUp).collect()
+            }),
+            PolicyError::BadCode {
+                code: "Busy".into(),
+            },
+            "codes",
+        ),
+        (
+            Box::new(|s| s.codes = CodeRule::each(&[""], Rule::GiveUp).collect()),
+            PolicyError::BadCode { code: "".into() },
+            "codes",
+        ),
+        (
+            Box::new(|s| s.code_header = Some(String::new())),
+            PolicyError::EmptyCodeHeader,
+            "code_header",
         ),
         (
             Box::new(|s| {

@@ -1,11 +1,22 @@
-//! The urllib3 and AWS standard presets against those libraries' documented
-//! defaults.
+//! The urllib3 and AWS standard presets against their sources. Each test
+//! names the part of the source it checks:
+//! - urllib3 2.x, `src/urllib3/util/retry.py`: the `Retry` class docstring,
+//!   `Retry.DEFAULT`, `RETRY_AFTER_STATUS_CODES`, `DEFAULT_ALLOWED_METHODS`,
+//!   `DEFAULT_BACKOFF_MAX`, `DEFAULT_RETRY_AFTER_MAX`, `get_backoff_time`,
+//!   `is_retry`, `increment`;
+//! - AWS: the AWS SDKs and Tools Reference Guide, "Retry behavior"
+//!   (standard mode: attempts, backoff, retry quota), and the AWS SDK for
+//!   Rust's error-code classifier (`aws-runtime`, `retries/classifiers.rs`:
+//!   `THROTTLING_ERRORS`, `TRANSIENT_ERRORS`).
+//!
+//! The Genesys Cloud SDK preset's rows are in `tests/decision_table.rs`.
 
 use std::time::Duration;
 
 use steadfast::limits::BudgetState;
 use steadfast::{
-    replay, Action, Call, End, Limits, Method, NetworkError, Outcome, Policy, Reason, Request, Step,
+    replay, Action, Call, End, Jitter, Limits, Method, NetworkError, Outcome, Policy, Reason,
+    Request, Schedule, Step, AWS_THROTTLING_CODES, AWS_TRANSIENT_CODES,
 };
 
 /// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
@@ -31,6 +42,11 @@ type Headers = &'static [(&'static str, &'static str)];
 const GET: Request = Request::new(Method::Get);
 const POST: Request = Request::new(Method::Post);
 
+/// urllib3 `is_retry`: with `status_forcelist` empty, a status is retried
+/// only when it is in `RETRY_AFTER_STATUS_CODES` (413, 429, 503) and carries
+/// `Retry-After`, and only for `DEFAULT_ALLOWED_METHODS`; `sleep_for_retry`
+/// / `parse_retry_after`: the wait is the header's, capped at
+/// `DEFAULT_RETRY_AFTER_MAX`.
 #[test]
 fn urllib3_status_retries_need_retry_after_and_an_allowed_method() {
     let p = Policy::urllib3();
@@ -118,6 +134,9 @@ fn urllib3_status_retries_need_retry_after_and_an_allowed_method() {
     }
 }
 
+/// urllib3 `increment`: connection errors are retried for any method, read
+/// errors only for allowed methods (`_is_method_retryable`); `Retry.DEFAULT`
+/// is `Retry(3)`; `backoff_factor` 0 means no sleep (`get_backoff_time`).
 #[test]
 fn urllib3_network_errors_and_total() {
     let p = Policy::urllib3();
@@ -159,6 +178,9 @@ fn urllib3_network_errors_and_total() {
     );
 }
 
+/// AWS "Retry behavior", standard mode: 3 attempts, transient and
+/// throttling errors retried, backoff `min(b × 2^i, 20 s)` with `b` drawn in
+/// [0, 1] (full jitter).
 #[test]
 fn aws_standard_backoff_attempts_and_throttling() {
     let p = Policy::aws_standard();
@@ -195,6 +217,8 @@ fn aws_standard_backoff_attempts_and_throttling() {
     assert_eq!(p.max_sleep(), secs(20));
 }
 
+/// AWS "Retry behavior", standard mode: the retry quota starts at 500, a
+/// retry costs 5, a success without retry returns 1.
 #[test]
 fn aws_standard_shares_a_500_token_quota() {
     let p = Policy::aws_standard();
@@ -225,6 +249,108 @@ fn aws_standard_shares_a_500_token_quota() {
     assert_eq!(tokens(&limits), 1);
 }
 
+/// urllib3 `get_backoff_time`: 0 after the first consecutive error, then
+/// `backoff_factor × 2^(n − 1)` capped at `backoff_max`; the docstring's own
+/// example, `backoff_factor=0.1`, sleeps 0.0, 0.2, 0.4, 0.8, ... seconds.
+#[test]
+fn urllib3_backoff_factor_reproduces_the_docstring() {
+    let mut spec = Policy::urllib3().spec().clone();
+    spec.max_retries = 12;
+    spec.schedule = Schedule::Urllib3 {
+        factor: Duration::from_millis(100),
+        max: secs(120),
+    };
+    let p = Policy::new(spec.clone()).unwrap();
+    let trace = replay(
+        &p,
+        GET,
+        START,
+        SEED,
+        vec![Step::network(NetworkError::ConnectionRefused); 13],
+    );
+    let ms: Vec<u128> = trace.sleeps.iter().map(Duration::as_millis).collect();
+    // The first retry goes at once (no Sleep); then 0.2 s doubling, until
+    // 0.1 × 2^11 = 204.8 s is cut to DEFAULT_BACKOFF_MAX's 120 s.
+    assert_eq!(
+        ms,
+        [200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 51_200, 102_400, 120_000]
+    );
+    assert_eq!(trace.sends, 13);
+    // backoff_jitter adds up to its value before the cap, never to a zero.
+    spec.jitter = Jitter::Added {
+        max: Duration::from_millis(50),
+    };
+    let p = Policy::new(spec).unwrap();
+    for seed in 0..100 {
+        let trace = replay(
+            &p,
+            GET,
+            START,
+            seed,
+            vec![Step::network(NetworkError::ConnectionRefused); 4],
+        );
+        assert_eq!(trace.sleeps.len(), 3, "the first retry is immediate");
+        for (d, want) in trace.sleeps.iter().zip([200, 400, 800]) {
+            let d = d.as_millis();
+            assert!((want..=want + 50).contains(&d), "{d} ms for {want} ms");
+        }
+    }
+}
+
+/// The AWS SDK for Rust's error-code classifier: `THROTTLING_ERRORS` are
+/// retried as throttling and `TRANSIENT_ERRORS` as transient, whatever the
+/// status; the code of a JSON-protocol error is in `x-amzn-ErrorType`, up to
+/// its first colon.
+#[test]
+fn aws_standard_retries_throttling_and_transient_codes() {
+    let p = Policy::aws_standard();
+    let backs_off = |a: Action| matches!(a, Action::Sleep(d) if d <= secs(1));
+    for code in AWS_THROTTLING_CODES.iter().chain(AWS_TRANSIENT_CODES) {
+        let header = format!("{code}:http://internal.amazon.com/coral/com.amazon.coral.service/");
+        let a = after(&p, GET, 400, &[("x-amzn-ErrorType", &header)]);
+        assert!(backs_off(a), "{code} in the header: {a:?}");
+        let mut call = Call::new(&p, GET, START, SEED);
+        call.observe(Outcome::status(400).with_code(code), START)
+            .unwrap();
+        let a = call.poll(START);
+        assert!(backs_off(a), "{code} from the body: {a:?}");
+    }
+    // Other codes, and a code on a success, leave the status rule alone.
+    let rows: &[(u16, &str, Action)] = &[
+        (
+            400,
+            "ValidationException",
+            Action::GiveUp(Reason::NotRetryable { status: 400 }),
+        ),
+        (
+            400,
+            "throttling",
+            Action::GiveUp(Reason::NotRetryable { status: 400 }),
+        ),
+        (
+            200,
+            "ThrottlingException",
+            Action::Done(steadfast::Completion::Success { status: 200 }),
+        ),
+    ];
+    for &(status, code, want) in rows {
+        assert_eq!(
+            after(&p, GET, status, &[("x-amzn-ErrorType", code)]),
+            want,
+            "{status} {code}"
+        );
+    }
+    // The body's code wins over the header's.
+    let mut call = Call::new(&p, GET, START, SEED);
+    let headers = [("x-amzn-ErrorType", "ValidationException")];
+    call.observe(
+        Outcome::response(400, &headers).with_code("SlowDown"),
+        START,
+    )
+    .unwrap();
+    assert!(backs_off(call.poll(START)));
+}
+
 fn tokens(limits: &Limits) -> u32 {
     match limits.snapshot(START).budget {
         Some(BudgetState::Quota { tokens, .. }) => tokens,
@@ -234,7 +360,12 @@ fn tokens(limits: &Limits) -> u32 {
 
 #[test]
 fn presets_validate() {
-    for p in [Policy::urllib3(), Policy::aws_standard()] {
+    for p in [
+        Policy::urllib3(),
+        Policy::aws_standard(),
+        Policy::genesys_sdk(),
+        Policy::seed_guide(),
+    ] {
         assert_eq!(Policy::new(p.spec().clone()), Ok(p));
     }
 }

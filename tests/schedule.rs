@@ -61,6 +61,44 @@ fn exponential_saturates_at_any_step_and_factor() {
     assert_eq!(frac.delay(2, Duration::ZERO), Duration::from_millis(225));
 }
 
+/// urllib3's `get_backoff_time`, at any step and any factor: no wait for
+/// the first retry, `factor × 2^step` after, never above the max.
+#[test]
+fn urllib3_backoff_saturates_at_any_step() {
+    let rows = [
+        (Duration::from_millis(100), secs(120)),
+        (Duration::ZERO, secs(120)),
+        (secs(1), Duration::ZERO),
+        (Duration::MAX, Duration::MAX),
+        (Duration::from_nanos(1), Duration::MAX),
+    ];
+    for (factor, max) in rows {
+        let s = Schedule::Urllib3 { factor, max };
+        assert_eq!(s.delay(0, Duration::ZERO), Duration::ZERO);
+        let mut prev = Duration::ZERO;
+        for step in [1, 2, 3, 10, 64, 127, 128, 1000, u32::MAX] {
+            let d = s.delay(step, Duration::ZERO);
+            assert!(
+                d <= max && d <= s.cap() && d >= prev,
+                "{factor:?} step {step}"
+            );
+            prev = d;
+        }
+        if !factor.is_zero() {
+            assert_eq!(s.delay(u32::MAX, Duration::ZERO), max);
+        }
+    }
+    let s = Schedule::Urllib3 {
+        factor: Duration::from_millis(500),
+        max: secs(120),
+    };
+    let at = |step| s.delay(step, Duration::ZERO);
+    assert_eq!(
+        [at(1), at(2), at(3), at(8)],
+        [secs(1), secs(2), secs(4), secs(120)]
+    );
+}
+
 #[test]
 fn the_genesys_stages() {
     let s = Schedule::Staged {
@@ -130,6 +168,25 @@ fn jitter_bounds_hold_and_do_not_collapse_onto_the_cap() {
     assert!(draws(Jitter::None, secs(27), cap, base, cap)
         .iter()
         .all(|d| *d == secs(27)));
+}
+
+/// urllib3's `backoff_jitter`: up to `max` more, cut to the cap; a zero
+/// delay (urllib3's first retry) gets none.
+#[test]
+fn added_jitter_adds_up_to_max_below_the_cap() {
+    let (base, cap) = (secs(3), secs(300));
+    let added = Jitter::Added { max: secs(1) };
+    let got = draws(added, secs(27), secs(27), base, cap);
+    assert!(got.iter().all(|d| (secs(27)..=secs(28)).contains(d)));
+    assert!(got.iter().collect::<BTreeSet<_>>().len() > 400);
+    assert!(draws(added, cap, cap, base, cap).iter().all(|d| *d == cap));
+    assert!(draws(added, Duration::ZERO, Duration::ZERO, base, cap)
+        .iter()
+        .all(|d| d.is_zero()));
+    let huge = Jitter::Added { max: Duration::MAX };
+    assert!(draws(huge, secs(27), secs(27), base, cap)
+        .iter()
+        .all(|d| (secs(27)..=cap).contains(d)));
 }
 
 #[test]

@@ -39,7 +39,7 @@ impl<'a> Bytes<'a> {
 
 fn policy(b: &mut Bytes<'_>) -> Option<Policy> {
     let ms = |n: u32| Duration::from_millis(u64::from(n));
-    let schedule = match b.u8() % 3 {
+    let schedule = match b.u8() % 4 {
         0 => Schedule::Explicit {
             delays: (0..1 + b.u8() % 5).map(|_| ms(b.u32())).collect(),
         },
@@ -47,6 +47,10 @@ fn policy(b: &mut Bytes<'_>) -> Option<Policy> {
             base: ms(b.u32()),
             factor: f64::from(b.u16()) / 100.0,
             cap: ms(b.u32()),
+        },
+        2 => Schedule::Urllib3 {
+            factor: ms(b.u32()),
+            max: ms(b.u32()),
         },
         _ => Schedule::Staged {
             first: ms(b.u32()),
@@ -60,7 +64,13 @@ fn policy(b: &mut Bytes<'_>) -> Option<Policy> {
     let mut spec = PolicySpec {
         max_retries: b.u32() % 16,
         schedule,
-        jitter: [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated][usize::from(b.u8() % 4)],
+        jitter: match b.u8() % 5 {
+            0 => Jitter::None,
+            1 => Jitter::Full,
+            2 => Jitter::Equal,
+            3 => Jitter::Decorrelated,
+            _ => Jitter::Added { max: ms(b.u32()) },
+        },
         deadline: (b.u8() % 2 == 0).then(|| ms(b.u32())),
         retry_after_cap: ms(b.u32()),
         min_server_wait: ms(b.u32()),

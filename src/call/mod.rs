@@ -217,7 +217,9 @@ impl<P: Borrow<Policy>> Call<P> {
     fn decide(&mut self, outcome: Outcome<'_>, clock: Clock) -> Verdict {
         self.tick(clock);
         let (observed, hints) = match outcome {
-            Outcome::Response { status, headers } => (
+            Outcome::Response {
+                status, headers, ..
+            } => (
                 Observed::Status(status),
                 headers::read(headers, clock.unix, &self.spec().pressure),
             ),
@@ -236,7 +238,14 @@ impl<P: Borrow<Policy>> Call<P> {
             after_timeout: false,
         };
         match outcome {
-            Outcome::Response { status, .. } => self.on_status(status, &mut v),
+            Outcome::Response {
+                status,
+                headers,
+                code,
+            } => {
+                let rule = classify::response(self.spec(), status, code, headers);
+                self.on_status(status, rule, &mut v);
+            }
             Outcome::Network(error) => {
                 v.after_timeout =
                     matches!(error, NetworkError::Timeout | NetworkError::ConnectTimeout);
@@ -338,8 +347,7 @@ impl<P: Borrow<Policy>> Call<P> {
         }
     }
 
-    fn on_status(&mut self, status: u16, v: &mut Verdict) {
-        let rule = classify::status(self.spec(), status);
+    fn on_status(&mut self, status: u16, rule: Rule, v: &mut Verdict) {
         let retries = matches!(
             rule,
             Rule::Backoff { .. } | Rule::RateLimited | Rule::RetryAfterOnly
@@ -498,6 +506,16 @@ impl<P: Borrow<Policy>> Call<P> {
             return v.give_up(Reason::RetriesExhausted {
                 retries: self.retries,
             });
+        }
+        // Measured when the failure arrives; the wait itself may run past.
+        let failure = basis != Basis::Immediate;
+        if failure
+            && self
+                .spec()
+                .max_retry_time
+                .is_some_and(|limit| self.elapsed() >= limit)
+        {
+            return v.give_up(Reason::RetryTimeExceeded);
         }
         v.next = self.after(wait);
         if v.next_is_resend() {

@@ -229,7 +229,7 @@ impl<'a> Script for Checks<'a> {
         clock: Clock,
     ) -> Clock {
         if waiting == Waiting::Response && a.network.is_none() {
-            match classify::status(policy.spec(), a.status) {
+            match classify::response(policy.spec(), a.status, None, &a.headers) {
                 Rule::GiveUp => self.fatal_seen = true,
                 Rule::RateLimited if !policy.spec().rate_limit.counts_as_retry => {
                     self.uncounted_waits += 1;

@@ -9,7 +9,7 @@ use super::Answer;
 use crate::limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 use crate::outcome::{Method, NetworkError, Refresh, Request, Search};
 use crate::policy::{
-    OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
+    CodeRule, OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
 };
 use crate::schedule::{Jitter, Schedule};
 
@@ -17,8 +17,8 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Explicit, exponential (integral and fractional factors) and staged
-/// schedules.
+/// Explicit, exponential (integral and fractional factors), staged and
+/// urllib3 schedules.
 pub fn schedule() -> impl Strategy<Value = Schedule> {
     prop_oneof![
         prop::collection::vec(1u64..600_000, 1..6).prop_map(|d| Schedule::Explicit {
@@ -47,6 +47,21 @@ pub fn schedule() -> impl Strategy<Value = Schedule> {
                     max_power,
                 }
             ),
+        (0u64..10_000, 0u64..600_000).prop_map(|(factor, max)| Schedule::Urllib3 {
+            factor: ms(factor),
+            max: ms(max),
+        }),
+    ]
+}
+
+/// Every kind of jitter.
+pub fn jitter() -> impl Strategy<Value = Jitter> {
+    prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        Just(Jitter::Decorrelated),
+        (0u64..60_000).prop_map(|max| Jitter::Added { max: ms(max) }),
     ]
 }
 
@@ -72,7 +87,7 @@ prop_compose! {
     pub fn policy()(
         max_retries in prop_oneof![0u32..8, Just(u32::MAX)],
         schedule in schedule(),
-        jitter in prop_oneof![Just(Jitter::None), Just(Jitter::Full), Just(Jitter::Equal), Just(Jitter::Decorrelated)],
+        jitter in jitter(),
         deadline in prop::option::of(0u64..7_200_000),
         cap in 1u64..3_600_000,
         floor_pct in 0u64..=100,
@@ -86,6 +101,12 @@ prop_compose! {
         other_server_errors in rule(),
         limits in limits(),
         idempotent_only in any::<bool>(),
+        max_retry_time in prop::option::of(0u64..3_600_000),
+        code_rules in prop::collection::btree_map(
+            prop::sample::select(&["Throttling", "Busy", "Gone"][..]),
+            rule(),
+            0..3,
+        ),
     ) -> Policy {
         // Without a deadline, uncounted 429 waits are refused by validation,
         // so such draws get a deadline instead of being thrown away.
@@ -98,6 +119,7 @@ prop_compose! {
             schedule,
             jitter,
             deadline,
+            max_retry_time: max_retry_time.map(ms),
             attempt_timeout: None,
             retry_after_cap: ms(cap),
             min_server_wait: ms(cap * floor_pct / 100),
@@ -111,6 +133,11 @@ prop_compose! {
             retry_network_errors,
             status_retries: if idempotent_only { StatusRetries::IdempotentOnly } else { StatusRetries::All },
             statuses: overrides.into_iter().map(|(status, rule)| StatusRule { status, rule }).collect(),
+            codes: code_rules
+                .into_iter()
+                .map(|(code, rule)| CodeRule { code: code.to_owned(), rule })
+                .collect(),
+            code_header: Some("X-Error-Code".to_owned()),
             other_server_errors,
             pressure: Default::default(),
             limits,
@@ -139,7 +166,8 @@ pub fn request() -> impl Strategy<Value = Request> {
         })
 }
 
-/// The header names the parser reads, and one it must never leak.
+/// The header names the parser reads, the error-code header the random
+/// policies name, and one that must never leak.
 pub const NAMES: &[&str] = &[
     "Retry-After",
     "retry-after",
@@ -153,6 +181,7 @@ pub const NAMES: &[&str] = &[
     "inin-ratelimit-count",
     "inin-ratelimit-allowed",
     "inin-ratelimit-reset",
+    "X-Error-Code",
     "Authorization",
 ];
 
@@ -170,6 +199,9 @@ pub fn header_value() -> impl Strategy<Value = Vec<u8>> {
         Just(b"-1".to_vec()),
         Just(b"99999999999999999999999".to_vec()),
         Just(b"1.5".to_vec()),
+        Just(b"15 Jan 2027 09:02:00 +0100".to_vec()),
+        prop::sample::select(&["Throttling", "Busy:detail", "Gone"][..])
+            .prop_map(|c| c.as_bytes().to_vec()),
         prop::collection::vec(any::<u8>(), 0..40),
     ]
 }
