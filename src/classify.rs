@@ -32,11 +32,17 @@ const BACKOFF: Rule = Rule::Backoff {
 /// The rule for a response: its error code's rule when the policy lists
 /// the code (given, or read from the policy's code header), else the
 /// status's.
-#[inline]
+#[inline(always)]
 pub fn response(spec: &PolicySpec, status: u16, code: Option<&str>, headers: &dyn Headers) -> Rule {
     if spec.codes.is_empty() || (200..=299).contains(&status) {
         return self::status(spec, status);
     }
+    by_code(spec, status, code, headers)
+}
+
+// Out of line: most policies list no codes, and the step stays small.
+#[inline(never)]
+fn by_code(spec: &PolicySpec, status: u16, code: Option<&str>, headers: &dyn Headers) -> Rule {
     let code = match (code, spec.code_header.as_deref()) {
         (Some(code), _) => Some(code),
         (None, Some(name)) => header_code(headers, name.as_bytes()),
