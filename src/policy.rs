@@ -39,7 +39,8 @@ pub struct PolicySpec {
     /// Randomisation of backoff delays.
     pub jitter: Jitter,
     /// Total time budget of a call: a sleep that would end past it is never
-    /// started; the call gives up instead.
+    /// started; the call gives up instead. Every preset has one; `None` opts
+    /// out (then only the attempt timeout and the retry count bound a call).
     #[serde(with = "humantime_serde")]
     pub deadline: Option<Duration>,
     /// Retry only failures that arrive before this much time has passed
@@ -48,7 +49,10 @@ pub struct PolicySpec {
     /// after it (the Genesys Cloud SDKs' `maxRetryTimeMsec`).
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub max_retry_time: Option<Duration>,
-    /// Per-attempt timeout, enforced by the drivers (the core never waits).
+    /// Per-attempt timeout, enforced by the drivers (the core never waits):
+    /// an attempt that runs out is a [`NetworkError::Timeout`](crate::NetworkError::Timeout).
+    /// Every preset has one; `None` opts out and lets a silent server hold
+    /// an attempt for as long as the client allows.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
     /// Longest wait a server may impose via `Retry-After` or a rate-limit
@@ -239,9 +243,13 @@ impl Default for PolicySpec {
             max_retries: 4,
             schedule: Schedule::seed_guide(),
             jitter: Jitter::None,
-            deadline: None,
+            // Neither bound is the guide's; without them a server that
+            // accepts and never answers holds a call forever. The guide's
+            // whole schedule (4 waits of at most 300 s, 5 attempts of at most
+            // 30 s) fits in the deadline.
+            deadline: Some(Duration::from_secs(30 * 60)),
             max_retry_time: None,
-            attempt_timeout: None,
+            attempt_timeout: Some(Duration::from_secs(30)),
             retry_after_cap: Duration::from_secs(300),
             min_server_wait: Duration::from_secs(1),
             rate_limit: RateLimitRule::default(),

@@ -97,9 +97,11 @@ impl Policy {
                 max_power: 3,
             },
             jitter: Jitter::None,
-            deadline: None,
+            // Not the SDKs': steadfast bounds every call. The deadline leaves
+            // room for the last wait the max retry time lets start.
+            deadline: Some(Duration::from_secs(35 * 60)),
             max_retry_time: Some(Duration::from_secs(30 * 60)),
-            attempt_timeout: None,
+            attempt_timeout: Some(Duration::from_secs(60)),
             retry_after_cap: Duration::from_secs(180),
             min_server_wait: Duration::ZERO,
             rate_limit: RateLimitRule {
@@ -182,9 +184,11 @@ impl Policy {
                 max: Duration::from_secs(120),
             },
             jitter: Jitter::None,
-            deadline: None,
+            // Not urllib3's (its default timeout waits forever): steadfast
+            // bounds every call, loosely enough for three 6-hour waits.
+            deadline: Some(Duration::from_secs(24 * 3600)),
             max_retry_time: None,
-            attempt_timeout: None,
+            attempt_timeout: Some(Duration::from_secs(30)),
             retry_after_cap: Duration::from_secs(6 * 3600),
             min_server_wait: Duration::ZERO,
             rate_limit: PLAIN_429,
@@ -249,9 +253,10 @@ impl Policy {
                 cap: Duration::from_secs(20),
             },
             jitter: Jitter::Full,
-            deadline: None,
+            // Not the SDKs' own: steadfast bounds every call.
+            deadline: Some(Duration::from_secs(5 * 60)),
             max_retry_time: None,
-            attempt_timeout: None,
+            attempt_timeout: Some(Duration::from_secs(30)),
             retry_after_cap: Duration::from_secs(20),
             min_server_wait: Duration::ZERO,
             rate_limit: PLAIN_429,

@@ -107,7 +107,10 @@ fn nonsense_is_rejected_with_the_field_named() {
             "rate_limit.default_wait",
         ),
         (
-            Box::new(|s| s.rate_limit.counts_as_retry = false),
+            Box::new(|s| {
+                s.rate_limit.counts_as_retry = false;
+                s.deadline = None;
+            }),
             PolicyError::UnboundedRateLimitWaits,
             "rate_limit.counts_as_retry",
         ),
