@@ -30,6 +30,20 @@ pub fn reply(
     })
 }
 
+/// Whether an I/O error is a failed name lookup. ureq 3 resolves through
+/// the standard library, whose lookup errors have no `ErrorKind` of their
+/// own: on Unix they are custom errors saying "failed to lookup address
+/// information", on Windows the socket errors `WSAHOST_NOT_FOUND` (11001)
+/// and `WSANO_DATA` (11004).
+fn failed_lookup(e: &io::Error) -> bool {
+    if cfg!(windows) && matches!(e.raw_os_error(), Some(11001 | 11004)) {
+        return true;
+    }
+    e.raw_os_error().is_none()
+        && e.get_ref()
+            .is_some_and(|inner| inner.to_string().starts_with("failed to lookup address"))
+}
+
 /// The kind of a ureq error. Build the agent with
 /// `http_status_as_error(false)` so that 4xx/5xx arrive as responses, which
 /// the core reads, rather than as errors.
@@ -46,6 +60,7 @@ pub fn network_error(e: &ureq::Error) -> NetworkError {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof => NetworkError::ConnectionReset,
+            _ if failed_lookup(io) => NetworkError::Dns,
             _ => NetworkError::Other,
         },
         ureq::Error::Protocol(_) | ureq::Error::BodyStalled => NetworkError::ConnectionReset,
