@@ -1,5 +1,22 @@
 //! The blocking driver: runs a call on the current thread.
 //!
+//! For a plain request, [`retry`] runs a closure per attempt:
+//!
+//! ```no_run
+//! use steadfast::driver::blocking::retry;
+//! use steadfast::{Method, Policy, Request};
+//!
+//! let agent: ureq::Agent = ureq::Agent::config_builder()
+//!     .http_status_as_error(false)
+//!     .build()
+//!     .into();
+//! let response = retry(&Policy::seed_guide(), Request::new(Method::Get), |a| {
+//!     agent.get("http://127.0.0.1:8080/health").config().timeout_global(a.timeout).build().call()
+//! });
+//! ```
+//!
+//! For token refresh and conflict search, implement [`Hooks`] and [`run`]:
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use steadfast::driver::blocking::{run, Hooks};
@@ -29,10 +46,11 @@ use core::time::Duration;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::attempt::{Attempt, AttemptInfo, Closure};
 use super::log::log_attempt;
 use super::run::seed;
 use super::run::{Driven, Tally};
-use super::{now, Lookup, Response, Run};
+use super::{now, Failure, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
 use crate::limits::Limits;
@@ -75,6 +93,63 @@ pub trait Hooks {
     /// The request body, for logs (cut to 200 characters).
     fn body(&self) -> Option<&[u8]> {
         None
+    }
+}
+
+/// Runs `attempt` under `policy` until it succeeds or the policy gives up,
+/// sleeping between attempts. The closure gets the attempt's number and the
+/// policy's attempt timeout, and must bound its IO by it (with ureq:
+/// `.config().timeout_global(a.timeout).build()`); blocking IO cannot be
+/// interrupted from outside. The failure says why, with the last response
+/// or the closure's own last error.
+///
+/// For token refresh and conflict search, implement [`Hooks`] and call
+/// [`run`].
+pub fn retry<P, A, F>(
+    policy: P,
+    request: Request,
+    attempt: F,
+) -> Result<A::Response, Failure<A::Response, A::Error>>
+where
+    P: Borrow<Policy>,
+    A: Attempt,
+    F: FnMut(AttemptInfo) -> A,
+{
+    retry_with_limits(policy, request, None, attempt)
+}
+
+/// [`retry`], sharing `limits` with every other call given the same ones.
+pub fn retry_with_limits<P, A, F>(
+    policy: P,
+    request: Request,
+    limits: Option<&Mutex<Limits>>,
+    attempt: F,
+) -> Result<A::Response, Failure<A::Response, A::Error>>
+where
+    P: Borrow<Policy>,
+    A: Attempt,
+    F: FnMut(AttemptInfo) -> A,
+{
+    let mut hooks = Closure::new(attempt);
+    let run = run_with_limits(policy, request, limits, &mut hooks);
+    hooks.finish(run.result)
+}
+
+impl<A, F> Hooks for Closure<F, A::Error>
+where
+    A: Attempt,
+    F: FnMut(AttemptInfo) -> A,
+{
+    type Response = A::Response;
+    type Id = ();
+
+    fn send(
+        &mut self,
+        attempt: u32,
+        timeout: Option<Duration>,
+    ) -> Result<A::Response, crate::NetworkError> {
+        let result = (self.attempt)(AttemptInfo { attempt, timeout }).split();
+        self.keep(result)
     }
 }
 

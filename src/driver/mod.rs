@@ -11,12 +11,13 @@
 //! `http::Response` (feature `http`), `reqwest` (feature `reqwest`), `ureq`
 //! (feature `ureq`).
 
+use core::fmt;
 use core::time::Duration;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::action::Reason;
-use crate::outcome::{Clock, Headers};
+use crate::outcome::{Clock, Headers, NetworkError};
 
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
@@ -25,6 +26,11 @@ pub mod blocking;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod attempt;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "blocking", feature = "tokio"))))]
+pub use attempt::{Attempt, AttemptInfo};
 #[cfg(feature = "http")]
 mod http_adapter;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
@@ -97,14 +103,65 @@ pub enum Success<R, Id> {
     Update(Id),
 }
 
-/// How a driven call failed.
+/// What the last attempt of a failed call brought.
 #[derive(Debug)]
-pub struct Failure<R> {
+pub enum Last<R, E = NetworkError> {
+    /// A response (its body often says more).
+    Response(R),
+    /// An error instead of a response: the client's own error from the
+    /// closure API, the error's kind from the `Hooks` drivers.
+    Error(E),
+}
+
+/// How a driven call failed: the reason, and what the last attempt brought.
+/// Its `Display` says both: "retries exhausted after 3; last error:
+/// connection refused".
+#[derive(Debug)]
+pub struct Failure<R, E = NetworkError> {
     /// Why.
     pub reason: Reason,
-    /// The last response, if the last attempt got one (its body often says
-    /// more).
-    pub last: Option<R>,
+    /// The last attempt's response or error; `None` when the call gave up
+    /// before any attempt finished (an open circuit, a budget refusal).
+    pub last: Option<Last<R, E>>,
+}
+
+impl<R, E> Failure<R, E> {
+    /// The last response, if the last attempt got one.
+    pub fn response(&self) -> Option<&R> {
+        match &self.last {
+            Some(Last::Response(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The last attempt's error, if it got no response.
+    pub fn error(&self) -> Option<&E> {
+        match &self.last {
+            Some(Last::Error(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<R: Response, E: fmt::Display> fmt::Display for Failure<R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reason)?;
+        match &self.last {
+            Some(Last::Response(r)) => write!(f, "; last response: HTTP {}", r.status()),
+            Some(Last::Error(e)) => write!(f, "; last error: {e}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<R, E> std::error::Error for Failure<R, E>
+where
+    R: Response + fmt::Debug,
+    E: std::error::Error + 'static,
+{
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error().map(|e| e as _)
+    }
 }
 
 /// Everything a driven call ends with.

@@ -10,7 +10,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use super::log::log_event;
-use super::{Failure, Lookup, Response, Run, Success};
+use super::{Failure, Last, Lookup, Response, Run, Success};
 use crate::action::{Action, Completion, Reason};
 use crate::call::{Call, OutcomeError};
 use crate::event::{Event, Observed};
@@ -20,7 +20,7 @@ use crate::policy::Policy;
 
 /// What a driver remembers between actions to build the result.
 pub(crate) struct Tally<R, Id> {
-    pub last: Option<R>,
+    pub last: Option<Last<R>>,
     pub found: Option<Id>,
     pub attempts: u32,
     pub waited: Duration,
@@ -55,7 +55,10 @@ impl<R, Id> Tally<R, Id> {
             Err(e) => driven.observe(Outcome::Network(*e)),
         };
         let logged = event.map(|e| log_event(method, endpoint, e, started.elapsed()));
-        self.last = sent.ok();
+        self.last = Some(match sent {
+            Ok(r) => Last::Response(r),
+            Err(e) => Last::Error(e),
+        });
         logged
     }
 
@@ -92,15 +95,17 @@ impl<R, Id> Tally<R, Id> {
     /// The result for the call's final action.
     pub(crate) fn finish(mut self, end: Result<Completion, Reason>) -> Run<R, Id> {
         let result = match (end, self.last.take(), self.found.take()) {
-            (Ok(Completion::Success { .. }), Some(r), _) => Ok(Success::Response(r)),
+            (Ok(Completion::Success { .. }), Some(Last::Response(r)), _) => {
+                Ok(Success::Response(r))
+            }
             (Ok(Completion::Existing), _, Some(id)) => Ok(Success::Existing(id)),
             (Ok(Completion::Update), _, Some(id)) => Ok(Success::Update(id)),
             // A success always follows a response and a found record always
             // follows a lookup that returned its id; these arms only keep the
             // match total.
-            (Ok(Completion::Success { status }), None, _) => Err(Failure {
+            (Ok(Completion::Success { status }), last, _) => Err(Failure {
                 reason: Reason::NotRetryable { status },
-                last: None,
+                last,
             }),
             (Ok(Completion::Existing | Completion::Update), last, None) => Err(Failure {
                 reason: Reason::SearchFailed,

@@ -3,6 +3,26 @@
 //! timeout, and dropping the future cancels everything — the driver spawns
 //! nothing.
 //!
+//! For a plain request, [`retry`] runs a closure per attempt:
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use steadfast::driver::tokio::retry;
+//! use steadfast::{Method, Policy, Request};
+//!
+//! let client = reqwest::Client::new();
+//! let policy = Policy::seed_guide();
+//! let response = retry(&policy, Request::new(Method::Get), || {
+//!     client.get("http://127.0.0.1:8080/health").send()
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! For token refresh and conflict search, implement [`Hooks`] and [`run`]:
+//!
 //! ```no_run
 //! use steadfast::driver::tokio::{run, Hooks};
 //! use steadfast::driver::Reply;
@@ -30,10 +50,11 @@ use std::time::Instant;
 
 use std::sync::Mutex;
 
+use super::attempt::{Attempt, Closure};
 use super::log::log_attempt;
 use super::run::seed;
 use super::run::{Driven, Tally};
-use super::{now, Lookup, Response, Run};
+use super::{now, Failure, Lookup, Response, Run};
 use crate::action::Action;
 use crate::call::Call;
 use crate::limits::Limits;
@@ -74,6 +95,69 @@ pub trait Hooks {
     /// The request body, for logs (cut to 200 characters).
     fn body(&self) -> Option<&[u8]> {
         None
+    }
+}
+
+/// Runs `attempt` under `policy` until it succeeds or the policy gives up:
+/// each attempt is the future the closure returns, bounded by the policy's
+/// attempt timeout, with `tokio::time::sleep` between attempts. The failure
+/// says why, with the last response or the closure's own last error.
+///
+/// For token refresh and conflict search, implement [`Hooks`] and call
+/// [`run`].
+pub async fn retry<P, A, F, Fut>(
+    policy: P,
+    request: Request,
+    attempt: F,
+) -> Result<A::Response, Failure<A::Response, A::Error>>
+where
+    P: Borrow<Policy>,
+    A: Attempt,
+    A::Error: Send,
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = A> + Send,
+{
+    retry_with_limits(policy, request, None, attempt).await
+}
+
+/// [`retry`], sharing `limits` with every other call given the same ones.
+pub async fn retry_with_limits<P, A, F, Fut>(
+    policy: P,
+    request: Request,
+    limits: Option<&Mutex<Limits>>,
+    attempt: F,
+) -> Result<A::Response, Failure<A::Response, A::Error>>
+where
+    P: Borrow<Policy>,
+    A: Attempt,
+    A::Error: Send,
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = A> + Send,
+{
+    let mut hooks = Closure::new(attempt);
+    let run = run_with_limits(policy, request, limits, &mut hooks).await;
+    hooks.finish(run.result)
+}
+
+impl<A, F, Fut> Hooks for Closure<F, A::Error>
+where
+    A: Attempt,
+    A::Error: Send,
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = A> + Send,
+{
+    type Response = A::Response;
+    type Id = ();
+
+    fn send(
+        &mut self,
+        _attempt: u32,
+    ) -> impl Future<Output = Result<A::Response, NetworkError>> + Send {
+        let sent = (self.attempt)();
+        async move {
+            let result = sent.await.split();
+            self.keep(result)
+        }
     }
 }
 

@@ -249,7 +249,10 @@ fn main() {
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            SyncOutcome::Failed(why) => format!("FAILED   {why}"),
+            SyncOutcome::Failed { reason, last } => match last {
+                Some(last) => format!("FAILED   {reason} (last: {last})"),
+                None => format!("FAILED   {reason}"),
+            },
         };
         println!(
             "  {} {:<22} {detail}",

@@ -9,8 +9,8 @@ use core::time::Duration;
 use serde::Serialize;
 
 use steadfast::driver::blocking::{self, Hooks};
-use steadfast::driver::{Failure, Lookup, Response, Run, Success};
-use steadfast::{Method, NetworkError, Policy, Refresh, Request};
+use steadfast::driver::{Failure, Last, Lookup, Response, Run, Success};
+use steadfast::{Method, NetworkError, Policy, Reason, Refresh, Request};
 
 use crate::contact::{Contact, Problem};
 
@@ -57,7 +57,13 @@ pub enum SyncOutcome {
     /// Invalid: nothing was sent.
     Skipped(Vec<Problem>),
     /// Retries exhausted or a fatal error.
-    Failed(String),
+    Failed {
+        /// Why the call gave up.
+        reason: Reason,
+        /// What the last attempt brought: `HTTP 503`, `connection
+        /// refused`; none when no attempt finished.
+        last: Option<String>,
+    },
 }
 
 /// One contact's outcome and what it cost.
@@ -119,8 +125,14 @@ impl<A: ContactApi> Hooks for Update<'_, A> {
     }
 }
 
-fn failed<R>(f: Failure<R>) -> SyncOutcome {
-    SyncOutcome::Failed(f.reason.to_string())
+fn failed<R: Response>(f: Failure<R>) -> SyncOutcome {
+    SyncOutcome::Failed {
+        reason: f.reason,
+        last: f.last.map(|last| match last {
+            Last::Response(r) => format!("HTTP {}", r.status()),
+            Last::Error(e) => e.to_string(),
+        }),
+    }
 }
 
 /// Syncs one contact: validate, then create-or-find under `policy` (whose
@@ -212,7 +224,7 @@ impl Summary {
                 SyncOutcome::Exists(_) => s.exists += 1,
                 SyncOutcome::Updated(_) => s.updated += 1,
                 SyncOutcome::Skipped(_) => s.skipped += 1,
-                SyncOutcome::Failed(_) => s.failed += 1,
+                SyncOutcome::Failed { .. } => s.failed += 1,
             }
             s.attempts += u64::from(r.attempts);
             s.waited += r.waited;

@@ -24,7 +24,7 @@ fn got(outcome: SyncOutcome) -> Got {
     match outcome {
         SyncOutcome::Created(_) => Got::Created,
         SyncOutcome::Exists(id) => Got::Exists(id),
-        SyncOutcome::Failed(reason) => Got::Failed(reason),
+        SyncOutcome::Failed { reason, .. } => Got::Failed(reason.to_string()),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -49,7 +49,10 @@ fn a_closed_port_is_refused_and_retried_until_exhausted() {
     let report = sync_contact(&policy(), &mut client, &contact("ext-1"));
     assert_eq!(
         report.outcome,
-        SyncOutcome::Failed(steadfast::Reason::RetriesExhausted { retries: 4 }.to_string())
+        SyncOutcome::Failed {
+            reason: steadfast::Reason::RetriesExhausted { retries: 4 },
+            last: Some("connection refused".to_owned()),
+        }
     );
     assert_eq!(report.attempts, 5);
 }
@@ -141,10 +144,10 @@ mod sync_batch {
         // expiries in one call, five faults in a row): those are reported,
         // never silent, and stay rare.
         for r in &reports {
-            if let SyncOutcome::Failed(reason) = &r.outcome {
+            if let SyncOutcome::Failed { reason, .. } = &r.outcome {
                 let legit = [
-                    steadfast::Reason::ReauthRequired.to_string(),
-                    steadfast::Reason::RetriesExhausted { retries: 4 }.to_string(),
+                    steadfast::Reason::ReauthRequired,
+                    steadfast::Reason::RetriesExhausted { retries: 4 },
                 ];
                 assert!(legit.contains(reason), "{}: {reason}", r.external_id);
             }
@@ -162,7 +165,7 @@ mod sync_batch {
             .collect();
         let failed: HashSet<&str> = reports
             .iter()
-            .filter(|r| matches!(r.outcome, SyncOutcome::Failed(_)))
+            .filter(|r| matches!(r.outcome, SyncOutcome::Failed { .. }))
             .map(|r| r.external_id.as_str())
             .collect();
         let stored: HashSet<&str> = store.keys().map(String::as_str).collect();

@@ -1,0 +1,129 @@
+//! The closure API's side of an attempt: what a closure may return, and the
+//! hooks that run it.
+
+use core::fmt;
+use core::time::Duration;
+
+use super::{Failure, Last, Response, Success};
+use crate::outcome::{Headers, NetworkError};
+
+/// What one attempt of a closure returns: a response, or an error together
+/// with the kind of failure the policy reads from it.
+///
+/// Implemented for `Result<R, NetworkError>` with any [`Response`] `R`
+/// (including a `(status, headers)` pair), and, with their features, for
+/// reqwest's and ureq's results and for `http::Response`.
+pub trait Attempt {
+    /// The response a success hands back.
+    type Response: Response;
+    /// The error a failure hands back, in [`Last::Error`].
+    type Error;
+
+    /// The response, or the error and its kind.
+    fn split(self) -> Result<Self::Response, (NetworkError, Self::Error)>;
+}
+
+impl<R: Response> Attempt for Result<R, NetworkError> {
+    type Response = R;
+    type Error = NetworkError;
+
+    fn split(self) -> Result<R, (NetworkError, NetworkError)> {
+        self.map_err(|e| (e, e))
+    }
+}
+
+/// A bare status and its headers, for transports of your own.
+impl<H: Headers> Response for (u16, H) {
+    fn status(&self) -> u16 {
+        self.0
+    }
+    fn headers(&self) -> &dyn Headers {
+        &self.1
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl Attempt for Result<reqwest::Response, reqwest::Error> {
+    type Response = reqwest::Response;
+    type Error = reqwest::Error;
+
+    fn split(self) -> Result<reqwest::Response, (NetworkError, reqwest::Error)> {
+        self.map_err(|e| (super::reqwest_adapter::network_error(&e), e))
+    }
+}
+
+#[cfg(feature = "ureq")]
+impl Attempt for Result<http::Response<ureq::Body>, ureq::Error> {
+    type Response = http::Response<ureq::Body>;
+    type Error = ureq::Error;
+
+    fn split(self) -> Result<Self::Response, (NetworkError, ureq::Error)> {
+        self.map_err(|e| (super::ureq_adapter::network_error(&e), e))
+    }
+}
+
+/// The hooks a closure runs under: each attempt's error is kept whole for
+/// the caller, its kind goes to the call.
+pub(crate) struct Closure<F, E> {
+    pub(crate) attempt: F,
+    pub(crate) error: Option<E>,
+}
+
+impl<F, E> Closure<F, E> {
+    pub(crate) fn new(attempt: F) -> Self {
+        Self {
+            attempt,
+            error: None,
+        }
+    }
+
+    pub(crate) fn keep<R>(
+        &mut self,
+        result: Result<R, (NetworkError, E)>,
+    ) -> Result<R, NetworkError> {
+        result.map_err(|(kind, e)| {
+            self.error = Some(e);
+            kind
+        })
+    }
+
+    /// The driver's result, with the last error as the closure returned it.
+    pub(crate) fn finish<R>(
+        self,
+        result: Result<Success<R, ()>, Failure<R>>,
+    ) -> Result<R, Failure<R, E>> {
+        match result {
+            Ok(Success::Response(r)) => Ok(r),
+            // A closure call has no conflict search, so no lookup can find
+            // anything; kept total all the same.
+            Ok(Success::Existing(()) | Success::Update(())) => Err(Failure {
+                reason: crate::action::Reason::SearchFailed,
+                last: None,
+            }),
+            Err(Failure { reason, last }) => Err(Failure {
+                reason,
+                last: match last {
+                    Some(Last::Response(r)) => Some(Last::Response(r)),
+                    Some(Last::Error(_)) => self.error.map(Last::Error),
+                    None => None,
+                },
+            }),
+        }
+    }
+}
+
+impl<F, E> fmt::Debug for Closure<F, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Closure")
+    }
+}
+
+/// The attempt's number and time limit, handed to a blocking closure so
+/// that it can bound its own IO (blocking IO cannot be interrupted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptInfo {
+    /// The attempt number, from 1.
+    pub attempt: u32,
+    /// The policy's per-attempt timeout.
+    pub timeout: Option<Duration>,
+}
