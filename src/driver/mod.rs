@@ -35,6 +35,9 @@ pub use attempt::{Attempt, AttemptInfo};
 mod http_adapter;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod log;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod middleware;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod redact;
 #[cfg(feature = "reqwest")]

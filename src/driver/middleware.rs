@@ -1,0 +1,215 @@
+//! A [`reqwest_middleware`] middleware that retries under a steadfast policy
+//! (feature `reqwest-middleware`): the decision table, `Retry-After` and
+//! rate-limit headers, the idempotency rules for failures that may have
+//! been applied, the attempt timeout and the deadline, and optionally
+//! limits shared with other calls.
+//!
+//! ```no_run
+//! use steadfast::driver::middleware::RetryMiddleware;
+//! use steadfast::Policy;
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(RetryMiddleware::new(Policy::seed_guide()))
+//!     .build();
+//! ```
+//!
+//! When the policy gives up on a status, the last response is handed back
+//! (as reqwest-retry does); when it gives up after errors, the last error.
+//! Either way the response's extensions carry a [`RetryInfo`] saying how
+//! many attempts were made and why the call stopped. A request whose body
+//! cannot be cloned (a stream) is sent once, and its `RetryInfo` says so.
+//! A 401 is not refreshed here (the middleware cannot mint tokens); use the
+//! `Hooks` drivers with a [`TokenStore`](super::TokenStore) for that.
+
+use core::future::Future;
+use std::sync::{Arc, Mutex};
+
+use http::Extensions;
+use reqwest_middleware::{Middleware, Next};
+
+use super::tokio::{run_with_limits, Hooks};
+use super::{Failure, Last, Success};
+use crate::action::Reason;
+use crate::limits::Limits;
+use crate::outcome::{Method, NetworkError, Request};
+use crate::policy::Policy;
+
+/// Retries requests under a policy; add it with
+/// `reqwest_middleware::ClientBuilder::with`.
+#[derive(Clone, Debug)]
+pub struct RetryMiddleware {
+    policy: Arc<Policy>,
+    limits: Option<Arc<Mutex<Limits>>>,
+}
+
+impl RetryMiddleware {
+    /// Retries under `policy`, each call on its own.
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+            limits: None,
+        }
+    }
+
+    /// Shares `limits` (pacing, retry budget, circuit breaker) between every
+    /// request through this middleware and anyone else holding them.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Arc<Mutex<Limits>>) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+}
+
+/// How the middleware handled a request, in the extensions of the response
+/// it hands back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryInfo {
+    /// Sends made.
+    pub attempts: u32,
+    /// Why the policy stopped retrying, when it gave up.
+    pub gave_up: Option<Reason>,
+    /// The body could not be cloned, so the request was sent once, without
+    /// the policy.
+    pub body_not_cloneable: bool,
+}
+
+impl Middleware for RetryMiddleware {
+    fn handle<'a, 'b, 'c, 'f>(
+        &'a self,
+        req: reqwest::Request,
+        extensions: &'b mut Extensions,
+        next: Next<'c>,
+    ) -> core::pin::Pin<
+        Box<dyn Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'f>,
+    >
+    where
+        'a: 'f,
+        'b: 'f,
+        'c: 'f,
+        Self: 'f,
+    {
+        Box::pin(self.retry(req, extensions, next))
+    }
+}
+
+impl RetryMiddleware {
+    async fn retry(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        if req.try_clone().is_none() {
+            tracing::warn!(
+                method = %req.method(),
+                "sent once: the request body cannot be cloned, so it cannot be retried"
+            );
+            let mut response = next.run(req, extensions).await?;
+            response.extensions_mut().insert(RetryInfo {
+                attempts: 1,
+                gave_up: None,
+                body_not_cloneable: true,
+            });
+            return Ok(response);
+        }
+        let mut request = Request::new(Method::from(req.method()));
+        if req.headers().contains_key("idempotency-key") {
+            request = request.with_idempotency_key();
+        }
+        // The logs redact it.
+        let endpoint = req.url().as_str().to_owned();
+        let mut hooks = Attempts {
+            req,
+            extensions,
+            next,
+            endpoint,
+            error: None,
+        };
+        let limits = self.limits.as_deref();
+        let run = run_with_limits(&*self.policy, request, limits, &mut hooks).await;
+        let info = |gave_up| RetryInfo {
+            attempts: run.attempts,
+            gave_up,
+            body_not_cloneable: false,
+        };
+        let (mut response, info) = match run.result {
+            Ok(Success::Response(r)) => (r, info(None)),
+            Err(Failure {
+                reason,
+                last: Some(Last::Response(r)),
+            }) => (r, info(Some(reason))),
+            Err(Failure {
+                reason,
+                last: Some(Last::Error(_)),
+            }) => return Err(hooks.error.unwrap_or_else(|| gave_up(reason, run.attempts))),
+            // No attempt finished (an open circuit, a refused budget), or a
+            // search result, which a plain request never asks for.
+            Ok(Success::Existing(()) | Success::Update(())) => {
+                return Err(gave_up(Reason::SearchFailed, run.attempts))
+            }
+            Err(Failure { reason, last: None }) => return Err(gave_up(reason, run.attempts)),
+        };
+        response.extensions_mut().insert(info);
+        Ok(response)
+    }
+}
+
+fn gave_up(reason: Reason, attempts: u32) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::middleware(GaveUp { reason, attempts })
+}
+
+/// The error the middleware returns when the policy gave up before any
+/// attempt brought a response or an error of the client's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} (after {attempts} attempts)")]
+pub struct GaveUp {
+    /// Why.
+    pub reason: Reason,
+    /// Sends made.
+    pub attempts: u32,
+}
+
+/// One request's attempts through the rest of the middleware chain.
+struct Attempts<'e, 'n> {
+    req: reqwest::Request,
+    extensions: &'e mut Extensions,
+    next: Next<'n>,
+    endpoint: String,
+    error: Option<reqwest_middleware::Error>,
+}
+
+impl Hooks for Attempts<'_, '_> {
+    type Response = reqwest::Response;
+    type Id = ();
+
+    fn send(
+        &mut self,
+        _attempt: u32,
+    ) -> impl Future<Output = Result<reqwest::Response, NetworkError>> + Send {
+        // Checked cloneable before the first attempt; a request cannot
+        // become uncloneable, but a failure here is an error, not a panic.
+        let req = self.req.try_clone();
+        async move {
+            let Some(req) = req else {
+                return Err(NetworkError::Other);
+            };
+            match self.next.clone().run(req, self.extensions).await {
+                Ok(response) => Ok(response),
+                Err(e) => {
+                    let kind = match &e {
+                        reqwest_middleware::Error::Reqwest(e) => {
+                            super::reqwest_adapter::network_error(e)
+                        }
+                        reqwest_middleware::Error::Middleware(_) => NetworkError::Other,
+                    };
+                    self.error = Some(e);
+                    Err(kind)
+                }
+            }
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
