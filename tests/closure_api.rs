@@ -15,7 +15,7 @@ use steadfast::driver::{blocking, tokio as async_driver, Attempt};
 use steadfast::{Method, NetworkError, Policy, Reason, Request};
 
 use support::fake_api::{FakeApi, Fault};
-use support::{closed_port, contact_json, policy};
+use support::{check, closed_port, contact_json, plain_scenarios, policy, serve, Got};
 
 const POST: Request = Request::new(Method::Post).with_external_id();
 
@@ -237,5 +237,54 @@ fn both_adapters_read_the_same_failures_the_same_way() {
     for (url, want) in rows {
         let (blocking, reqwest) = kinds(&url, Duration::from_millis(300));
         assert_eq!((blocking, reqwest), (want, want), "{url}");
+    }
+}
+
+/// What a plain create ended in, as the scenarios state it.
+fn got<R, E>(
+    result: Result<R, steadfast::driver::Failure<R, E>>,
+    status: impl Fn(&R) -> u16,
+) -> Got {
+    match result {
+        Ok(r) if status(&r) == 201 => Got::Created,
+        Ok(r) => panic!("a success with status {}", status(&r)),
+        Err(f) => Got::Failed(f.reason.to_string()),
+    }
+}
+
+#[test]
+fn every_plain_scenario_blocking() {
+    let agent = agent();
+    for s in plain_scenarios() {
+        let api = serve(&s);
+        let (url, body) = (api.url("/contacts"), contact_json("ext-1"));
+        let result = blocking::retry(policy(), POST, |a| {
+            agent
+                .post(&url)
+                .config()
+                .timeout_global(a.timeout)
+                .build()
+                .header("Authorization", "Bearer tok-0")
+                .send(&body)
+        });
+        check(&s, &api, got(result, |r| r.status().as_u16()));
+    }
+}
+
+#[tokio::test]
+async fn every_plain_scenario_async() {
+    let client = reqwest::Client::new();
+    for s in plain_scenarios() {
+        let api = serve(&s);
+        let (url, body) = (api.url("/contacts"), contact_json("ext-1"));
+        let result = async_driver::retry(policy(), POST, || {
+            client
+                .post(&url)
+                .bearer_auth("tok-0")
+                .body(body.clone())
+                .send()
+        })
+        .await;
+        check(&s, &api, got(result, |r| r.status().as_u16()));
     }
 }

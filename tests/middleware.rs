@@ -9,11 +9,15 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steadfast::driver::middleware::{RetryInfo, RetryMiddleware};
+use steadfast::driver::middleware::RetryMiddleware;
+use steadfast::driver::RetryInfo;
 use steadfast::{Limits, Reason};
 
 use support::fake_api::{FakeApi, Fault};
-use support::{assert_nothing_held, closed_port, contact_json, guarded_policy, policy};
+use support::{
+    assert_nothing_held, check, closed_port, contact_json, guarded_policy, plain_scenarios, policy,
+    serve, Got,
+};
 
 fn client(middleware: RetryMiddleware) -> reqwest_middleware::ClientWithMiddleware {
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -125,4 +129,28 @@ async fn dropping_a_request_mid_wait_leaves_the_shared_limits_clean() {
     let cut = tokio::time::timeout(Duration::from_millis(100), request).await;
     assert!(cut.is_err(), "the request was still being sent");
     assert_nothing_held(&limits);
+}
+
+#[tokio::test]
+async fn every_plain_scenario() {
+    let client = client(RetryMiddleware::new(policy()));
+    for s in plain_scenarios() {
+        let api = serve(&s);
+        // The key makes the create safe to repeat after a timeout.
+        let response = client
+            .post(api.url("/contacts"))
+            .bearer_auth("tok-0")
+            .header("Idempotency-Key", "ext-1")
+            .body(contact_json("ext-1"))
+            .send()
+            .await
+            .unwrap();
+        let info = response.extensions().get::<RetryInfo>().copied().unwrap();
+        let got = match info.gave_up {
+            None if response.status() == 201 => Got::Created,
+            None => panic!("{}: a success with {}", s.name, response.status()),
+            Some(reason) => Got::Failed(reason.to_string()),
+        };
+        check(&s, &api, got);
+    }
 }

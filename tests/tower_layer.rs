@@ -16,10 +16,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use steadfast::driver::tower::{RetryError, RetryLayer};
+use steadfast::driver::RetryInfo;
 use steadfast::{Limits, Reason};
 
 use support::fake_api::{FakeApi, Fault};
-use support::{assert_nothing_held, closed_port, contact_json, guarded_policy, policy};
+use support::{
+    assert_nothing_held, check, closed_port, contact_json, guarded_policy, plain_scenarios, policy,
+    serve, Got,
+};
 
 type Hyper = Client<HttpConnector, Full<Bytes>>;
 
@@ -31,6 +35,8 @@ fn create(url: &str, ext: &str) -> http::Request<Full<Bytes>> {
     http::Request::post(url)
         .header("Authorization", "Bearer tok-0")
         .header("Content-Type", "application/json")
+        // The key makes the create safe to repeat after a timeout.
+        .header("Idempotency-Key", ext)
         .body(Full::new(Bytes::from(contact_json(ext))))
         .unwrap()
 }
@@ -100,4 +106,23 @@ async fn dropping_the_future_leaves_the_shared_limits_clean() {
         .await
         .is_err());
     assert_nothing_held(&limits);
+}
+
+#[tokio::test]
+async fn every_plain_scenario() {
+    let mut service = RetryLayer::new(policy()).layer(hyper());
+    for s in plain_scenarios() {
+        let api = serve(&s);
+        let response = service
+            .call(create(&api.url("/contacts"), "ext-1"))
+            .await
+            .unwrap();
+        let info = response.extensions().get::<RetryInfo>().copied().unwrap();
+        let got = match info.gave_up {
+            None if response.status() == 201 => Got::Created,
+            None => panic!("{}: a success with {}", s.name, response.status()),
+            Some(reason) => Got::Failed(reason.to_string()),
+        };
+        check(&s, &api, got);
+    }
 }

@@ -28,7 +28,7 @@ use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
 use super::tokio::{run_with_limits, Hooks};
-use super::{Failure, Last, Success};
+use super::{Failure, Last, RetryInfo, Success};
 use crate::action::Reason;
 use crate::limits::Limits;
 use crate::outcome::{Method, NetworkError, Request};
@@ -58,19 +58,6 @@ impl RetryMiddleware {
         self.limits = Some(limits);
         self
     }
-}
-
-/// How the middleware handled a request, in the extensions of the response
-/// it hands back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryInfo {
-    /// Sends made.
-    pub attempts: u32,
-    /// Why the policy stopped retrying, when it gave up.
-    pub gave_up: Option<Reason>,
-    /// The body could not be cloned, so the request was sent once, without
-    /// the policy.
-    pub body_not_cloneable: bool,
 }
 
 impl Middleware for RetryMiddleware {

@@ -87,6 +87,24 @@ impl Response for Reply {
     }
 }
 
+/// How a retrying seam (the tower layer, the reqwest middleware) handled a
+/// request, put into the extensions of the response it hands back.
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "tower", feature = "reqwest-middleware")))
+)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryInfo {
+    /// Sends made.
+    pub attempts: u32,
+    /// Why the policy stopped retrying, when it gave up.
+    pub gave_up: Option<Reason>,
+    /// The body could not be cloned, so the request was sent once, without
+    /// the policy.
+    pub body_not_cloneable: bool,
+}
+
 /// The result of looking up the existing record after a conflict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup<Id> {

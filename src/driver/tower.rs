@@ -17,7 +17,8 @@
 //! The request body must be `Clone` (each attempt sends a copy: with
 //! hyper, `http_body_util::Full<Bytes>` is). When the policy gives up on a
 //! status, the last response is handed back; after errors, the last error
-//! (as [`RetryError::Inner`]). An error is read through its `source()`
+//! (as [`RetryError::Inner`]). A response's extensions carry a
+//! [`RetryInfo`]: attempts made, and why the policy gave up. An error is read through its `source()`
 //! chain: an `io::Error` there says what kind of failure it was, anything
 //! else is [`NetworkError::Other`] and not retried. Dropping the response
 //! future at any point gives back what shared limits granted the call.
@@ -33,7 +34,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::tokio::{run_with_limits, Hooks};
-use super::{Failure, Last, Success};
+use super::{Failure, Last, RetryInfo, Success};
 use crate::action::Reason;
 use crate::limits::Limits;
 use crate::outcome::{Method, NetworkError, Request};
@@ -134,12 +135,20 @@ where
             };
             let limits = layer.limits.as_deref();
             let run = run_with_limits(&*layer.policy, call, limits, &mut hooks).await;
+            let with_info = |mut r: http::Response<R>, gave_up| {
+                r.extensions_mut().insert(RetryInfo {
+                    attempts: run.attempts,
+                    gave_up,
+                    body_not_cloneable: false,
+                });
+                Ok(r)
+            };
             match run.result {
-                Ok(Success::Response(r)) => Ok(r),
+                Ok(Success::Response(r)) => with_info(r, None),
                 Err(Failure {
+                    reason,
                     last: Some(Last::Response(r)),
-                    ..
-                }) => Ok(r),
+                }) => with_info(r, Some(reason)),
                 Err(Failure {
                     reason,
                     last: Some(Last::Error(_)),

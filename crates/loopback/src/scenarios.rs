@@ -197,6 +197,16 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// The scenarios a plain request passes: those that need neither a token
+/// refresh nor a conflict search. The closure API, the reqwest middleware
+/// and the tower layer run these; the `Hooks` drivers run them all.
+pub fn plain_scenarios() -> Vec<Scenario> {
+    scenarios()
+        .into_iter()
+        .filter(|s| s.refreshes == 0 && !matches!(s.want, Got::Exists(_)))
+        .collect()
+}
+
 /// Starts a server playing `s`.
 pub fn serve(s: &Scenario) -> FakeApi {
     let api = FakeApi::start();
