@@ -108,6 +108,12 @@ pub use schedule::{Jitter, Schedule};
 
 // The README's Rust blocks are compiled and run as doc tests, so the
 // snippets a new user copies stay true.
-#[cfg(all(doctest, feature = "reqwest", feature = "testing"))]
+#[cfg(all(
+    doctest,
+    feature = "reqwest",
+    feature = "testing",
+    feature = "tower",
+    feature = "reqwest-middleware"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
