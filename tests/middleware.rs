@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::driver::middleware::RetryMiddleware;
-use steadfast::driver::RetryInfo;
+use steadfast::driver::{RetryInfo, TokenStore};
 use steadfast::{Limits, Reason};
 
 use support::fake_api::{FakeApi, Fault};
 use support::{
     assert_nothing_held, check, closed_port, contact_json, guarded_policy, plain_scenarios, policy,
-    serve, Got,
+    scenarios, serve, Got,
 };
 
 fn client(middleware: RetryMiddleware) -> reqwest_middleware::ClientWithMiddleware {
@@ -131,15 +131,35 @@ async fn dropping_a_request_mid_wait_leaves_the_shared_limits_clean() {
     assert_nothing_held(&limits);
 }
 
+/// A middleware that fetches tokens from the loopback API's token route.
+fn with_token(api: &FakeApi) -> RetryMiddleware {
+    let store = Arc::new(TokenStore::new("tok-0".to_owned()));
+    let url = api.url("/oauth/token");
+    RetryMiddleware::new(policy()).with_token(store, move || {
+        let url = url.clone();
+        async move {
+            let reply = reqwest::Client::new().post(url).send().await.ok()?;
+            let v: serde_json::Value = serde_json::from_slice(&reply.bytes().await.ok()?).ok()?;
+            Some(v.get("access_token")?.as_str()?.to_owned())
+        }
+    })
+}
+
+/// Every scenario but the conflict searches (a middleware cannot search
+/// for a record), the token refresh included.
 #[tokio::test]
-async fn every_plain_scenario() {
-    let client = client(RetryMiddleware::new(policy()));
-    for s in plain_scenarios() {
+async fn every_scenario_but_conflict_searches() {
+    let runs = scenarios()
+        .into_iter()
+        .filter(|s| !matches!(s.want, Got::Exists(_)));
+    let mut refreshed = false;
+    for s in runs {
         let api = serve(&s);
+        let client = client(with_token(&api));
+        refreshed |= s.refreshes > 0;
         // The key makes the create safe to repeat after a timeout.
         let response = client
             .post(api.url("/contacts"))
-            .bearer_auth("tok-0")
             .header("Idempotency-Key", "ext-1")
             .body(contact_json("ext-1"))
             .send()
@@ -153,4 +173,23 @@ async fn every_plain_scenario() {
         };
         check(&s, &api, got);
     }
+    assert!(refreshed, "the list has a token refresh");
+    assert!(plain_scenarios().len() < scenarios().len());
+}
+
+#[tokio::test]
+async fn without_a_token_a_401_is_given_up_on() {
+    let api = FakeApi::start();
+    api.script([Fault::ExpireToken]);
+    let response = client(RetryMiddleware::new(policy()))
+        .post(api.url("/contacts"))
+        .bearer_auth("tok-0")
+        .body(contact_json("ext-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let info = response.extensions().get::<RetryInfo>().copied().unwrap();
+    assert_eq!(info.gave_up, Some(Reason::ReauthRequired));
+    assert_eq!(api.refreshes(), 0);
 }

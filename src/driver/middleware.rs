@@ -18,20 +18,24 @@
 //! Either way the response's extensions carry a [`RetryInfo`] saying how
 //! many attempts were made and why the call stopped. A request whose body
 //! cannot be cloned (a stream) is sent once, and its `RetryInfo` says so.
-//! A 401 is not refreshed here (the middleware cannot mint tokens); use the
-//! `Hooks` drivers with a [`TokenStore`](super::TokenStore) for that.
+//! With [`RetryMiddleware::with_token`], each attempt carries the current
+//! token of a shared [`TokenStore`] as `Authorization: Bearer`, and a 401
+//! refreshes it once (one fetch however many requests hit 401 together)
+//! before the request is sent again; without it, a 401 is given up on.
 
+use core::fmt;
 use core::future::Future;
+use core::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
 use super::tokio::{run_with_limits, Hooks};
-use super::{Failure, Last, RetryInfo, Success};
+use super::{Failure, Last, RetryInfo, Success, TokenStore};
 use crate::action::Reason;
 use crate::limits::Limits;
-use crate::outcome::{Method, NetworkError, Request};
+use crate::outcome::{Method, NetworkError, Refresh, Request};
 use crate::policy::Policy;
 
 /// Retries requests under a policy; add it with
@@ -40,6 +44,23 @@ use crate::policy::Policy;
 pub struct RetryMiddleware {
     policy: Arc<Policy>,
     limits: Option<Arc<Mutex<Limits>>>,
+    token: Option<Token>,
+}
+
+type Fetch = dyn Fn() -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync;
+
+/// The shared token and how to fetch a new one.
+#[derive(Clone)]
+struct Token {
+    store: Arc<TokenStore<String>>,
+    fetch: Arc<Fetch>,
+}
+
+impl fmt::Debug for Token {
+    // The token is a secret: never shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token { .. }")
+    }
 }
 
 impl RetryMiddleware {
@@ -48,7 +69,24 @@ impl RetryMiddleware {
         Self {
             policy: Arc::new(policy),
             limits: None,
+            token: None,
         }
+    }
+
+    /// Sends the current token of `store` with every attempt, and on a 401
+    /// refreshes it with `fetch` (once for all requests that hit 401
+    /// together), then sends again. `fetch` returns the new token, or
+    /// `None` when it cannot (the call then gives up: re-authentication
+    /// required).
+    #[must_use]
+    pub fn with_token<F, Fut>(mut self, store: Arc<TokenStore<String>>, fetch: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        let fetch: Arc<Fetch> = Arc::new(move || Box::pin(fetch()));
+        self.token = Some(Token { store, fetch });
+        self
     }
 
     /// Shares `limits` (pacing, retry budget, circuit breaker) between every
@@ -111,6 +149,8 @@ impl RetryMiddleware {
             next,
             endpoint,
             error: None,
+            token: self.token.as_ref(),
+            seen: 0,
         };
         let limits = self.limits.as_deref();
         let run = run_with_limits(&*self.policy, request, limits, &mut hooks).await;
@@ -163,6 +203,9 @@ struct Attempts<'e, 'n> {
     next: Next<'n>,
     endpoint: String,
     error: Option<reqwest_middleware::Error>,
+    token: Option<&'e Token>,
+    /// The generation of the token the last attempt carried.
+    seen: u64,
 }
 
 impl Hooks for Attempts<'_, '_> {
@@ -175,7 +218,17 @@ impl Hooks for Attempts<'_, '_> {
     ) -> impl Future<Output = Result<reqwest::Response, NetworkError>> + Send {
         // Checked cloneable before the first attempt; a request cannot
         // become uncloneable, but a failure here is an error, not a panic.
-        let req = self.req.try_clone();
+        let mut req = self.req.try_clone();
+        if let (Some(req), Some(token)) = (req.as_mut(), self.token) {
+            let (generation, value) = token.store.current();
+            self.seen = generation;
+            // A token that is not a valid header value is not sent: the
+            // server's 401 then asks for a new one.
+            if let Ok(mut value) = http::HeaderValue::from_str(&format!("Bearer {value}")) {
+                value.set_sensitive(true);
+                req.headers_mut().insert(http::header::AUTHORIZATION, value);
+            }
+        }
         async move {
             let Some(req) = req else {
                 return Err(NetworkError::Other);
@@ -192,6 +245,16 @@ impl Hooks for Attempts<'_, '_> {
                     self.error = Some(e);
                     Err(kind)
                 }
+            }
+        }
+    }
+
+    fn refresh_token(&mut self) -> impl Future<Output = Refresh> + Send {
+        let (token, seen) = (self.token, self.seen);
+        async move {
+            match token {
+                Some(t) => t.store.refresh_async(seen, (t.fetch)()).await,
+                None => Refresh::Failed,
             }
         }
     }
