@@ -193,6 +193,7 @@ fn kinds(url: &str, timeout: Duration) -> (NetworkError, NetworkError) {
             .post(url)
             .config()
             .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout / 2))
             .build()
             .send("{}")
             .and_then(|mut r| r.body_mut().read_to_vec().map(|_| r));
@@ -206,7 +207,11 @@ fn kinds(url: &str, timeout: Duration) -> (NetworkError, NetworkError) {
         .build()
         .unwrap();
     let reqwest = runtime.block_on(async {
-        let client = reqwest::Client::builder().timeout(timeout).build().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout / 2)
+            .build()
+            .unwrap();
         let result = match client.post(url).body("{}").send().await {
             Ok(r) => r.bytes().await.map(|_| ()),
             Err(e) => Err(e),
@@ -219,9 +224,29 @@ fn kinds(url: &str, timeout: Duration) -> (NetworkError, NetworkError) {
     (blocking, reqwest)
 }
 
+/// A listener whose accept queue is full: the kernel drops further
+/// connection attempts, so connecting times out. It never accepts; the
+/// connections filling it are held by the returned value.
+fn full_backlog() -> (String, TcpListener, Vec<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    // Linux queues backlog + 1 connections (std asks for 128); a few
+    // timed-out attempts in a row mean the queue is full.
+    let mut refused = 0;
+    while refused < 3 && held.len() < 4096 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(20)) {
+            Ok(s) => held.push(s),
+            Err(_) => refused += 1,
+        }
+    }
+    (format!("http://{addr}/"), listener, held)
+}
+
 #[test]
 fn both_adapters_read_the_same_failures_the_same_way() {
     let (silent, _server) = silent_server();
+    let (full, _listener, _held) = full_backlog();
     let rows = [
         (
             format!("http://127.0.0.1:{}/", closed_port()),
@@ -232,6 +257,7 @@ fn both_adapters_read_the_same_failures_the_same_way() {
             NetworkError::Dns,
         ),
         (silent, NetworkError::Timeout),
+        (full, NetworkError::ConnectTimeout),
         (closing_server(), NetworkError::ConnectionReset),
     ];
     for (url, want) in rows {
