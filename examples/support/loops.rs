@@ -30,10 +30,12 @@ pub fn endless_call(policy: &Policy) -> Call<&Policy> {
     Call::new(policy, steadfast::Request::new(Method::Get), start(), 1)
 }
 
-/// The policy [`endless_call`] needs: the guide's, with unlimited retries.
+/// The policy [`endless_call`] needs: the guide's, with unlimited retries
+/// and no deadline (a loop of 120 s waits would cross it).
 pub fn endless_policy() -> Policy {
     Policy::new(PolicySpec {
         max_retries: u32::MAX,
+        deadline: None,
         ..PolicySpec::default()
     })
     .expect("valid policy")
