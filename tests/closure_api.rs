@@ -259,6 +259,12 @@ fn both_adapters_read_the_same_failures_the_same_way() {
         (silent, NetworkError::Timeout),
         (full, NetworkError::ConnectTimeout),
         (closing_server(), NetworkError::ConnectionReset),
+        // Neither client is built with TLS here: https is a TLS failure,
+        // which no retry fixes.
+        (
+            closing_server().replace("http://", "https://"),
+            NetworkError::Tls,
+        ),
     ];
     for (url, want) in rows {
         let (blocking, reqwest) = kinds(&url, Duration::from_millis(300));

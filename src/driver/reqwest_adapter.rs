@@ -35,7 +35,14 @@ pub fn network_error(e: &reqwest::Error) -> NetworkError {
         return match io_kind {
             Some(io::ErrorKind::ConnectionRefused) => NetworkError::ConnectionRefused,
             Some(io::ErrorKind::TimedOut) => NetworkError::ConnectTimeout,
-            _ if mentions(e, "certificate") || mentions(e, "tls") => NetworkError::Tls,
+            // "scheme is not http": https asked of a client built without
+            // TLS, which no retry fixes (ureq says TlsRequired).
+            _ if mentions(e, "certificate")
+                || mentions(e, "tls")
+                || mentions(e, "scheme is not http") =>
+            {
+                NetworkError::Tls
+            }
             _ => NetworkError::ConnectionRefused,
         };
     }
