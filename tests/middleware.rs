@@ -15,14 +15,31 @@ use steadfast::{Limits, Reason};
 
 use support::fake_api::{FakeApi, Fault};
 use support::{
-    assert_nothing_held, check, closed_port, contact_json, guarded_policy, plain_scenarios, policy,
-    scenarios, serve, Got,
+    assert_nothing_held, check, closed_port, contact_json, got, guarded_policy, plain_scenarios,
+    policy, scenarios, serve, Got,
 };
 
 fn client(middleware: RetryMiddleware) -> reqwest_middleware::ClientWithMiddleware {
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(middleware)
         .build()
+}
+
+/// Creates contact `ext` through `client`; the response and its RetryInfo.
+async fn create(
+    client: &reqwest_middleware::ClientWithMiddleware,
+    api: &FakeApi,
+    ext: &str,
+) -> (reqwest::Response, RetryInfo) {
+    let response = client
+        .post(api.url("/contacts"))
+        .bearer_auth("tok-0")
+        .body(contact_json(ext))
+        .send()
+        .await
+        .unwrap();
+    let info = response.extensions().get::<RetryInfo>().copied().unwrap();
+    (response, info)
 }
 
 #[tokio::test]
@@ -47,27 +64,13 @@ async fn retries_503s_then_hands_back_the_success() {
 async fn a_give_up_on_a_status_hands_back_the_last_response_and_why() {
     let api = FakeApi::start();
     api.script(vec![Fault::status(503); 5]);
-    let response = client(RetryMiddleware::new(policy()))
-        .post(api.url("/contacts"))
-        .bearer_auth("tok-0")
-        .body(contact_json("ext-1"))
-        .send()
-        .await
-        .unwrap();
+    let (response, info) = create(&client(RetryMiddleware::new(policy())), &api, "ext-1").await;
     assert_eq!(response.status(), 503);
-    let info = response.extensions().get::<RetryInfo>().copied().unwrap();
     assert_eq!(info.attempts, 5);
     assert_eq!(info.gave_up, Some(Reason::RetriesExhausted { retries: 4 }));
     // A 400 is not retried at all.
     api.script([Fault::status(400)]);
-    let response = client(RetryMiddleware::new(policy()))
-        .post(api.url("/contacts"))
-        .bearer_auth("tok-0")
-        .body(contact_json("ext-2"))
-        .send()
-        .await
-        .unwrap();
-    let info = response.extensions().get::<RetryInfo>().copied().unwrap();
+    let (_, info) = create(&client(RetryMiddleware::new(policy())), &api, "ext-2").await;
     assert_eq!(info.gave_up, Some(Reason::NotRetryable { status: 400 }));
     assert_eq!(info.attempts, 1);
 }
@@ -166,12 +169,7 @@ async fn every_scenario_but_conflict_searches() {
             .await
             .unwrap();
         let info = response.extensions().get::<RetryInfo>().copied().unwrap();
-        let got = match info.gave_up {
-            None if response.status() == 201 => Got::Created,
-            None => panic!("{}: a success with {}", s.name, response.status()),
-            Some(reason) => Got::Failed(reason.to_string()),
-        };
-        check(&s, &api, got);
+        check(&s, &api, got(response.status().as_u16(), info));
     }
     assert!(refreshed, "the list has a token refresh");
     assert!(plain_scenarios().len() < scenarios().len());
@@ -181,15 +179,8 @@ async fn every_scenario_but_conflict_searches() {
 async fn without_a_token_a_401_is_given_up_on() {
     let api = FakeApi::start();
     api.script([Fault::ExpireToken]);
-    let response = client(RetryMiddleware::new(policy()))
-        .post(api.url("/contacts"))
-        .bearer_auth("tok-0")
-        .body(contact_json("ext-1"))
-        .send()
-        .await
-        .unwrap();
+    let (response, info) = create(&client(RetryMiddleware::new(policy())), &api, "ext-1").await;
     assert_eq!(response.status(), 401);
-    let info = response.extensions().get::<RetryInfo>().copied().unwrap();
     assert_eq!(info.gave_up, Some(Reason::ReauthRequired));
     assert_eq!(api.refreshes(), 0);
 }

@@ -21,8 +21,8 @@ use steadfast::{Limits, Reason};
 
 use support::fake_api::{FakeApi, Fault};
 use support::{
-    assert_nothing_held, check, closed_port, contact_json, guarded_policy, plain_scenarios, policy,
-    serve, Got,
+    assert_nothing_held, check, closed_port, contact_json, got, guarded_policy, plain_scenarios,
+    policy, serve,
 };
 
 type Hyper = Client<HttpConnector, Full<Bytes>>;
@@ -118,11 +118,6 @@ async fn every_plain_scenario() {
             .await
             .unwrap();
         let info = response.extensions().get::<RetryInfo>().copied().unwrap();
-        let got = match info.gave_up {
-            None if response.status() == 201 => Got::Created,
-            None => panic!("{}: a success with {}", s.name, response.status()),
-            Some(reason) => Got::Failed(reason.to_string()),
-        };
-        check(&s, &api, got);
+        check(&s, &api, got(response.status().as_u16(), info));
     }
 }

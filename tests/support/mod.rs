@@ -69,3 +69,14 @@ pub fn assert_nothing_held(limits: &std::sync::Mutex<steadfast::Limits>) {
         assert!(tokens <= capacity, "{snapshot:?}");
     }
 }
+
+/// How a create through a seam that hands back responses (the middleware,
+/// the tower layer) ended, from the final status and its `RetryInfo`.
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+pub fn got(status: u16, info: steadfast::driver::RetryInfo) -> Got {
+    match info.gave_up {
+        None if status == 201 => Got::Created,
+        None => panic!("a success with {status}"),
+        Some(reason) => Got::Failed(reason.to_string()),
+    }
+}
