@@ -320,3 +320,23 @@ async fn every_plain_scenario_async() {
         check(&s, &api, got(result, |r| r.status().as_u16()));
     }
 }
+
+/// A closure may hand back a bare status-and-headers pair or an
+/// `http::Response`: both are read as responses.
+#[test]
+fn bare_pairs_and_http_responses_are_attempts() {
+    let mut statuses = [503u16, 503, 200].into_iter();
+    let pair = blocking::retry(policy(), Request::new(Method::Get), |_| {
+        let status = statuses.next().unwrap_or(200);
+        (status, vec![("Retry-After", "0")])
+    })
+    .unwrap();
+    assert_eq!(pair.0, 200);
+    let mut statuses = [429u16, 201].into_iter();
+    let response = blocking::retry(policy(), Request::new(Method::Get), |_| {
+        let status = statuses.next().unwrap_or(201);
+        http::Response::builder().status(status).body(()).unwrap()
+    })
+    .unwrap();
+    assert_eq!(response.status(), 201);
+}

@@ -10,9 +10,9 @@ use crate::outcome::{Headers, NetworkError};
 /// What one attempt of a closure returns: a response, or an error together
 /// with the kind of failure the policy reads from it.
 ///
-/// Implemented for `Result<R, NetworkError>` with any [`Response`] `R`
-/// (including a `(status, headers)` pair), and, with their features, for
-/// reqwest's and ureq's results and for `http::Response`.
+/// Implemented for `Result<R, NetworkError>` with any [`Response`] `R`, for
+/// a bare `(status, headers)` pair, and, with their features, for
+/// `http::Response` and reqwest's and ureq's results.
 pub trait Attempt {
     /// The response a success hands back.
     type Response: Response;
@@ -29,6 +29,28 @@ impl<R: Response> Attempt for Result<R, NetworkError> {
 
     fn split(self) -> Result<R, (NetworkError, NetworkError)> {
         self.map_err(|e| (e, e))
+    }
+}
+
+/// A response that cannot fail: a bare `(status, headers)` pair.
+impl<H: Headers> Attempt for (u16, H) {
+    type Response = (u16, H);
+    type Error = core::convert::Infallible;
+
+    fn split(self) -> Result<(u16, H), (NetworkError, core::convert::Infallible)> {
+        Ok(self)
+    }
+}
+
+/// An `http::Response` handed back as is (transports that report failures
+/// as responses, or never fail).
+#[cfg(feature = "http")]
+impl<B> Attempt for http::Response<B> {
+    type Response = http::Response<B>;
+    type Error = core::convert::Infallible;
+
+    fn split(self) -> Result<http::Response<B>, (NetworkError, core::convert::Infallible)> {
+        Ok(self)
     }
 }
 
