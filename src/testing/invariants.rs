@@ -2,6 +2,7 @@
 //! returns `Err` with a sentence saying what broke.
 
 use super::Run;
+use crate::event::Basis;
 use crate::policy::Policy;
 
 /// Counted retries stay within `max_retries`; sends exceed them only by the
@@ -69,6 +70,30 @@ pub fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
     }
 }
 
+/// No failure that arrives once `max_retry_time` has passed is retried.
+pub fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Result<(), String> {
+    let Some(limit) = policy.spec().max_retry_time else {
+        return Ok(());
+    };
+    let retried_late = run.events.iter().find(|e| {
+        let retry = matches!(
+            e.basis,
+            Basis::Backoff { .. }
+                | Basis::RetryAfter
+                | Basis::RateLimitReset
+                | Basis::RateLimitDefault
+        );
+        retry && e.elapsed >= limit
+    });
+    match retried_late {
+        Some(e) => Err(format!(
+            "a failure at {:?} was retried ({}) past the {limit:?} max retry time",
+            e.elapsed, e.action
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Every check above.
 pub fn check_all(policy: &Policy, run: &Run) -> Result<(), String> {
     bounded_retries(policy, run)?;
@@ -76,5 +101,6 @@ pub fn check_all(policy: &Policy, run: &Run) -> Result<(), String> {
     sleeps_within_cap(policy, run)?;
     at_most_one_refresh(policy, run)?;
     no_resend_after_fatal(policy, run)?;
+    no_retry_after_max_retry_time(policy, run)?;
     contract_kept(policy, run)
 }
