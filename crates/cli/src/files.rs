@@ -10,6 +10,7 @@ use serde::Deserialize;
 use steadfast::Policy;
 use steadfast::Step;
 use steadfast::{Clock, Method, Request};
+use steadfast::{End, Trace};
 
 /// A file that could not be used: which file, where, which field, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +76,40 @@ impl ScenarioFile {
     pub fn steps(&self) -> Vec<Step> {
         self.steps.clone()
     }
+
+    /// What in the scenario the replay `trace` did not use as written: a
+    /// step the call did not ask for (the replay stopped there), steps left
+    /// over when the call ended, and `at` readings earlier than a previous
+    /// step's (such a step arrives as soon as it is sent). One sentence each.
+    pub fn warnings(&self, trace: &Trace) -> Vec<String> {
+        let mut said = Vec::new();
+        let mut latest: Option<(usize, Duration)> = None;
+        for (i, step) in self.steps.iter().enumerate() {
+            let at = match step {
+                Step::Response { at: Some(t), .. } | Step::Network { at: Some(t), .. } => *t,
+                _ => continue,
+            };
+            match latest {
+                Some((j, before)) if at < before => said.push(format!(
+                    "steps[{i}]: at {} is before steps[{j}]'s {}; it arrives as soon as it is sent",
+                    humantime::format_duration(at),
+                    humantime::format_duration(before)
+                )),
+                _ => latest = Some((i, at)),
+            }
+        }
+        let used = trace.events.len();
+        if let End::Rejected(e) = trace.end {
+            said.push(format!("steps[{used}] does not fit: {e}"));
+        } else if used < self.steps.len() {
+            let left = self.steps.len() - used;
+            said.push(format!(
+                "{left} step{} after the call ended (from steps[{used}]) went unused",
+                if left == 1 { "" } else { "s" }
+            ));
+        }
+        said
+    }
 }
 
 fn read(path: &Path) -> Result<String, FileError> {
@@ -138,9 +173,12 @@ fn line_of(text: &str, offset: usize) -> usize {
         .map_or(1, |t| t.matches('\n').count() + 1)
 }
 
-/// A preset by name (`seed-guide`, `genesys-sdk`, `urllib3`,
-/// `aws-standard`) or a policy file (JSON, or TOML by extension),
-/// validated.
+/// The presets `--policy` names.
+pub const PRESETS: [&str; 4] = ["seed-guide", "genesys-sdk", "urllib3", "aws-standard"];
+
+/// A preset by name (one of [`PRESETS`]) or a policy file (JSON, or TOML
+/// by extension), validated. A name that is neither says which presets
+/// there are.
 pub fn load_policy(arg: &str) -> Result<Policy, FileError> {
     match arg {
         "seed-guide" => return Ok(Policy::seed_guide()),
@@ -150,6 +188,17 @@ pub fn load_policy(arg: &str) -> Result<Policy, FileError> {
         _ => {}
     }
     let path = Path::new(arg);
+    if !path.exists() {
+        return Err(FileError {
+            file: arg.to_owned(),
+            line: None,
+            field: None,
+            message: format!(
+                "neither a preset ({}) nor a policy file",
+                PRESETS.join(", ")
+            ),
+        });
+    }
     parse(path, &read(path)?)
 }
 

@@ -10,5 +10,5 @@ mod files;
 mod render;
 pub mod simulate;
 
-pub use files::{load_policy, load_scenario, FileError, ScenarioFile};
+pub use files::{load_policy, load_scenario, FileError, ScenarioFile, PRESETS};
 pub use render::{json_lines, table};

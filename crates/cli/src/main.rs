@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use steadfast::replay;
+use steadfast::{replay, End};
 use steadfast_cli::simulate::{self, Reject, World};
 use steadfast_cli::{json_lines, load_policy, load_scenario, table};
 
@@ -119,6 +119,14 @@ fn main() -> ExitCode {
                     table(&trace)
                 }
             );
+            for warning in scenario.warnings(&trace) {
+                eprintln!("steadfast: warning: {warning}");
+            }
+            // A step the call did not ask for means the scenario and the
+            // policy disagree: the trace stops short of the scenario's end.
+            if matches!(trace.end, End::Rejected(_)) {
+                return ExitCode::from(1);
+            }
             ExitCode::SUCCESS
         }
         Command::Simulate {

@@ -102,6 +102,10 @@ fn bad_files_name_file_line_and_field_and_exit_2() {
             vec!["replay", "/no/such/file.json"],
             vec!["/no/such/file.json"],
         ),
+        (
+            vec!["replay", "--policy", "nonsense", "scenarios/outage.json"],
+            vec!["nonsense", "seed-guide, genesys-sdk, urllib3, aws-standard"],
+        ),
     ];
     for (args, wanted) in rows {
         let (code, out, err) = steadfast(&args);
@@ -122,6 +126,55 @@ fn a_scenario_that_ends_first_says_so() {
         out.contains("the scenario ended before the call did"),
         "{out}"
     );
+}
+
+/// What the replay did not use as written is a warning on stderr; a step
+/// the call did not ask for also makes the exit status 1.
+#[test]
+fn unused_misfit_and_backward_steps_are_warned_about() {
+    let rows = [
+        (
+            // The call is done after the 200: two steps go unused.
+            r#"{"steps": [{"status": 200}, {"status": 503}, {"status": 503}]}"#,
+            0,
+            "warning: 2 steps after the call ended (from steps[1]) went unused",
+        ),
+        (
+            // A search result where a response is awaited.
+            r#"{"steps": [{"status": 503}, {"search": "found"}]}"#,
+            1,
+            "warning: steps[1] does not fit: ",
+        ),
+        (
+            r#"{"steps": [{"status": 503, "at": "10s"}, {"status": 200, "at": "5s"}]}"#,
+            0,
+            "warning: steps[1]: at 5s is before steps[0]'s 10s",
+        ),
+    ];
+    for (i, (text, want_code, want)) in rows.into_iter().enumerate() {
+        let file = write(&format!("warn{i}.json"), text);
+        let (code, out, err) = steadfast(&["replay", file.as_str()]);
+        assert_eq!(code, want_code, "{text}: {err}");
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(!out.is_empty(), "the trace is still printed");
+    }
+    // The example scenarios use every step as written under the policies
+    // they were written for; under another, the leftovers are said.
+    for (policy, scenario) in [
+        ("seed-guide", "scenarios/outage.json"),
+        ("seed-guide", "scenarios/expired-token.toml"),
+    ] {
+        let (code, _, err) = steadfast(&["replay", "--policy", policy, scenario]);
+        assert_eq!((code, err.as_str()), (0, ""), "{scenario}");
+    }
+    let (code, _, err) = steadfast(&[
+        "replay",
+        "--policy",
+        "aws-standard",
+        "scenarios/outage.json",
+    ]);
+    assert_eq!(code, 0);
+    assert!(err.contains("went unused"), "{err}");
 }
 
 mod simulate {
