@@ -40,6 +40,9 @@ mod log;
 pub mod middleware;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod redact;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest_adapter;

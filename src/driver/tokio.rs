@@ -179,6 +179,35 @@ pub async fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
     limits: Option<&Mutex<Limits>>,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
+    run_inner(policy, request, limits, None, hooks).await
+}
+
+/// Runs one call under `policy` to its end, pacing with a fleet of
+/// processes through Redis: before each decision the process makes sure it
+/// holds a lease of sends (see [`redis`](super::redis)).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub async fn run_in_fleet<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    fleet: &super::redis::RedisLimits,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
+    run_inner(policy, request, Some(fleet.local()), Some(fleet), hooks).await
+}
+
+#[cfg(not(feature = "redis"))]
+type Fleet = core::convert::Infallible;
+#[cfg(feature = "redis")]
+type Fleet = super::redis::RedisLimits;
+
+async fn run_inner<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    limits: Option<&Mutex<Limits>>,
+    fleet: Option<&Fleet>,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
     // Dropped early (a hook panics, the future is dropped), this gives back
     // whatever the shared limits granted the call.
     let mut call = Driven::new(Call::new(policy, request, now(), seed()), limits);
@@ -186,6 +215,12 @@ pub async fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
     let method = request.method.as_str();
     let mut tally = Tally::new();
     loop {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = fleet {
+            fleet.prepare(now()).await;
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = fleet;
         let observed = match call.poll((method, hooks.endpoint())) {
             Action::Send { attempt } => {
                 log_attempt(method, hooks.endpoint(), attempt, hooks.body());

@@ -31,6 +31,15 @@ pub(crate) struct RateTracker {
     /// The window just reset and `remaining` is the tracker's own count
     /// from the full limit, not a server's reading.
     refilled: bool,
+    /// Pacing against a lease from a shared store rather than the server's
+    /// readings: `remaining` is what the lease still allows, and readings
+    /// are kept for the store instead of taken in.
+    leased: bool,
+    /// The latest server reading while leased, and when it was read.
+    forward: Option<(RateLimit, Duration)>,
+    /// The store granted nothing until a known window end: no renewal
+    /// before it.
+    starved: bool,
 }
 
 /// Sends let through whose responses have not landed, in two generations:
@@ -142,7 +151,57 @@ impl RateTracker {
             last_admit: None,
             in_flight: InFlight::new(stale_after),
             refilled: false,
+            leased: false,
+            forward: None,
+            starved: false,
         }
+    }
+
+    /// Paces from now on against a lease of `grant` sends from a shared
+    /// store, until `reset` from `now` (the fleet's window end, when known).
+    /// Sends in flight stay counted; readings from responses are kept for
+    /// the store ([`take_forward`](Self::take_forward)), not taken in.
+    pub(crate) fn lease(&mut self, grant: u64, reset: Option<Duration>, now: Duration) {
+        self.expire(now);
+        self.leased = true;
+        self.limit = None;
+        self.remaining = Some(grant);
+        self.reset_at = reset.map(|r| now.saturating_add(r.min(self.cap)));
+        self.starved = grant == 0 && self.reset_at.is_some();
+        self.capped = false;
+        self.next_slot = Duration::ZERO;
+        self.refilled = false;
+    }
+
+    /// Back to pacing on the server's own readings (the shared store is
+    /// out of reach): nothing is known until the next response says.
+    pub(crate) fn unlease(&mut self) {
+        if core::mem::take(&mut self.leased) {
+            self.remaining = None;
+            self.reset_at = None;
+            self.forward = None;
+        }
+    }
+
+    /// Whether pacing runs on a lease.
+    pub(crate) fn is_leased(&self) -> bool {
+        self.leased
+    }
+
+    /// Whether a lease is in force and used up at `now` (or over). A lease
+    /// of nothing until a known window end is not spent before that end:
+    /// asking again sooner would only get nothing again.
+    pub(crate) fn lease_spent(&mut self, now: Duration) -> bool {
+        self.expire(now);
+        let waiting = self.starved && self.reset_at.is_some();
+        self.leased && self.remaining.unwrap_or(0) == 0 && !waiting
+    }
+
+    /// The latest server reading kept while leased, and how old it is.
+    pub(crate) fn take_forward(&mut self, now: Duration) -> Option<(RateLimit, Duration)> {
+        self.forward
+            .take()
+            .map(|(r, at)| (r, now.saturating_sub(at)))
     }
 
     /// Forgets every reading and every send in flight; grants made before
@@ -180,12 +239,36 @@ impl RateTracker {
     pub(crate) fn landed(&mut self, generation: u32, reading: Option<&RateLimit>, now: Duration) {
         self.expire(now);
         self.in_flight.remove(generation);
-        if let Some(r) = reading {
+        // While leased the store gets the server's own count: it accounts
+        // for the sends in flight through the leases.
+        if let Some(r) = reading.filter(|r| !self.kept(r, now)) {
             let mut r = *r;
             let others = self.in_flight.total();
             r.remaining = r.remaining.map(|n| n.saturating_sub(others));
             self.take(&r, now);
         }
+    }
+
+    /// Keeps `reading` for the shared store while leased; `true` if it did.
+    /// Within one window the lowest count is kept (responses land out of
+    /// order, and the store must not hear of more room than there is); a
+    /// reading for another window replaces it.
+    fn kept(&mut self, reading: &RateLimit, now: Duration) -> bool {
+        if !self.leased {
+            return false;
+        }
+        let ends = |r: &RateLimit, at: Duration| r.reset.map(|d| at.saturating_add(d));
+        let keep_old = self.forward.as_ref().is_some_and(|(old, at)| {
+            let same = match (ends(old, *at), ends(reading, now)) {
+                (Some(a), Some(b)) => a.abs_diff(b) <= SAME_WINDOW,
+                _ => false,
+            };
+            same && old.remaining.unwrap_or(u64::MAX) < reading.remaining.unwrap_or(u64::MAX)
+        });
+        if !keep_old {
+            self.forward = Some((*reading, now));
+        }
+        true
     }
 
     /// Takes in a response's reading, seen at monotonic time `now`.
@@ -202,6 +285,9 @@ impl RateTracker {
     /// [`observe`](Self::observe), the window already brought to `now`.
     #[inline]
     fn take(&mut self, reading: &RateLimit, now: Duration) {
+        if self.kept(reading, now) {
+            return;
+        }
         // A reset already past describes a window that is over (a response
         // that crossed the boundary): its count says nothing about this one.
         if reading.reset == Some(Duration::ZERO) {
@@ -255,6 +341,13 @@ impl RateTracker {
     fn window_over(&mut self, now: Duration) {
         self.reset_at = None;
         self.next_slot = Duration::ZERO;
+        if self.leased {
+            // The lease was for the window that ended: a new one is needed.
+            // Sends still out stay counted: the store reserves them in the
+            // next window, where they may well land.
+            self.remaining = Some(0);
+            return;
+        }
         if core::mem::take(&mut self.capped) {
             return;
         }
@@ -533,5 +626,42 @@ mod tests {
             Admit::Go(_)
         ));
         assert_eq!(t.reading(secs(331)).and_then(|r| r.remaining), Some(99));
+    }
+
+    #[test]
+    fn a_lease_paces_its_sends_and_keeps_readings_for_the_store() {
+        let mut rng = rng();
+        let mut t = tracker();
+        t.observe(&reading(100, 90, 60), secs(0));
+        // Leased: three sends until the fleet's window ends in 10 s.
+        t.lease(3, Some(secs(10)), secs(0));
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            match t.admit(secs(0), Duration::ZERO, &mut rng) {
+                Admit::Go(g) => sent.push(g),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(t.lease_spent(secs(0)));
+        assert!(!go(t.admit(secs(0), Duration::ZERO, &mut rng)));
+        // A response's reading is kept for the store, not taken in: the
+        // server's 89 left are the fleet's, not this process's.
+        t.landed(sent[0], Some(&reading(100, 89, 59)), secs(1));
+        assert!(t.lease_spent(secs(1)));
+        let (kept, age) = t.take_forward(secs(3)).unwrap();
+        assert_eq!((kept.remaining, age), (Some(89), secs(2)));
+        assert!(t.take_forward(secs(3)).is_none());
+        // A new lease; the two still in flight stay counted.
+        t.lease(2, Some(secs(7)), secs(3));
+        assert_eq!(t.in_flight(secs(3)), 2);
+        assert!(go(t.admit(secs(3), Duration::ZERO, &mut rng)));
+        // The fleet's window ends: the lease with it.
+        assert!(t.lease_spent(secs(10)));
+        // Unleased, the server's readings count again.
+        t.unlease();
+        assert!(!t.lease_spent(secs(10)));
+        assert!(go(t.admit(secs(10), Duration::ZERO, &mut rng)));
+        t.observe(&reading(100, 0, 30), secs(10));
+        assert!(!go(t.admit(secs(10), Duration::ZERO, &mut rng)));
     }
 }

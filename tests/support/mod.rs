@@ -80,3 +80,59 @@ pub fn got(status: u16, info: steadfast::driver::RetryInfo) -> Got {
         Some(reason) => Got::Failed(reason.to_string()),
     }
 }
+
+/// A `redis-server` of the test's own on a free 127.0.0.1 port, without
+/// persistence, stopped when dropped.
+pub struct RedisServer {
+    child: std::process::Child,
+    /// `redis://127.0.0.1:PORT/`.
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts one and waits (up to 5 s) until it answers; `None`, with a
+    /// line on stderr, when `redis-server` is not installed (`.ci/run`
+    /// installs it).
+    pub fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .ok()?;
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!(
+                "redis-server is not installed: this test needs it (apt-get install redis-server)"
+            );
+            return None;
+        };
+        let server = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < until,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    /// Stops it now (a crash, as far as its clients can tell).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

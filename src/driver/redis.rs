@@ -1,0 +1,338 @@
+//! Limits a fleet of processes shares through Redis (feature `redis`): the
+//! server's latest rate-limit reading and the sends each process holds, so
+//! that processes calling one API under one quota pace together instead of
+//! each overrunning it on its own.
+//!
+//! Each process paces its calls with its own [`Limits`], as usual, but
+//! against a *lease* rather than the server's headers: a number of sends it
+//! may make before the fleet's window ends, taken from Redis in one atomic
+//! script (one round trip) that also hands Redis the latest reading the
+//! process saw. At normal pressure a lease covers several sends, so most
+//! sends need no round trip; when the fleet is down to its last fraction
+//! (the policy's warning threshold) leases shrink to one send. The script
+//! reads Redis's own clock, so the processes' clocks may disagree, and every
+//! key it writes expires: a process that dies holds its lease at most
+//! `lease_ttl`.
+//!
+//! When Redis cannot be reached within the round-trip timeout, the process
+//! paces on the server's own headers alone (a `tracing` warning says so) and
+//! asks Redis again a second later.
+//!
+//! What is shared so far is pacing; retry budgets and circuit breakers stay
+//! per process.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), redis::RedisError> {
+//! use steadfast::driver::redis::RedisLimits;
+//! use steadfast::Policy;
+//!
+//! let policy = Policy::seed_guide();
+//! let fleet = RedisLimits::new("redis://127.0.0.1:6379/", "contacts-api", &policy)?;
+//! // steadfast::driver::tokio::run_in_fleet(&policy, request, &fleet, &mut hooks).await
+//! # Ok(())
+//! # }
+//! ```
+
+use core::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+
+use crate::limits::Limits;
+use crate::outcome::Clock;
+use crate::policy::Policy;
+
+/// Limits shared through Redis; hand it to
+/// [`run_in_fleet`](super::tokio::run_in_fleet).
+pub struct RedisLimits {
+    local: Mutex<Limits>,
+    conn: ConnectionManager,
+    script: Script,
+    keys: [String; 3],
+    id: String,
+    lease_size: u32,
+    lease_ttl: Duration,
+    round_trip_timeout: Duration,
+    warning_permille: u32,
+    window_cap: Duration,
+    /// One lease renewal at a time; the others wait for it and reuse it.
+    renewing: tokio::sync::Mutex<()>,
+    /// Until when Redis is left alone after a failure (monotonic nanos).
+    down_until: AtomicU64,
+    round_trips: AtomicU64,
+    failures: AtomicU64,
+    /// The latest round trips' durations in microseconds, a ring of
+    /// `LATENCIES` entries.
+    latencies: Mutex<Vec<u32>>,
+}
+
+const LATENCIES: usize = 1024;
+
+impl core::fmt::Debug for RedisLimits {
+    // No URL: it may hold a password.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RedisLimits")
+            .field("prefix", &self.keys[0])
+            .field("lease_size", &self.lease_size)
+            .field("round_trips", &self.round_trips())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The lease script: see the module docs. KEYS: window, leases, lease
+/// expiries. ARGV: lease id, sends wanted, lease ttl (ms), sends in flight,
+/// has a reading (0/1), remaining, limit (-1: unknown), reset in (ms, -1:
+/// unknown), the reading's age (ms), warning threshold (per mille), longest
+/// window trusted (ms). Returns {granted, fleet window ends in (ms, -1:
+/// unknown)}.
+const LEASE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id, want, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local in_flight, cap = tonumber(ARGV[4]), tonumber(ARGV[11])
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+  redis.call('HDEL', KEYS[2], dead)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local function window()
+  local w = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at', 'limit', 'read_at')
+  return tonumber(w[1]), tonumber(w[2]), tonumber(w[3]), tonumber(w[4])
+end
+local remaining, reset_at, limit, read_at = window()
+-- The window is over: the next one holds the whole limit, its end unknown
+-- until a reading says. Leases stay reserved until their holders renew:
+-- what a lease of the old window still sends lands in the new one.
+if reset_at and reset_at >= 0 and reset_at <= now then
+  if limit and limit > 0 then
+    redis.call('HSET', KEYS[1], 'remaining', limit, 'reset_at', -1, 'read_at', now)
+  else
+    redis.call('DEL', KEYS[1])
+  end
+  remaining, reset_at, limit, read_at = window()
+end
+-- A reading for the stored window (its end within a second of the stored
+-- one) can only lower the count; one for another window replaces it if it
+-- was read later, on Redis's clock.
+if ARGV[5] == '1' then
+  local seen_at = now - tonumber(ARGV[9])
+  local reset_in = tonumber(ARGV[8])
+  local ends = -1
+  if reset_in >= 0 then ends = seen_at + math.min(reset_in, cap) end
+  local count = tonumber(ARGV[6])
+  if remaining and reset_at and reset_at > now and ends >= 0
+      and math.abs(ends - reset_at) <= 1000 then
+    if count < remaining then
+      redis.call('HSET', KEYS[1], 'remaining', count, 'read_at', math.max(seen_at, read_at or 0))
+    end
+    remaining, reset_at, limit, read_at = window()
+  elseif (not read_at or seen_at >= read_at) and (ends < 0 or ends > now) then
+    redis.call('HSET', KEYS[1], 'remaining', count, 'reset_at', ends,
+      'limit', ARGV[7], 'read_at', seen_at)
+    remaining, reset_at, limit, read_at = window()
+  end
+end
+redis.call('PEXPIRE', KEYS[1], cap * 2)
+redis.call('HDEL', KEYS[2], id)
+local grant, ends_in = want, -1
+if remaining and remaining >= 0 then
+  local reserved = 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do reserved = reserved + tonumber(v) end
+  local free = remaining - reserved - in_flight
+  if limit and limit > 0 and free * 1000 < limit * tonumber(ARGV[10]) then
+    want = math.min(want, 1)
+  end
+  grant = math.max(0, math.min(want, free))
+  if reset_at and reset_at > now then ends_in = reset_at - now end
+end
+redis.call('HSET', KEYS[2], id, in_flight + grant)
+redis.call('ZADD', KEYS[3], now + ttl, id)
+redis.call('PEXPIRE', KEYS[2], ttl * 2)
+redis.call('PEXPIRE', KEYS[3], ttl * 2)
+return {grant, ends_in}
+";
+
+impl RedisLimits {
+    /// Limits for calls under `policy` to the API named `api`, shared
+    /// through the Redis at `url` under the key prefix `steadfast:{api}`.
+    /// Connects lazily (Redis need not be up yet); must be called inside a
+    /// tokio runtime.
+    pub fn new(url: &str, api: &str, policy: &Policy) -> Result<Self, redis::RedisError> {
+        let spec = policy.spec();
+        let round_trip_timeout = spec
+            .attempt_timeout
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(round_trip_timeout))
+            .set_connection_timeout(Some(round_trip_timeout))
+            .set_number_of_retries(1);
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        let prefix = format!("steadfast:{api}");
+        Ok(Self {
+            local: Mutex::new(Limits::new(policy)),
+            conn,
+            script: Script::new(LEASE),
+            keys: [
+                format!("{prefix}:window"),
+                format!("{prefix}:leases"),
+                format!("{prefix}:lease-expiries"),
+            ],
+            id: format!("{:016x}", super::run::seed()),
+            lease_size: 8,
+            lease_ttl: Duration::from_secs(10),
+            round_trip_timeout,
+            warning_permille: (spec.pressure.warning * 1000.0) as u32,
+            window_cap: spec.retry_after_cap,
+            renewing: tokio::sync::Mutex::new(()),
+            down_until: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            latencies: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends per lease at normal pressure (default 8; at least 1).
+    #[must_use]
+    pub fn with_lease_size(mut self, sends: u32) -> Self {
+        self.lease_size = sends.max(1);
+        self
+    }
+
+    /// How long an unused lease holds its sends (default 10 s, at least
+    /// 1 ms): the most a process that died keeps from the fleet.
+    #[must_use]
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The process's own limits, which pace on the leases (and on the
+    /// server's headers while Redis is out of reach).
+    pub fn local(&self) -> &Mutex<Limits> {
+        &self.local
+    }
+
+    /// Round trips to Redis so far.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Round trips that failed or timed out (each switched the process to
+    /// its own limits for a second).
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// The `q`-th percentile (0 to 100) of the latest 1,024 answered round
+    /// trips' durations; `None` before the first.
+    pub fn round_trip_percentile(&self, q: u8) -> Option<Duration> {
+        let mut micros = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        micros.sort_unstable();
+        let at = (micros.len().checked_sub(1)?) * usize::from(q.min(100)) / 100;
+        micros
+            .get(at)
+            .map(|&us| Duration::from_micros(u64::from(us)))
+    }
+
+    fn record(&self, took: Duration) {
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        let mut ring = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let n = self.round_trips.load(Ordering::Relaxed);
+        if ring.len() < LATENCIES {
+            ring.push(us);
+        } else if let Ok(i) = usize::try_from(n % LATENCIES as u64) {
+            ring[i] = us;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Limits> {
+        self.local.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes sure the process holds a usable lease at `now`, renewing it
+    /// from Redis when it is spent (one renewal at a time).
+    pub(crate) async fn prepare(&self, now: Clock) {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if !self.lock().needs_lease(now.mono)
+            || nanos(now.mono) < self.down_until.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let _renewing = self.renewing.lock().await;
+        // Another task may have renewed it while this one waited.
+        let now = super::now();
+        let (forward, in_flight) = {
+            let mut local = self.lock();
+            if !local.needs_lease(now.mono) {
+                return;
+            }
+            local.for_store(now.mono)
+        };
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let mut call = self.script.prepare_invoke();
+        for key in &self.keys {
+            call.key(key);
+        }
+        call.arg(&self.id)
+            .arg(self.lease_size)
+            .arg(ms(self.lease_ttl))
+            .arg(in_flight);
+        match forward {
+            Some((r, age)) => call
+                .arg(1)
+                .arg(
+                    r.remaining
+                        .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+                )
+                .arg(r.limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)))
+                .arg(
+                    r.reset
+                        .map_or(-1, |d| i64::try_from(ms(d)).unwrap_or(i64::MAX)),
+                )
+                .arg(ms(age)),
+            None => call.arg(0).arg(-1).arg(-1).arg(-1).arg(0),
+        };
+        call.arg(self.warning_permille).arg(ms(self.window_cap));
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let mut conn = self.conn.clone();
+        let sent = super::now();
+        let answer = tokio::time::timeout(
+            self.round_trip_timeout,
+            call.invoke_async::<(i64, i64)>(&mut conn),
+        )
+        .await;
+        let now = super::now();
+        match answer {
+            Ok(Ok((grant, ends_in))) => {
+                self.record(now.mono.saturating_sub(sent.mono));
+                let grant = u64::try_from(grant).unwrap_or(0);
+                let ends = u64::try_from(ends_in).ok().map(Duration::from_millis);
+                self.lock().lease(grant, ends, now.mono);
+            }
+            failed => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer within the round-trip timeout".to_owned(),
+                };
+                tracing::warn!(
+                    error = %why,
+                    "shared limits unreachable: pacing on this process's own limits for a second"
+                );
+                self.lock().unlease();
+                let retry_at = now.mono.saturating_add(Duration::from_secs(1));
+                self.down_until.store(nanos(retry_at), Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Limits shared through a real `redis-server` (started by the test on a
+//! free 127.0.0.1 port): four fleet members — each with its own Redis
+//! connection and its own limits, as separate processes have — run 25
+//! concurrent creates each against the loopback API enforcing one quota.
+//! With shared limits no 429 comes after the first window; the same run
+//! with per-member limits is the baseline. A second run stops Redis half
+//! way: the members go on with their own limits and nothing is lost.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast::driver::redis::RedisLimits;
+use steadfast::driver::tokio::{run_in_fleet, run_with_limits, Hooks};
+use steadfast::driver::{Reply, Success};
+use steadfast::{Limits, Method, NetworkError, Policy, PolicySpec, Request};
+
+use support::fake_api::FakeApi;
+use support::{contact_json, ms, RedisServer};
+
+const MEMBERS: usize = 4;
+const CALLS: usize = 25;
+/// Creates the API accepts per two-second window.
+const QUOTA: u32 = 40;
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// Pacing on, fast backoff, windows trusted for up to 2 s.
+fn policy() -> Policy {
+    let spec = support::policy().spec().clone();
+    Policy::new(PolicySpec {
+        max_retries: 20,
+        retry_after_cap: Duration::from_secs(4),
+        deadline: Some(Duration::from_secs(30)),
+        limits: steadfast::LimitsSpec {
+            reset_jitter: ms(20),
+            ..spec.limits
+        },
+        ..spec
+    })
+    .unwrap()
+}
+
+struct Create {
+    client: reqwest::Client,
+    url: String,
+    body: String,
+}
+
+impl Hooks for Create {
+    type Response = Reply;
+    type Id = ();
+    async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
+        let sent = self
+            .client
+            .post(&self.url)
+            .bearer_auth("tok-0")
+            .body(self.body.clone())
+            .send()
+            .await;
+        let r = sent.map_err(|e| steadfast::driver::reqwest_adapter::network_error(&e))?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        Ok(Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        })
+    }
+}
+
+/// How each member shares: through Redis, or on its own.
+enum Sharing {
+    Fleet(Vec<Arc<RedisLimits>>),
+    Alone(Vec<Arc<Mutex<Limits>>>),
+}
+
+/// Runs every member's calls at once; how many were created.
+async fn run_fleet(api: &FakeApi, policy: &Arc<Policy>, sharing: &Sharing) -> usize {
+    let mut tasks = Vec::new();
+    for member in 0..MEMBERS {
+        for call in 0..CALLS {
+            let ext = format!("m{member}-c{call}");
+            let mut hooks = Create {
+                client: reqwest::Client::new(),
+                url: api.url("/contacts"),
+                body: contact_json(&ext),
+            };
+            let policy = policy.clone();
+            let request = Request::new(Method::Post).with_idempotency_key();
+            let task = match sharing {
+                Sharing::Fleet(fleet) => {
+                    let fleet = fleet[member].clone();
+                    tokio::spawn(async move {
+                        run_in_fleet(&*policy, request, &fleet, &mut hooks)
+                            .await
+                            .result
+                    })
+                }
+                Sharing::Alone(own) => {
+                    let own = own[member].clone();
+                    tokio::spawn(async move {
+                        run_with_limits(&*policy, request, Some(&own), &mut hooks)
+                            .await
+                            .result
+                    })
+                }
+            };
+            tasks.push(task);
+        }
+    }
+    let mut created = 0;
+    for task in tasks {
+        if let Ok(Success::Response(r)) = task.await.unwrap() {
+            assert_eq!(r.status, 201);
+            created += 1;
+        }
+    }
+    created
+}
+
+/// 429s the server answered after its first window (in the first, the
+/// fleet knows nothing of the quota yet).
+fn late_429s(api: &FakeApi) -> usize {
+    api.log()
+        .iter()
+        .filter(|s| s.status == Some(429) && s.at >= WINDOW)
+        .count()
+}
+
+fn every_record_once(api: &FakeApi) {
+    let stored: HashSet<String> = api.store().into_keys().collect();
+    assert_eq!(
+        stored.len(),
+        MEMBERS * CALLS,
+        "no create lost or duplicated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_keeps_to_one_quota_through_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+
+    let api = FakeApi::start();
+    api.rate_limit(QUOTA, WINDOW);
+    let fleet: Vec<_> = (0..MEMBERS)
+        .map(|_| Arc::new(RedisLimits::new(&redis.url, "fleet-test", &policy).unwrap()))
+        .collect();
+    let created = run_fleet(&api, &policy, &Sharing::Fleet(fleet.clone())).await;
+    assert_eq!(created, MEMBERS * CALLS, "every call completes");
+    every_record_once(&api);
+    let shared_429s = late_429s(&api);
+    let trips: u64 = fleet.iter().map(|f| f.round_trips()).sum();
+    let failures: u64 = fleet.iter().map(|f| f.failures()).sum();
+    assert_eq!(failures, 0);
+
+    let baseline = FakeApi::start();
+    baseline.rate_limit(QUOTA, WINDOW);
+    let own = (0..MEMBERS)
+        .map(|_| Arc::new(Mutex::new(Limits::new(&policy))))
+        .collect();
+    let created = run_fleet(&baseline, &policy, &Sharing::Alone(own)).await;
+    assert_eq!(created, MEMBERS * CALLS);
+    let alone_429s = late_429s(&baseline);
+    let p99 = fleet
+        .iter()
+        .filter_map(|f| f.round_trip_percentile(99))
+        .max()
+        .unwrap();
+    eprintln!(
+        "429s after the first window: {shared_429s} shared, {alone_429s} per member; \
+         {trips} round trips for {} sends, p99 round trip {p99:?}",
+        api.log().len()
+    );
+    assert_eq!(shared_429s, 0, "shared limits keep to the quota");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_normal_pressure_leases_save_round_trips() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    // Room for everyone: pressure stays normal.
+    api.rate_limit(10_000, Duration::from_secs(10));
+    let fleet: Vec<_> = (0..MEMBERS)
+        .map(|_| Arc::new(RedisLimits::new(&redis.url, "roomy", &policy).unwrap()))
+        .collect();
+    let created = run_fleet(&api, &policy, &Sharing::Fleet(fleet.clone())).await;
+    assert_eq!(created, MEMBERS * CALLS);
+    let trips: u64 = fleet.iter().map(|f| f.round_trips()).sum();
+    let per_request = trips as f64 / (MEMBERS * CALLS) as f64;
+    eprintln!(
+        "{trips} round trips for {} requests: {per_request:.3} each",
+        MEMBERS * CALLS
+    );
+    assert!(per_request <= 0.2, "{per_request}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_redis_dies_the_fleet_goes_on_alone() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let api = Arc::new(FakeApi::start());
+    api.rate_limit(QUOTA, WINDOW);
+    let fleet: Vec<_> = (0..MEMBERS)
+        .map(|_| Arc::new(RedisLimits::new(&redis.url, "dies", &policy).unwrap()))
+        .collect();
+    let sharing = Sharing::Fleet(fleet.clone());
+    let run = run_fleet(&api, &policy, &sharing);
+    let kill = async {
+        tokio::time::sleep(WINDOW * 2).await;
+        redis.kill();
+    };
+    let (created, ()) = tokio::join!(run, kill);
+    assert_eq!(created, MEMBERS * CALLS, "every call completes");
+    every_record_once(&api);
+    let failures: u64 = fleet.iter().map(|f| f.failures()).sum();
+    assert!(failures > 0, "the fleet noticed Redis was gone");
+}
