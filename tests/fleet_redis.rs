@@ -1,10 +1,12 @@
 //! Limits shared through a real `redis-server` (started by the test on a
 //! free 127.0.0.1 port): four fleet members — each with its own Redis
-//! connection and its own limits, as separate processes have — run 25
-//! concurrent creates each against the loopback API enforcing one quota.
-//! With shared limits no 429 comes after the first window; the same run
-//! with per-member limits is the baseline. A second run stops Redis half
-//! way: the members go on with their own limits and nothing is lost.
+//! connection and its own limits — run 25 concurrent creates each against
+//! the loopback API enforcing one quota, first as tasks of this process,
+//! then as four OS processes (this test binary, run again as
+//! `fleet_member`). With shared limits no 429 comes after the first window;
+//! the same run with per-member limits is the baseline. Another run stops
+//! Redis half way: the members go on with their own limits and nothing is
+//! lost.
 
 mod support;
 
@@ -82,20 +84,32 @@ enum Sharing {
 
 /// Runs every member's calls at once; how many were created.
 async fn run_fleet(api: &FakeApi, policy: &Arc<Policy>, sharing: &Sharing) -> usize {
+    let members: Vec<usize> = (0..MEMBERS).collect();
+    run_members(&api.url("/contacts"), policy, sharing, &members).await
+}
+
+/// Runs the calls of `members` at once (`sharing` holds one entry per
+/// member listed, in order); how many were created.
+async fn run_members(
+    url: &str,
+    policy: &Arc<Policy>,
+    sharing: &Sharing,
+    members: &[usize],
+) -> usize {
     let mut tasks = Vec::new();
-    for member in 0..MEMBERS {
+    for (slot, &member) in members.iter().enumerate() {
         for call in 0..CALLS {
             let ext = format!("m{member}-c{call}");
             let mut hooks = Create {
                 client: reqwest::Client::new(),
-                url: api.url("/contacts"),
+                url: url.to_owned(),
                 body: contact_json(&ext),
             };
             let policy = policy.clone();
             let request = Request::new(Method::Post).with_idempotency_key();
             let task = match sharing {
                 Sharing::Fleet(fleet) => {
-                    let fleet = fleet[member].clone();
+                    let fleet = fleet[slot].clone();
                     tokio::spawn(async move {
                         run_in_fleet(&*policy, request, &fleet, &mut hooks)
                             .await
@@ -103,7 +117,7 @@ async fn run_fleet(api: &FakeApi, policy: &Arc<Policy>, sharing: &Sharing) -> us
                     })
                 }
                 Sharing::Alone(own) => {
-                    let own = own[member].clone();
+                    let own = own[slot].clone();
                     tokio::spawn(async move {
                         run_with_limits(&*policy, request, Some(&own), &mut hooks)
                             .await
@@ -228,4 +242,76 @@ async fn when_redis_dies_the_fleet_goes_on_alone() {
     every_record_once(&api);
     let failures: u64 = fleet.iter().map(|f| f.failures()).sum();
     assert!(failures > 0, "the fleet noticed Redis was gone");
+}
+
+/// One member of a fleet of OS processes: run only by
+/// `a_fleet_of_processes_keeps_to_one_quota`, which passes what to do in
+/// the environment.
+#[test]
+#[ignore = "a fleet member process, started by a_fleet_of_processes_keeps_to_one_quota"]
+fn fleet_member() {
+    let var = |name: &str| std::env::var(name).expect("run by the fleet test");
+    let member: usize = var("FLEET_MEMBER").parse().unwrap();
+    let (url, redis) = (var("FLEET_API"), var("FLEET_REDIS"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let created = runtime.block_on(async {
+        let policy = Arc::new(policy());
+        let sharing = if redis.is_empty() {
+            Sharing::Alone(vec![Arc::new(Mutex::new(Limits::new(&policy)))])
+        } else {
+            let limits = RedisLimits::new(&redis, "processes", &policy).unwrap();
+            Sharing::Fleet(vec![Arc::new(limits)])
+        };
+        run_members(&url, &policy, &sharing, &[member]).await
+    });
+    println!("created {created}");
+}
+
+/// Four OS processes share one quota; `redis` empty means each alone.
+fn run_processes(api: &FakeApi, redis: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..MEMBERS)
+        .map(|member| {
+            std::process::Command::new(&exe)
+                .args(["fleet_member", "--exact", "--ignored", "--nocapture"])
+                .env("FLEET_MEMBER", member.to_string())
+                .env("FLEET_API", api.url("/contacts"))
+                .env("FLEET_REDIS", redis)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("created {CALLS}")), "{text}");
+    }
+}
+
+#[test]
+fn a_fleet_of_processes_keeps_to_one_quota() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let api = FakeApi::start();
+    api.rate_limit(QUOTA, WINDOW);
+    run_processes(&api, &redis.url);
+    every_record_once(&api);
+    let shared = late_429s(&api);
+
+    let baseline = FakeApi::start();
+    baseline.rate_limit(QUOTA, WINDOW);
+    run_processes(&baseline, "");
+    every_record_once(&baseline);
+    eprintln!(
+        "four OS processes, 429s after the first window: {shared} shared, {} each alone",
+        late_429s(&baseline)
+    );
+    assert_eq!(shared, 0, "shared limits keep to the quota");
 }
