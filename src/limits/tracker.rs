@@ -250,13 +250,21 @@ impl RateTracker {
     }
 
     /// Keeps `reading` for the shared store while leased; `true` if it did.
+    #[inline]
+    fn kept(&mut self, reading: &RateLimit, now: Duration) -> bool {
+        if self.leased {
+            self.keep_for_store(reading, now);
+        }
+        self.leased
+    }
+
     /// Within one window the lowest count is kept (responses land out of
     /// order, and the store must not hear of more room than there is); a
     /// reading for another window replaces it.
-    fn kept(&mut self, reading: &RateLimit, now: Duration) -> bool {
-        if !self.leased {
-            return false;
-        }
+    // Out of line: only a fleet member pays for it.
+    #[cold]
+    #[inline(never)]
+    fn keep_for_store(&mut self, reading: &RateLimit, now: Duration) {
         let ends = |r: &RateLimit, at: Duration| r.reset.map(|d| at.saturating_add(d));
         let keep_old = self.forward.as_ref().is_some_and(|(old, at)| {
             let same = match (ends(old, *at), ends(reading, now)) {
@@ -268,7 +276,6 @@ impl RateTracker {
         if !keep_old {
             self.forward = Some((*reading, now));
         }
-        true
     }
 
     /// Takes in a response's reading, seen at monotonic time `now`.
