@@ -113,7 +113,8 @@ pub use schedule::{Jitter, Schedule};
     feature = "reqwest",
     feature = "testing",
     feature = "tower",
-    feature = "reqwest-middleware"
+    feature = "reqwest-middleware",
+    feature = "redis"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
