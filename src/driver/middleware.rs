@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
-use super::tokio::{run_with_limits, Hooks};
+use super::tokio::{run_shared, Hooks, Shared};
 use super::{Failure, Last, RetryInfo, Success, TokenStore};
 use crate::action::Reason;
 use crate::limits::Limits;
@@ -43,7 +43,7 @@ use crate::policy::Policy;
 #[derive(Clone, Debug)]
 pub struct RetryMiddleware {
     policy: Arc<Policy>,
-    limits: Option<Arc<Mutex<Limits>>>,
+    limits: Option<Shared>,
     token: Option<Token>,
 }
 
@@ -93,7 +93,17 @@ impl RetryMiddleware {
     /// request through this middleware and anyone else holding them.
     #[must_use]
     pub fn with_limits(mut self, limits: Arc<Mutex<Limits>>) -> Self {
-        self.limits = Some(limits);
+        self.limits = Some(Shared::Local(limits));
+        self
+    }
+
+    /// Paces with a fleet of processes through Redis instead (see
+    /// [`redis`](super::redis)).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    #[must_use]
+    pub fn with_fleet(mut self, fleet: Arc<super::redis::RedisLimits>) -> Self {
+        self.limits = Some(Shared::Fleet(fleet));
         self
     }
 }
@@ -152,8 +162,7 @@ impl RetryMiddleware {
             token: self.token.as_ref(),
             seen: 0,
         };
-        let limits = self.limits.as_deref();
-        let run = run_with_limits(&*self.policy, request, limits, &mut hooks).await;
+        let run = run_shared(&*self.policy, request, self.limits.as_ref(), &mut hooks).await;
         let info = |gave_up| RetryInfo {
             attempts: run.attempts,
             gave_up,

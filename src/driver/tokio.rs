@@ -139,6 +139,28 @@ where
     hooks.finish(run.result)
 }
 
+/// [`retry`], pacing with a fleet of processes through Redis (see
+/// [`redis`](super::redis)).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub async fn retry_in_fleet<P, A, F, Fut>(
+    policy: P,
+    request: Request,
+    fleet: &super::redis::RedisLimits,
+    attempt: F,
+) -> Result<A::Response, Failure<A::Response, A::Error>>
+where
+    P: Borrow<Policy>,
+    A: Attempt,
+    A::Error: Send,
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = A> + Send,
+{
+    let mut hooks = Closure::new(attempt);
+    let run = run_in_fleet(policy, request, fleet, &mut hooks).await;
+    hooks.finish(run.result)
+}
+
 impl<A, F, Fut> Hooks for Closure<F, A::Error>
 where
     A: Attempt,
@@ -200,6 +222,34 @@ pub async fn run_in_fleet<P: Borrow<Policy>, H: Hooks>(
 type Fleet = core::convert::Infallible;
 #[cfg(feature = "redis")]
 type Fleet = super::redis::RedisLimits;
+
+/// The limits a seam (the middleware, the tower layer) shares between its
+/// calls: in this process, or with a fleet through Redis.
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+#[derive(Clone, Debug)]
+pub(crate) enum Shared {
+    Local(std::sync::Arc<Mutex<Limits>>),
+    #[cfg(feature = "redis")]
+    Fleet(std::sync::Arc<Fleet>),
+}
+
+/// Runs one call with the limits a seam holds, if any.
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+pub(crate) async fn run_shared<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    shared: Option<&Shared>,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
+    match shared {
+        None => run_inner(policy, request, None, None, hooks).await,
+        Some(Shared::Local(limits)) => run_inner(policy, request, Some(limits), None, hooks).await,
+        #[cfg(feature = "redis")]
+        Some(Shared::Fleet(fleet)) => {
+            run_inner(policy, request, Some(fleet.local()), Some(fleet), hooks).await
+        }
+    }
+}
 
 async fn run_inner<P: Borrow<Policy>, H: Hooks>(
     policy: P,

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::tokio::{run_with_limits, Hooks};
+use super::tokio::{run_shared, Hooks, Shared};
 use super::{Failure, Last, RetryInfo, Success};
 use crate::action::Reason;
 use crate::limits::Limits;
@@ -44,7 +44,7 @@ use crate::policy::Policy;
 #[derive(Clone, Debug)]
 pub struct RetryLayer {
     policy: Arc<Policy>,
-    limits: Option<Arc<Mutex<Limits>>>,
+    limits: Option<Shared>,
 }
 
 impl RetryLayer {
@@ -60,7 +60,17 @@ impl RetryLayer {
     /// anyone else holding them.
     #[must_use]
     pub fn with_limits(mut self, limits: Arc<Mutex<Limits>>) -> Self {
-        self.limits = Some(limits);
+        self.limits = Some(Shared::Local(limits));
+        self
+    }
+
+    /// Paces with a fleet of processes through Redis instead (see
+    /// [`redis`](super::redis)).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    #[must_use]
+    pub fn with_fleet(mut self, fleet: Arc<super::redis::RedisLimits>) -> Self {
+        self.limits = Some(Shared::Fleet(fleet));
         self
     }
 }
@@ -133,8 +143,7 @@ where
                 request,
                 error: None,
             };
-            let limits = layer.limits.as_deref();
-            let run = run_with_limits(&*layer.policy, call, limits, &mut hooks).await;
+            let run = run_shared(&*layer.policy, call, layer.limits.as_ref(), &mut hooks).await;
             let with_info = |mut r: http::Response<R>, gave_up| {
                 r.extensions_mut().insert(RetryInfo {
                     attempts: run.attempts,
