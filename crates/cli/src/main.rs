@@ -62,6 +62,11 @@ enum Command {
         /// Also draw the server load per policy into this SVG file.
         #[arg(long)]
         svg: Option<PathBuf>,
+        /// Processes the clients are spread over: shared limits are then
+        /// per process, and the recommended policy also runs with limits
+        /// shared by the whole fleet.
+        #[arg(long, default_value_t = 1)]
+        processes: u32,
     },
 }
 
@@ -74,7 +79,7 @@ fn outage(arg: &str) -> Option<(Duration, Duration)> {
 }
 
 fn simulate(world: World, svg_path: Option<PathBuf>) -> ExitCode {
-    let scores: Vec<_> = simulate::contenders()
+    let scores: Vec<_> = simulate::contenders(world.processes)
         .iter()
         .map(|c| simulate::run(&world, c))
         .collect();
@@ -138,6 +143,7 @@ fn main() -> ExitCode {
             latency_ms,
             seed,
             svg,
+            processes,
         } => {
             let reject = match reject.as_str() {
                 "headers" => Reject::Headers,
@@ -158,8 +164,10 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            if clients == 0 || requests == 0 || capacity == 0 {
-                eprintln!("steadfast: --clients, --requests and --capacity must be above zero");
+            if clients == 0 || requests == 0 || capacity == 0 || processes == 0 {
+                eprintln!(
+                    "steadfast: --clients, --requests, --capacity and --processes must be above zero"
+                );
                 return ExitCode::from(2);
             }
             let world = World {
@@ -170,6 +178,7 @@ fn main() -> ExitCode {
                 outages: windows,
                 latency: Duration::from_millis(latency_ms),
                 seed,
+                processes,
             };
             simulate(world, svg)
         }

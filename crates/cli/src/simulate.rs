@@ -43,6 +43,9 @@ pub struct World {
     pub latency: Duration,
     /// Seeds the clients' jitter.
     pub seed: u64,
+    /// Processes the clients are spread over (client `i` runs in process
+    /// `i % processes`); limits shared "per process" are one set each.
+    pub processes: u32,
 }
 
 /// One policy under test.
@@ -53,10 +56,15 @@ pub struct Contender {
     pub policy: Policy,
     /// Whether its calls share `Limits` (pacing, budget, breaker).
     pub shared_limits: bool,
+    /// Whether the limits are shared by the whole fleet (one set, as Redis
+    /// leases approximate it) rather than per process.
+    pub fleet: bool,
 }
 
-/// The policies the command compares.
-pub fn contenders() -> Vec<Contender> {
+/// The policies the command compares. With more than one process, the
+/// recommended policy also runs with its limits shared by the whole fleet
+/// (its own row is then limits per process).
+pub fn contenders(processes: u32) -> Vec<Contender> {
     let guide = Policy::seed_guide();
     let recommended = Policy::new(PolicySpec {
         jitter: Jitter::Full,
@@ -80,8 +88,15 @@ pub fn contenders() -> Vec<Contender> {
         name,
         policy,
         shared_limits,
+        fleet: false,
     };
-    vec![
+    let fleet = |name, policy| Contender {
+        name,
+        policy,
+        shared_limits: true,
+        fleet: true,
+    };
+    let mut all = vec![
         c("seed guide, no jitter", guide.clone(), false),
         c(
             "seed guide + full jitter",
@@ -96,7 +111,14 @@ pub fn contenders() -> Vec<Contender> {
         c("recommended: jitter + pacing + budget", recommended, true),
         c("genesys-sdk", Policy::genesys_sdk(), false),
         c("aws-standard (shared quota)", Policy::aws_standard(), true),
-    ]
+    ];
+    if processes > 1 {
+        all.insert(
+            4,
+            fleet("recommended, shared by the fleet", all[3].policy.clone()),
+        );
+    }
+    all
 }
 
 /// What one policy did in the world.
@@ -187,7 +209,12 @@ const START_UNIX: u64 = 1_800_000_000;
 /// Runs one policy through the world.
 pub fn run(world: &World, contender: &Contender) -> Score {
     let policy = &contender.policy;
-    let mut limits = Limits::new(policy);
+    let sets = if contender.fleet {
+        1
+    } else {
+        world.processes.max(1)
+    };
+    let mut limits: Vec<Limits> = (0..sets).map(|_| Limits::new(policy)).collect();
     let n = world.clients as usize;
     let request = Request::new(Method::Post).with_external_id();
     let clock_at = |t: Duration| Clock::new(t, Duration::from_secs(START_UNIX).saturating_add(t));
@@ -224,7 +251,7 @@ pub fn run(world: &World, contender: &Contender) -> Score {
         match wake {
             Wake::Poll => {
                 let action = if contender.shared_limits {
-                    call.poll_with(&mut limits, clock)
+                    call.poll_with(&mut limits[i % sets as usize], clock)
                 } else {
                     call.poll(clock)
                 };
@@ -273,7 +300,8 @@ pub fn run(world: &World, contender: &Contender) -> Score {
                 }
                 let outcome = Outcome::response(status, &header_buf);
                 let observed = if contender.shared_limits {
-                    call.observe_with(&mut limits, outcome, clock).is_ok()
+                    call.observe_with(&mut limits[i % sets as usize], outcome, clock)
+                        .is_ok()
                 } else {
                     call.observe(outcome, clock).is_ok()
                 };
@@ -309,8 +337,17 @@ pub fn table(world: &World, results: &[Score]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} clients x {} requests, capacity {}/s, rejections: {:?}, seed {}",
-        world.clients, world.requests, world.capacity, world.reject, world.seed
+        "{} clients x {} requests, capacity {}/s, rejections: {:?}, seed {}{}",
+        world.clients,
+        world.requests,
+        world.capacity,
+        world.reject,
+        world.seed,
+        if world.processes > 1 {
+            format!(", {} processes", world.processes)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         out,

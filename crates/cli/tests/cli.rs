@@ -191,11 +191,35 @@ mod simulate {
             outages: vec![],
             latency: Duration::from_millis(50),
             seed: 1,
+            processes: 1,
         }
     }
 
     fn scores(w: &World) -> Vec<Score> {
-        contenders().iter().map(|c| run(w, c)).collect()
+        contenders(w.processes).iter().map(|c| run(w, c)).collect()
+    }
+
+    /// Spread over four processes, limits per process pace four times the
+    /// capacity; shared by the fleet they pace as one.
+    #[test]
+    fn a_fleet_paces_as_one_where_processes_alone_do_not() {
+        let w = World {
+            processes: 4,
+            ..world(100, Reject::Headers)
+        };
+        let s = scores(&w);
+        let (alone, fleet) = (&s[3], &s[4]);
+        assert_eq!(alone.name, "recommended: jitter + pacing + budget");
+        assert_eq!(fleet.name, "recommended, shared by the fleet");
+        let single = &scores(&world(100, Reject::Headers))[3];
+        assert_eq!(fleet.sent, single.sent, "one fleet paces as one process");
+        assert!(
+            alone.rejected > fleet.rejected * 4,
+            "{} vs {}",
+            alone.rejected,
+            fleet.rejected
+        );
+        insta::assert_snapshot!("simulate_four_processes", table(&w, &s));
     }
 
     #[test]
