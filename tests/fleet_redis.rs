@@ -326,3 +326,40 @@ fn a_fleet_of_processes_keeps_to_one_quota() {
     );
     assert_eq!(shared, 0, "shared limits keep to the quota");
 }
+
+/// Redis gone, then back on the same port: the member paces alone while it
+/// is gone and goes back to leases once it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_redis_comes_back_the_member_uses_it_again() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    let member = Arc::new(RedisLimits::new(&redis.url, "back", &policy).unwrap());
+    let sharing = Sharing::Fleet(vec![member.clone()]);
+    let url = api.url("/contacts");
+
+    assert_eq!(run_members(&url, &policy, &sharing, &[0]).await, CALLS);
+    assert_eq!(member.failures(), 0);
+
+    redis.kill();
+    assert_eq!(run_members(&url, &policy, &sharing, &[1]).await, CALLS);
+    let failures = member.failures();
+    assert!(failures > 0, "it noticed");
+
+    redis.restart();
+    // Asked again a second after the last failure, at the latest.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let trips = member.round_trips();
+    assert_eq!(run_members(&url, &policy, &sharing, &[2]).await, CALLS);
+    assert!(member.round_trips() > trips, "leases again");
+    assert!(member.round_trip_percentile(50).is_some());
+    // The connection manager reconnects: at most the first try fails.
+    assert!(
+        member.failures() <= failures + 1,
+        "{} then {}",
+        failures,
+        member.failures()
+    );
+}

@@ -85,6 +85,7 @@ pub fn got(status: u16, info: steadfast::driver::RetryInfo) -> Got {
 /// persistence, stopped when dropped.
 pub struct RedisServer {
     child: std::process::Child,
+    port: u16,
     /// `redis://127.0.0.1:PORT/`.
     pub url: String,
 }
@@ -98,12 +99,7 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .ok()?;
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
+        let Ok(child) = Self::spawn(port) else {
             eprintln!(
                 "redis-server is not installed: this test needs it (apt-get install redis-server)"
             );
@@ -111,17 +107,37 @@ impl RedisServer {
         };
         let server = Self {
             child,
+            port,
             url: format!("redis://127.0.0.1:{port}/"),
         };
+        server.wait_ready();
+        Some(server)
+    }
+
+    fn spawn(port: u16) -> std::io::Result<std::process::Child> {
+        std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+    }
+
+    fn wait_ready(&self) {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 std::time::Instant::now() < until,
                 "redis-server did not start"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Some(server)
+    }
+
+    /// Starts it again on the same port after [`kill`](Self::kill), empty.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Self::spawn(self.port).expect("redis-server ran before");
+        self.wait_ready();
     }
 
     /// Stops it now (a crash, as far as its clients can tell).
