@@ -180,6 +180,23 @@ fn main() -> ExitCode {
                 seed,
                 processes,
             };
+            let need = simulate::estimated_bytes(&world);
+            if need > simulate::MAX_BYTES {
+                eprintln!(
+                    "steadfast: {clients} clients x {requests} requests would need about {} GiB; \
+                     at most {} GiB is allowed",
+                    need >> 30,
+                    simulate::MAX_BYTES >> 30
+                );
+                return ExitCode::from(2);
+            }
+            // A path that cannot be written fails now, not after the run.
+            if let Some(path) = &svg {
+                if let Err(e) = std::fs::File::create(path) {
+                    eprintln!("steadfast: {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
             simulate(world, svg)
         }
     }

@@ -206,6 +206,21 @@ impl Server<'_> {
 
 const START_UNIX: u64 = 1_800_000_000;
 
+/// The memory one policy's run needs, about: a call and its bookkeeping
+/// per client, a latency per request.
+pub fn estimated_bytes(world: &World) -> u64 {
+    let per_client = core::mem::size_of::<Call<&Policy>>() as u64 + 64;
+    let clients = u64::from(world.clients);
+    clients.saturating_mul(per_client).saturating_add(
+        clients
+            .saturating_mul(u64::from(world.requests))
+            .saturating_mul(4),
+    )
+}
+
+/// The most [`estimated_bytes`] the command accepts: 8 GiB.
+pub const MAX_BYTES: u64 = 8 << 30;
+
 /// Runs one policy through the world.
 pub fn run(world: &World, contender: &Contender) -> Score {
     let policy = &contender.policy;

@@ -128,6 +128,29 @@ fn a_scenario_that_ends_first_says_so() {
     );
 }
 
+/// Sizes the machine cannot hold are refused before the run, and so is an
+/// SVG path that cannot be written.
+#[test]
+fn absurd_sizes_and_unwritable_svg_paths_are_refused_up_front() {
+    let (code, out, err) = steadfast(&["simulate", "--clients", "4294967295"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("would need about") && err.contains("GiB"),
+        "{err}"
+    );
+    let (code, out, err) = steadfast(&[
+        "simulate",
+        "--clients",
+        "10",
+        "--svg",
+        "/no/such/dir/load.svg",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "refused before the run: {out}");
+    assert!(err.contains("/no/such/dir/load.svg"), "{err}");
+}
+
 /// What the replay did not use as written is a warning on stderr; a step
 /// the call did not ask for also makes the exit status 1.
 #[test]
