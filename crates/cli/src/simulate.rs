@@ -392,14 +392,17 @@ pub fn table(world: &World, results: &[Score]) -> String {
 }
 
 /// Server load per second as an SVG picture: one strip of bars per policy,
-/// on a shared scale up to three times the capacity (taller bars are cut;
-/// the strip's caption gives the peak), with the capacity dashed.
+/// all on one scale from zero to three times the capacity (a taller second
+/// is drawn to the top, capped in black, the strip's peak written beside
+/// it), the
+/// capacity dashed and labelled, the scale's ends at the left of every
+/// strip and the time along the bottom.
 pub fn svg(world: &World, results: &[Score]) -> String {
-    const COLORS: [&str; 6] = [
-        "#d62728", "#ff7f0e", "#9467bd", "#2ca02c", "#1f77b4", "#8c564b",
+    const COLORS: [&str; 7] = [
+        "#d62728", "#ff7f0e", "#9467bd", "#2ca02c", "#17becf", "#1f77b4", "#8c564b",
     ];
-    const W: f64 = 900.0;
-    const LEFT: f64 = 290.0;
+    const W: f64 = 980.0;
+    const LEFT: f64 = 380.0;
     const RIGHT: f64 = 20.0;
     const STRIP: f64 = 80.0;
     const TOP: f64 = 40.0;
@@ -409,9 +412,9 @@ pub fn svg(world: &World, results: &[Score]) -> String {
         .max()
         .unwrap_or(1)
         .max(1);
-    let top = 3.0 * f64::from(world.capacity.max(1));
+    let top = f64::from(world.capacity.saturating_mul(3).max(1));
     let bar = (W - LEFT - RIGHT) / seconds as f64;
-    let h = TOP + STRIP * results.len() as f64 + 30.0;
+    let h = TOP + STRIP * results.len() as f64 + 36.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -423,13 +426,13 @@ pub fn svg(world: &World, results: &[Score]) -> String {
         r#"<text x="10" y="22" font-size="15">Requests reaching the server each second — {} clients x {} requests, capacity {}/s (dashed)</text>"#,
         world.clients, world.requests, world.capacity
     );
+    let scale = (STRIP - 22.0) / top;
     for (k, r) in results.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let base = TOP + STRIP * (k as f64 + 1.0) - 12.0;
-        let scale = (STRIP - 22.0) / top;
         let _ = writeln!(
             out,
-            r#"<text x="10" y="{:.1}">{}</text><text x="10" y="{:.1}" fill="dimgray">{} sent, {} rejected, {} gave up</text><text x="10" y="{:.1}" fill="dimgray">peak {}/s</text>"#,
+            r#"<text x="10" y="{:.1}">{}</text><text x="10" y="{:.1}" fill="dimgray" font-size="11">{} sent, {} rejected, {} gave up</text><text x="10" y="{:.1}" fill="dimgray" font-size="11">peak {}/s</text>"#,
             base - 40.0,
             r.name,
             base - 24.0,
@@ -439,31 +442,77 @@ pub fn svg(world: &World, results: &[Score]) -> String {
             base - 8.0,
             r.load.iter().max().copied().unwrap_or(0)
         );
+        let width = (bar - 1.0).max(0.5);
+        let peak = r.load.iter().copied().max().unwrap_or(0);
+        let mut labelled = false;
         for (s, &v) in r.load.iter().enumerate() {
-            let height = (f64::from(v).min(top)) * scale;
+            let over = f64::from(v) > top;
+            let height = f64::from(v).min(top) * scale;
             let x = LEFT + s as f64 * bar;
             let _ = write!(
                 out,
-                r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{height:.1}" fill="{color}"/>"#,
+                r#"<rect x="{x:.1}" y="{:.1}" width="{width:.1}" height="{height:.1}" fill="{color}"/>"#,
                 base - height,
-                (bar - 1.0).max(0.5)
             );
+            if over {
+                let y = base - height;
+                let _ = write!(
+                    out,
+                    r#"<rect x="{x:.1}" y="{y:.1}" width="{width:.1}" height="2" fill="black"/>"#
+                );
+                // One label per strip, on its highest second.
+                if v == peak && !labelled {
+                    labelled = true;
+                    let _ = write!(
+                        out,
+                        r#"<text x="{:.1}" y="{:.1}" font-size="10">{v}/s</text>"#,
+                        x + width + 3.0,
+                        y + 9.0
+                    );
+                }
+            }
         }
         let cap = base - f64::from(world.capacity) * scale;
+        let high = base - top * scale;
         let _ = writeln!(
             out,
-            r#"<line x1="{LEFT}" y1="{cap:.1}" x2="{:.1}" y2="{cap:.1}" stroke="black" stroke-dasharray="3 3"/><line x1="{LEFT}" y1="{base:.1}" x2="{:.1}" y2="{base:.1}" stroke="darkgray"/>"#,
+            r#"<line x1="{LEFT}" y1="{cap:.1}" x2="{:.1}" y2="{cap:.1}" stroke="black" stroke-dasharray="3 3"/><line x1="{LEFT}" y1="{base:.1}" x2="{:.1}" y2="{base:.1}" stroke="darkgray"/><line x1="{LEFT}" y1="{high:.1}" x2="{LEFT}" y2="{base:.1}" stroke="darkgray"/>"#,
             W - RIGHT,
             W - RIGHT
         );
+        // The scale's ends at the left, the capacity at the right.
+        for (v, y) in [(0.0, base), (top, high)] {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10" fill="dimgray">{v}/s</text>"#,
+                LEFT - 4.0,
+                y + 3.5
+            );
+        }
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{}/s</text>"#,
+            W - RIGHT,
+            cap - 3.0,
+            world.capacity
+        );
+        out.push('\n');
     }
-    let _ = writeln!(
-        out,
-        r#"<text x="{LEFT}" y="{:.1}">0 s</text><text x="{:.1}" y="{:.1}" text-anchor="end">{seconds} s</text>"#,
-        h - 10.0,
-        W - RIGHT,
-        h - 10.0
-    );
-    out.push_str("</svg>\n");
+    // Time ticks: at most about ten, on round numbers of seconds.
+    let step = [1usize, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000]
+        .into_iter()
+        .find(|&s| seconds / s <= 10)
+        .unwrap_or(10_000);
+    let axis = h - 22.0;
+    for t in (0..=seconds).step_by(step) {
+        let x = LEFT + t as f64 * bar;
+        let _ = write!(
+            out,
+            r#"<line x1="{x:.1}" y1="{axis:.1}" x2="{x:.1}" y2="{:.1}" stroke="darkgray"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="10">{t} s</text>"#,
+            axis + 4.0,
+            axis + 15.0
+        );
+    }
+    out.push_str("\n</svg>\n");
     out
 }

@@ -297,15 +297,34 @@ mod simulate {
 
     #[test]
     fn the_svg_draws_one_strip_per_policy() {
-        let w = world(50, Reject::Headers);
+        // At 100 clients aws-standard's first second (900) passes the top.
+        let w = world(100, Reject::Headers);
         let s = scores(&w);
         let picture = svg(&w, &s);
         assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
         for score in &s {
             assert!(picture.contains(score.name), "{}", score.name);
         }
-        // One bar per second of load per policy, plus the background.
+        // One bar per second of load per policy, plus the background and
+        // a black cap on every second above the scale's top (3x capacity).
         let bars: usize = s.iter().map(|r| r.load.len()).sum();
-        assert_eq!(picture.matches("<rect").count(), bars + 1);
+        let top = 3 * w.capacity;
+        let over = s
+            .iter()
+            .flat_map(|r| r.load.iter())
+            .filter(|&&v| v > top)
+            .count();
+        assert_eq!(picture.matches("<rect").count(), bars + 1 + over);
+        assert!(over > 0, "a second above the top");
+        // A peak above the top is written out, once per strip.
+        for r in &s {
+            let peak = r.load.iter().copied().max().unwrap_or(0);
+            if peak > top {
+                assert!(picture.contains(&format!(">{peak}/s</text>")), "{}", r.name);
+            }
+        }
+        // The scale and the time axis.
+        assert!(picture.contains(&format!(">{top}/s</text>")));
+        assert!(picture.contains(">0 s</text>"));
     }
 }
