@@ -79,10 +79,38 @@ fn outage(arg: &str) -> Option<(Duration, Duration)> {
 }
 
 fn simulate(world: World, svg_path: Option<PathBuf>) -> ExitCode {
-    let scores: Vec<_> = simulate::contenders(world.processes)
+    let contenders = simulate::contenders(world.processes);
+    let per_run = u64::from(world.clients) * u64::from(world.requests);
+    // Drawn on stderr only once a run has taken two seconds: short runs
+    // print their table and nothing else.
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(per_run * contenders.len() as u64),
+        indicatif::ProgressDrawTarget::hidden(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} requests, {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let mut shown = false;
+    let scores: Vec<_> = contenders
         .iter()
-        .map(|c| simulate::run(&world, c))
+        .enumerate()
+        .map(|(k, c)| {
+            bar.set_message(c.name);
+            let before = per_run * k as u64;
+            simulate::run_with_progress(&world, c, &mut |finished| {
+                if !shown && started.elapsed() > Duration::from_secs(2) {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    shown = true;
+                }
+                bar.set_position(before + finished);
+            })
+        })
         .collect();
+    bar.finish_and_clear();
     print!("{}", simulate::table(&world, &scores));
     if let Some(path) = svg_path {
         if let Err(e) = std::fs::write(&path, simulate::svg(&world, &scores)) {

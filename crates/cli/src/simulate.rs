@@ -223,6 +223,19 @@ pub const MAX_BYTES: u64 = 8 << 30;
 
 /// Runs one policy through the world.
 pub fn run(world: &World, contender: &Contender) -> Score {
+    run_with_progress(world, contender, &mut |_| {})
+}
+
+/// Requests finished between two calls of a progress callback.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// [`run`], calling `progress` with the requests finished (done or given
+/// up) so far every few thousand requests, and once at the end.
+pub fn run_with_progress(
+    world: &World,
+    contender: &Contender,
+    progress: &mut dyn FnMut(u64),
+) -> Score {
     let policy = &contender.policy;
     let sets = if contender.fleet {
         1
@@ -280,6 +293,10 @@ pub fn run(world: &World, contender: &Contender) -> Score {
                     // The simulated API never asks for a token or a search.
                     Action::RefreshToken | Action::SearchExisting => {}
                     Action::Done(_) | Action::GiveUp(_) => {
+                        let finished = gave_up + latencies.len() as u64 + 1;
+                        if finished % PROGRESS_EVERY == 0 {
+                            progress(finished);
+                        }
                         if matches!(action, Action::GiveUp(_)) {
                             gave_up += 1;
                         } else {
@@ -326,6 +343,7 @@ pub fn run(world: &World, contender: &Contender) -> Score {
             }
         }
     }
+    progress(gave_up + latencies.len() as u64);
     latencies.sort_unstable();
     let pick = |q: usize| {
         let at = latencies.len().saturating_sub(1) * q / 100;

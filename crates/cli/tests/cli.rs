@@ -128,6 +128,15 @@ fn a_scenario_that_ends_first_says_so() {
     );
 }
 
+/// A short simulation prints its table and nothing on stderr: the progress
+/// bar only appears on a terminal, after two seconds.
+#[test]
+fn a_short_simulation_prints_no_progress() {
+    let (code, out, err) = steadfast(&["simulate", "--clients", "10", "--requests", "2"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.contains("all done"), "{out}");
+}
+
 /// Sizes the machine cannot hold are refused before the run, and so is an
 /// SVG path that cannot be written.
 #[test]
