@@ -363,3 +363,63 @@ async fn when_redis_comes_back_the_member_uses_it_again() {
         member.failures()
     );
 }
+
+/// A member that took a large lease and died holds it only until its lease
+/// runs out: a member granted nothing meanwhile asks again then, not at the
+/// end of the (ten-second) window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_members_lease_runs_out() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    api.rate_limit(40, Duration::from_secs(10));
+    let url = api.url("/contacts");
+    let one = |size, ttl| {
+        let member = RedisLimits::new(&redis.url, "dead", &policy)
+            .unwrap()
+            .with_lease_size(size)
+            .with_lease_ttl(ttl);
+        Sharing::Fleet(vec![Arc::new(member)])
+    };
+    let steady = one(1, Duration::from_secs(30));
+    let create = |sharing: &Sharing, ext: &str| {
+        let mut hooks = Create {
+            client: reqwest::Client::new(),
+            url: url.clone(),
+            body: contact_json(ext),
+        };
+        let Sharing::Fleet(fleet) = sharing else {
+            unreachable!()
+        };
+        let (policy, fleet) = (policy.clone(), fleet[0].clone());
+        async move {
+            let request = Request::new(Method::Post).with_idempotency_key();
+            run_in_fleet(&*policy, request, &fleet, &mut hooks)
+                .await
+                .result
+        }
+    };
+    // Two creates: Redis now knows the window (38 left of 40).
+    for ext in ["s1", "s2"] {
+        assert!(create(&steady, ext).await.is_ok());
+    }
+    // A member leases everything that is free, sends once and dies.
+    let greedy = one(39, Duration::from_millis(300));
+    assert!(create(&greedy, "g1").await.is_ok());
+    drop(greedy);
+    // The steady member may take the one send the dead lease left over
+    // (Redis counted its own last send twice, erring towards waiting);
+    // then it is granted nothing until the dead lease runs out.
+    assert!(create(&steady, "s3").await.is_ok());
+    let started = std::time::Instant::now();
+    assert!(create(&steady, "s4").await.is_ok());
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(150),
+        "it did wait: {waited:?}"
+    );
+    assert_eq!(api.store().len(), 5);
+}

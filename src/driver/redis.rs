@@ -12,7 +12,8 @@
 //! (the policy's warning threshold) leases shrink to one send. The script
 //! reads Redis's own clock, so the processes' clocks may disagree, and every
 //! key it writes expires: a process that dies holds its lease at most
-//! `lease_ttl`.
+//! `lease_ttl`, and a process granted nothing asks again when the first
+//! other lease runs out (or the window ends, if sooner).
 //!
 //! When Redis cannot be reached within the round-trip timeout, the process
 //! paces on the server's own headers alone (a `tracing` warning says so) and
@@ -145,6 +146,15 @@ if remaining and remaining >= 0 then
   end
   grant = math.max(0, math.min(want, free))
   if reset_at and reset_at > now then ends_in = reset_at - now end
+  -- Nothing free: ask again when the first other lease runs out (its
+  -- holder may have died), if that comes before the window's end.
+  if grant == 0 then
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    if first[2] then
+      local expires_in = math.max(1, tonumber(first[2]) - now)
+      if ends_in < 0 or expires_in < ends_in then ends_in = expires_in end
+    end
+  end
 end
 redis.call('HSET', KEYS[2], id, in_flight + grant)
 redis.call('ZADD', KEYS[3], now + ttl, id)
