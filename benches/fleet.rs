@@ -1,0 +1,106 @@
+//! What a fleet admission costs: calls through `run_in_fleet` with a lease
+//! of one send, so every call makes one round trip to a `redis-server` the
+//! bench starts on a free 127.0.0.1 port (quiet: nothing else runs), beside
+//! the same calls with leases of eight. The round trips' median and p99
+//! are printed at the end.
+//!
+//! ```text
+//! cargo bench --bench fleet --features redis
+//! ```
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use steadfast::driver::redis::RedisLimits;
+use steadfast::driver::tokio::{run_in_fleet, Hooks};
+use steadfast::driver::Reply;
+use steadfast::{Method, NetworkError, Policy, Request};
+
+/// Answers at once, with a reading that leaves plenty of room.
+struct Instant200;
+
+impl Hooks for Instant200 {
+    type Response = Reply;
+    type Id = ();
+    async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
+        Ok(Reply {
+            status: 200,
+            headers: vec![
+                ("RateLimit-Limit".into(), b"1000000".to_vec()),
+                ("RateLimit-Remaining".into(), b"900000".to_vec()),
+                ("RateLimit-Reset".into(), b"60".to_vec()),
+            ],
+            body: Vec::new(),
+        })
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis() -> Option<(Server, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let server = Server(child);
+    for _ in 0..250 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((server, format!("redis://127.0.0.1:{port}/")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn bench(c: &mut Criterion) {
+    let Some((_server, url)) = start_redis() else {
+        eprintln!("redis-server is not installed: the fleet bench needs it");
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let policy = Policy::seed_guide();
+    let request = Request::new(Method::Get);
+    let mut group = c.benchmark_group("fleet admission");
+    for lease in [1, 8] {
+        let fleet = runtime.block_on(async {
+            RedisLimits::new(&url, &format!("bench-{lease}"), &policy)
+                .expect("a client")
+                .with_lease_size(lease)
+        });
+        group.bench_function(format!("a call, leases of {lease}"), |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    run_in_fleet(&policy, request, &fleet, &mut Instant200).await
+                })
+            })
+        });
+        eprintln!(
+            "leases of {lease}: {} round trips, median {:?}, p99 {:?} (the latest 1,024)",
+            fleet.round_trips(),
+            fleet.round_trip_percentile(50),
+            fleet.round_trip_percentile(99)
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
