@@ -17,32 +17,16 @@ use std::time::Duration;
 use steadfast::driver::redis::RedisLimits;
 use steadfast::driver::tokio::{run_in_fleet, run_with_limits, Hooks};
 use steadfast::driver::{Reply, Success};
-use steadfast::{Limits, Method, NetworkError, Policy, PolicySpec, Request};
+use steadfast::{Limits, Method, NetworkError, Policy, Request};
 
 use support::fake_api::FakeApi;
-use support::{contact_json, ms, RedisServer};
+use support::{contact_json, fleet_policy as policy, RedisServer};
 
 const MEMBERS: usize = 4;
 const CALLS: usize = 25;
 /// Creates the API accepts per two-second window.
 const QUOTA: u32 = 40;
 const WINDOW: Duration = Duration::from_secs(2);
-
-/// Pacing on, fast backoff, windows trusted for up to 2 s.
-fn policy() -> Policy {
-    let spec = support::policy().spec().clone();
-    Policy::new(PolicySpec {
-        max_retries: 20,
-        retry_after_cap: Duration::from_secs(4),
-        deadline: Some(Duration::from_secs(30)),
-        limits: steadfast::LimitsSpec {
-            reset_jitter: ms(20),
-            ..spec.limits
-        },
-        ..spec
-    })
-    .unwrap()
-}
 
 struct Create {
     client: reqwest::Client,

@@ -19,25 +19,14 @@ use steadfast::driver::middleware::RetryMiddleware;
 use steadfast::driver::redis::RedisLimits;
 use steadfast::driver::tokio::retry_in_fleet;
 use steadfast::driver::tower::RetryLayer;
-use steadfast::{Method, Policy, PolicySpec, Request};
+use steadfast::{Method, Policy, Request};
 
 use support::fake_api::FakeApi;
-use support::{contact_json, RedisServer};
+use support::{contact_json, fleet_policy as policy, RedisServer};
 
 const CALLS: usize = 50;
 const QUOTA: u32 = 40;
 const WINDOW: Duration = Duration::from_secs(2);
-
-fn policy() -> Policy {
-    let spec = support::policy().spec().clone();
-    Policy::new(PolicySpec {
-        max_retries: 20,
-        retry_after_cap: Duration::from_secs(4),
-        deadline: Some(Duration::from_secs(30)),
-        ..spec
-    })
-    .unwrap()
-}
 
 fn late_429s(api: &FakeApi) -> usize {
     api.log()

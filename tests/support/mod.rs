@@ -152,3 +152,20 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// The e2e policy for fleet tests: pacing on, fast backoff, room for twenty
+/// retries in a 30 s deadline, windows trusted for up to 4 s.
+pub fn fleet_policy() -> Policy {
+    let spec = policy().spec().clone();
+    Policy::new(PolicySpec {
+        max_retries: 20,
+        retry_after_cap: std::time::Duration::from_secs(4),
+        deadline: Some(std::time::Duration::from_secs(30)),
+        limits: steadfast::LimitsSpec {
+            reset_jitter: ms(20),
+            ..spec.limits
+        },
+        ..spec
+    })
+    .expect("valid fleet policy")
+}
