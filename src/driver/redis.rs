@@ -19,8 +19,18 @@
 //! paces on the server's own headers alone (a `tracing` warning says so) and
 //! asks Redis again a second later.
 //!
-//! What is shared so far is pacing; retry budgets and circuit breakers stay
-//! per process.
+//! The same round trip shares the policy's retry budget and circuit
+//! breaker, when it has them. A quota's tokens stay with the fleet and are
+//! lent out in slices of four retries' worth (a percentage: the fleet's
+//! requests and retries are counted, and four allowed retries lent at a
+//! time); a process renews its slice when it cannot pay for one more retry,
+//! at most once a second while the fleet has nothing, and a dead process's
+//! slice returns to the fleet with its lease. The breaker counts the
+//! fleet's outcomes: a process tells the store of a failure before its next
+//! send and of its successes with its next lease, so a breaker opened by
+//! one process's failures refuses every process's next call; half-open,
+//! the fleet lets the policy's number of probes through in all, and their
+//! successes close it for everyone.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), redis::RedisError> {
@@ -41,7 +51,7 @@ use std::sync::{Mutex, PoisonError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
-use crate::limits::Limits;
+use crate::limits::{BreakerSpec, BudgetSpec, Limits, StoreAnswer, StoreReport, Verdict};
 use crate::outcome::Clock;
 use crate::policy::Policy;
 
@@ -51,13 +61,16 @@ pub struct RedisLimits {
     local: Mutex<Limits>,
     conn: ConnectionManager,
     script: Script,
-    keys: [String; 3],
+    keys: [String; 6],
     id: String,
     lease_size: u32,
     lease_ttl: Duration,
     round_trip_timeout: Duration,
     warning_permille: u32,
     window_cap: Duration,
+    budget: Option<BudgetSpec>,
+    breaker: Option<BreakerSpec>,
+    stale_after: Duration,
     /// One lease renewal at a time; the others wait for it and reuse it.
     renewing: tokio::sync::Mutex<()>,
     /// Until when Redis is left alone after a failure (monotonic nanos).
@@ -82,19 +95,33 @@ impl core::fmt::Debug for RedisLimits {
     }
 }
 
-/// The lease script: see the module docs. KEYS: window, leases, lease
-/// expiries. ARGV: lease id, sends wanted, lease ttl (ms), sends in flight,
-/// has a reading (0/1), remaining, limit (-1: unknown), reset in (ms, -1:
-/// unknown), the reading's age (ms), warning threshold (per mille), longest
-/// window trusted (ms). Returns {granted, fleet window ends in (ms, -1:
-/// unknown)}.
-const LEASE: &str = r"
+/// The renewal script: see the module docs. KEYS: window, leases, lease
+/// expiries, budget, budget slices, breaker. ARGV: lease id, sends wanted,
+/// lease ttl (ms), sends in flight, has a reading (0/1), remaining, limit
+/// (-1: unknown), reset in (ms, -1: unknown), the reading's age (ms),
+/// warning threshold (per mille), longest window trusted (ms); then the
+/// budget (kind `-`, `q`uota or `p`ercentage, held, requests, slice
+/// wanted, capacity or basis points, window ms, minimum per second); then
+/// the breaker (`-` or `b`, outcomes ok, failed, probes ok, failed, given
+/// back, probes wanted, failure ratio (ppm), window ms, minimum outcomes,
+/// open ms, probes, stale ms). Returns {granted, fleet window ends in (ms,
+/// -1: unknown), budget slice (-1: none), breaker (-1: none, 0 closed, 1
+/// open, 2 half-open), its ms (open for, or ask again in), probes
+/// granted}.
+const RENEW: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id, want, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local in_flight, cap = tonumber(ARGV[4]), tonumber(ARGV[11])
+local quota = ARGV[12] == 'q'
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
   redis.call('HDEL', KEYS[2], dead)
+  -- A dead member's budget slice goes back to the fleet.
+  local held = redis.call('HGET', KEYS[5], dead)
+  if quota and held then
+    redis.call('HINCRBY', KEYS[4], 'tokens', tonumber(held))
+    redis.call('HDEL', KEYS[5], dead)
+  end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local function window()
@@ -160,7 +187,105 @@ redis.call('HSET', KEYS[2], id, in_flight + grant)
 redis.call('ZADD', KEYS[3], now + ttl, id)
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('PEXPIRE', KEYS[3], ttl * 2)
-return {grant, ends_in}
+
+-- The retry budget: a quota's tokens are held by the fleet and lent out
+-- in slices; a percentage counts the fleet's requests and retries in ten
+-- slots of its window and lends out the retries it allows.
+local slice = -1
+local held, requests, wanted = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+if quota then
+  local capacity = tonumber(ARGV[16])
+  local tokens = tonumber(redis.call('HGET', KEYS[4], 'tokens')) or capacity
+  tokens = math.min(capacity, tokens + held)
+  slice = math.min(tokens, wanted)
+  redis.call('HSET', KEYS[4], 'tokens', tokens - slice)
+  redis.call('HSET', KEYS[5], id, slice)
+  redis.call('PEXPIRE', KEYS[4], math.max(ttl * 2, 60000))
+  redis.call('PEXPIRE', KEYS[5], math.max(ttl * 2, 60000))
+elseif ARGV[12] == 'p' then
+  local bp, win, floor = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
+  local epoch = math.floor(now / math.max(1, math.floor(win / 10)))
+  local req, ret = requests, 0
+  local all = redis.call('HGETALL', KEYS[4])
+  for i = 1, #all, 2 do
+    local field, n = all[i], tonumber(all[i + 1])
+    if tonumber(string.sub(field, 3)) <= epoch - 10 then
+      redis.call('HDEL', KEYS[4], field)
+    elseif string.sub(field, 1, 1) == 'q' then
+      req = req + n
+    else
+      ret = ret + n
+    end
+  end
+  -- What the member did not spend goes back.
+  local back = math.min(held, math.max(ret, 0))
+  ret = math.max(ret - back, 0)
+  local allowed = math.floor((req * bp + floor * win * 10) / 10000) - ret
+  slice = math.max(0, math.min(wanted, allowed))
+  redis.call('HINCRBY', KEYS[4], 'q:' .. epoch, requests)
+  redis.call('HINCRBY', KEYS[4], 'r:' .. epoch, slice - back)
+  redis.call('PEXPIRE', KEYS[4], math.max(win * 2, 1000))
+end
+
+-- The breaker: the fleet's outcomes in its window open it; half-open, the
+-- fleet lets `probes` probes through in all, and they close it.
+local verdict, verdict_ms, probes_given = -1, 0, 0
+if ARGV[19] == 'b' then
+  local ok, failed = tonumber(ARGV[20]), tonumber(ARGV[21])
+  local p_ok, p_failed, p_back = tonumber(ARGV[22]), tonumber(ARGV[23]), tonumber(ARGV[24])
+  local p_want, ratio, win = tonumber(ARGV[25]), tonumber(ARGV[26]), tonumber(ARGV[27])
+  local min_outcomes, open_ms = tonumber(ARGV[28]), tonumber(ARGV[29])
+  local probes, stale = tonumber(ARGV[30]), tonumber(ARGV[31])
+  local b = redis.call('HMGET', KEYS[6], 'state', 'since', 'ok', 'failed', 'until',
+    'granted', 'succeeded', 'granted_at')
+  local state = b[1] or 'c'
+  local since, n_ok, n_failed = tonumber(b[2]) or now, tonumber(b[3]) or 0, tonumber(b[4]) or 0
+  local untl, granted = tonumber(b[5]) or 0, tonumber(b[6]) or 0
+  local succeeded, granted_at = tonumber(b[7]) or 0, tonumber(b[8]) or now
+  local function open()
+    state, untl, granted, succeeded = 'o', now + open_ms, 0, 0
+  end
+  if state == 'o' and now >= untl then
+    state, granted, succeeded, granted_at = 'h', 0, 0, now
+  end
+  if state == 'c' and now - since > win then since, n_ok, n_failed = now, 0, 0 end
+  if state == 'h' and granted > succeeded and now - granted_at >= stale then
+    granted = succeeded
+  end
+  if state == 'c' then
+    n_ok, n_failed = n_ok + ok, n_failed + failed
+    local total = n_ok + n_failed
+    if failed > 0 and total >= min_outcomes and n_failed * 1000000 > ratio * total then
+      open()
+    end
+  elseif state == 'h' then
+    if p_failed > 0 then
+      open()
+    else
+      succeeded = succeeded + p_ok
+      granted = math.max(succeeded, granted - p_back)
+      if succeeded >= probes then state, since, n_ok, n_failed = 'c', now, 0, 0 end
+    end
+  end
+  if state == 'h' and p_want > 0 then
+    probes_given = math.max(0, math.min(p_want, probes - granted))
+    if probes_given > 0 then granted, granted_at = granted + probes_given, now end
+  end
+  redis.call('HSET', KEYS[6], 'state', state, 'since', since, 'ok', n_ok, 'failed', n_failed,
+    'until', untl, 'granted', granted, 'succeeded', succeeded, 'granted_at', granted_at)
+  redis.call('PEXPIRE', KEYS[6], math.max(win, open_ms) * 2 + stale)
+  if state == 'c' then
+    verdict = 0
+  elseif state == 'o' then
+    verdict, verdict_ms = 1, untl - now
+  else
+    -- Probes are elsewhere: ask again when they would go stale, or sooner,
+    -- since they may close it first.
+    verdict = 2
+    verdict_ms = math.min(math.max(1, granted_at + stale - now), math.max(10, math.floor(open_ms / 10)))
+  end
+end
+return {grant, ends_in, slice, verdict, verdict_ms, probes_given}
 ";
 
 impl RedisLimits {
@@ -184,11 +309,14 @@ impl RedisLimits {
         Ok(Self {
             local: Mutex::new(Limits::new(policy)),
             conn,
-            script: Script::new(LEASE),
+            script: Script::new(RENEW),
             keys: [
                 format!("{prefix}:window"),
                 format!("{prefix}:leases"),
                 format!("{prefix}:lease-expiries"),
+                format!("{prefix}:budget"),
+                format!("{prefix}:budget-slices"),
+                format!("{prefix}:breaker"),
             ],
             id: format!("{:016x}", super::run::seed()),
             lease_size: 8,
@@ -196,6 +324,9 @@ impl RedisLimits {
             round_trip_timeout,
             warning_permille: (spec.pressure.warning * 1000.0) as u32,
             window_cap: spec.retry_after_cap,
+            budget: spec.limits.budget,
+            breaker: spec.limits.breaker,
+            stale_after: spec.limits.stale_after,
             renewing: tokio::sync::Mutex::new(()),
             down_until: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
@@ -269,11 +400,12 @@ impl RedisLimits {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Makes sure the process holds a usable lease at `now`, renewing it
-    /// from Redis when it is spent (one renewal at a time).
+    /// Makes sure the process holds a usable lease at `now` (and a budget
+    /// slice that pays for a retry, and the fleet breaker's word), renewing
+    /// from Redis when it does not (one renewal at a time).
     pub(crate) async fn prepare(&self, now: Clock) {
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        if !self.lock().needs_lease(now.mono)
+        if !self.lock().needs_store(now.mono)
             || nanos(now.mono) < self.down_until.load(Ordering::Relaxed)
         {
             return;
@@ -281,53 +413,28 @@ impl RedisLimits {
         let _renewing = self.renewing.lock().await;
         // Another task may have renewed it while this one waited.
         let now = super::now();
-        let (forward, in_flight) = {
+        let report = {
             let mut local = self.lock();
-            if !local.needs_lease(now.mono) {
+            if !local.needs_store(now.mono) {
                 return;
             }
-            local.for_store(now.mono)
+            local.report(now.mono)
         };
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let mut call = self.script.prepare_invoke();
-        for key in &self.keys {
-            call.key(key);
-        }
-        call.arg(&self.id)
-            .arg(self.lease_size)
-            .arg(ms(self.lease_ttl))
-            .arg(in_flight);
-        match forward {
-            Some((r, age)) => call
-                .arg(1)
-                .arg(
-                    r.remaining
-                        .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
-                )
-                .arg(r.limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)))
-                .arg(
-                    r.reset
-                        .map_or(-1, |d| i64::try_from(ms(d)).unwrap_or(i64::MAX)),
-                )
-                .arg(ms(age)),
-            None => call.arg(0).arg(-1).arg(-1).arg(-1).arg(0),
-        };
-        call.arg(self.warning_permille).arg(ms(self.window_cap));
+        let call = self.invocation(&report);
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.conn.clone();
         let sent = super::now();
         let answer = tokio::time::timeout(
             self.round_trip_timeout,
-            call.invoke_async::<(i64, i64)>(&mut conn),
+            call.invoke_async::<(i64, i64, i64, i64, i64, i64)>(&mut conn),
         )
         .await;
         let now = super::now();
         match answer {
-            Ok(Ok((grant, ends_in))) => {
+            Ok(Ok(answer)) => {
                 self.record(now.mono.saturating_sub(sent.mono));
-                let grant = u64::try_from(grant).unwrap_or(0);
-                let ends = u64::try_from(ends_in).ok().map(Duration::from_millis);
-                self.lock().lease(grant, ends, now.mono);
+                let answer = store_answer(answer);
+                self.lock().settle(answer, &report, now.mono);
             }
             failed => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
@@ -337,12 +444,113 @@ impl RedisLimits {
                 };
                 tracing::warn!(
                     error = %why,
-                    "shared limits unreachable: pacing on this process's own limits for a second"
+                    "shared limits unreachable: this process's own limits for a second"
                 );
-                self.lock().unlease();
+                self.lock().go_local();
                 let retry_at = now.mono.saturating_add(Duration::from_secs(1));
                 self.down_until.store(nanos(retry_at), Ordering::Relaxed);
             }
         }
+    }
+
+    /// The renewal script's call for `report`.
+    fn invocation(&self, report: &StoreReport) -> redis::ScriptInvocation<'_> {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let count = |n: Option<u64>| n.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut call = self.script.prepare_invoke();
+        for key in &self.keys {
+            call.key(key);
+        }
+        call.arg(&self.id)
+            .arg(self.lease_size)
+            .arg(ms(self.lease_ttl))
+            .arg(report.in_flight);
+        match report.reading {
+            Some((r, age)) => call
+                .arg(1)
+                .arg(count(r.remaining))
+                .arg(count(r.limit))
+                .arg(count(r.reset.map(ms)))
+                .arg(ms(age)),
+            None => call.arg(0).arg(-1).arg(-1).arg(-1).arg(0),
+        };
+        call.arg(self.warning_permille).arg(ms(self.window_cap));
+        let held = report.budget.map_or(0, |b| b.held);
+        let requests = report.budget.map_or(0, |b| b.requests);
+        match self.budget {
+            Some(BudgetSpec::Quota {
+                capacity,
+                retry_cost,
+                timeout_cost,
+                ..
+            }) => {
+                // A slice pays for a few retries: few round trips, and
+                // little parked in members that stay quiet.
+                let slice = retry_cost.max(timeout_cost).saturating_mul(4);
+                call.arg("q")
+                    .arg(held)
+                    .arg(requests)
+                    .arg(slice)
+                    .arg(capacity);
+                call.arg(0).arg(0)
+            }
+            Some(BudgetSpec::Percentage {
+                basis_points,
+                window,
+                min_per_second,
+            }) => {
+                call.arg("p")
+                    .arg(held)
+                    .arg(requests)
+                    .arg(4)
+                    .arg(basis_points);
+                call.arg(ms(window)).arg(min_per_second)
+            }
+            None => call.arg("-").arg(0).arg(0).arg(0).arg(0).arg(0).arg(0),
+        };
+        match (self.breaker, report.breaker) {
+            (Some(spec), Some(news)) => {
+                call.arg("b")
+                    .arg(news.ok)
+                    .arg(news.failed)
+                    .arg(news.probes_ok)
+                    .arg(news.probes_failed)
+                    .arg(news.probes_released)
+                    .arg(news.want);
+                // Parts per million: the store compares integers.
+                let ppm = (spec.failure_ratio * 1e6) as u64;
+                call.arg(ppm)
+                    .arg(ms(spec.window))
+                    .arg(spec.min_outcomes)
+                    .arg(ms(spec.break_for))
+                    .arg(spec.probes)
+                    .arg(ms(self.stale_after))
+            }
+            _ => call.arg("-"),
+        };
+        call
+    }
+}
+
+/// The script's answer, read.
+fn store_answer(
+    (grant, ends_in, slice, verdict, verdict_ms, probes): (i64, i64, i64, i64, i64, i64),
+) -> StoreAnswer {
+    let ms = |n: i64| Duration::from_millis(u64::try_from(n).unwrap_or(0));
+    StoreAnswer {
+        grant: u64::try_from(grant).unwrap_or(0),
+        ends: u64::try_from(ends_in).ok().map(Duration::from_millis),
+        budget: u32::try_from(slice).ok(),
+        breaker: match verdict {
+            0 => Some(Verdict::Closed),
+            1 => Some(Verdict::Open {
+                for_: ms(verdict_ms),
+            }),
+            2 => Some(Verdict::HalfOpen {
+                granted: u32::try_from(probes).unwrap_or(0),
+                ask_in: ms(verdict_ms),
+            }),
+            _ => None,
+        },
     }
 }

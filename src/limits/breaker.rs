@@ -82,6 +82,54 @@ pub(crate) struct CircuitBreaker {
     trips: u32,
     /// A probe that has not reported after this long frees its slot.
     stale_after: Duration,
+    /// When a fleet shares the breaker: what the store has not heard yet
+    /// and the probes it granted this process. The store then decides
+    /// when the breaker opens, closes and who probes.
+    fleet: Option<Fleet>,
+}
+
+/// The process's side of a breaker a fleet shares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Fleet {
+    /// Outcomes while closed the store has not heard of.
+    ok: u32,
+    failed: u32,
+    /// Probe verdicts and probes given back, not yet told.
+    probes_ok: u32,
+    probes_failed: u32,
+    probes_released: u32,
+    /// Probes the store granted this process in this half-open spell.
+    granted: u32,
+    /// The store had no probe to give: do not ask before this.
+    ask_at: Duration,
+}
+
+/// What the breaker tells the store at a renewal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BreakerReport {
+    pub(crate) ok: u32,
+    pub(crate) failed: u32,
+    pub(crate) probes_ok: u32,
+    pub(crate) probes_failed: u32,
+    pub(crate) probes_released: u32,
+    /// Probes wanted (half-open with every granted probe used).
+    pub(crate) want: u32,
+}
+
+/// Where the fleet's breaker stands, as the store says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) enum Verdict {
+    Closed,
+    Open {
+        for_: Duration,
+    },
+    /// Half-open: `granted` more probes for this process; when none, ask
+    /// again after `ask_in`.
+    HalfOpen {
+        granted: u32,
+        ask_in: Duration,
+    },
 }
 
 impl CircuitBreaker {
@@ -96,7 +144,95 @@ impl CircuitBreaker {
             },
             trips: 0,
             stale_after,
+            fleet: None,
         }
+    }
+
+    /// Whether the store should hear from this breaker at `now`: a failure
+    /// or a probe's verdict it has not heard, or probes needed.
+    pub(crate) fn needs_store(&mut self, now: Duration) -> bool {
+        self.tick(now);
+        let Some(f) = self.fleet else {
+            return false;
+        };
+        let untold = f.failed > 0 || f.probes_ok > 0 || f.probes_failed > 0;
+        untold || f.probes_released > 0 || (self.wants_probes() && now >= f.ask_at)
+    }
+
+    fn wants_probes(&self) -> bool {
+        match (self.state, self.fleet) {
+            (State::HalfOpen { out, succeeded, .. }, Some(f)) => {
+                out.saturating_add(succeeded) >= f.granted
+            }
+            _ => false,
+        }
+    }
+
+    /// What to tell the store (a first report makes the breaker the
+    /// fleet's).
+    pub(crate) fn report(&mut self) -> BreakerReport {
+        let want = if self.wants_probes() {
+            self.spec.probes
+        } else {
+            0
+        };
+        let f = self.fleet.get_or_insert_with(Fleet::default);
+        BreakerReport {
+            ok: core::mem::take(&mut f.ok),
+            failed: core::mem::take(&mut f.failed),
+            probes_ok: core::mem::take(&mut f.probes_ok),
+            probes_failed: core::mem::take(&mut f.probes_failed),
+            probes_released: core::mem::take(&mut f.probes_released),
+            want,
+        }
+    }
+
+    /// Takes the store's verdict on the fleet's breaker at `now`.
+    pub(crate) fn follow(&mut self, verdict: Verdict, now: Duration) {
+        self.tick(now);
+        let f = self.fleet.get_or_insert_with(Fleet::default);
+        match verdict {
+            Verdict::Closed => {
+                f.granted = 0;
+                if !matches!(self.state, State::Closed { .. }) {
+                    self.state = State::Closed {
+                        since: now,
+                        ok: 0,
+                        failed: 0,
+                    };
+                }
+            }
+            Verdict::Open { for_ } => {
+                f.granted = 0;
+                if !matches!(self.state, State::Open { .. }) {
+                    self.trips = self.trips.wrapping_add(1);
+                }
+                self.state = State::Open {
+                    until: now.saturating_add(for_),
+                };
+            }
+            Verdict::HalfOpen { granted, ask_in } => {
+                if !matches!(self.state, State::HalfOpen { .. }) {
+                    // A new spell: probes of earlier ones report to nobody.
+                    self.trips = self.trips.wrapping_add(1);
+                    f.granted = 0;
+                    self.state = State::HalfOpen {
+                        out: 0,
+                        succeeded: 0,
+                        last: now,
+                    };
+                }
+                f.granted = f.granted.saturating_add(granted);
+                if granted == 0 {
+                    f.ask_at = now.saturating_add(ask_in);
+                }
+            }
+        }
+    }
+
+    /// Back to a breaker of this process alone.
+    pub(crate) fn leave_fleet(&mut self) {
+        self.fleet = None;
     }
 
     /// Closed, counting afresh; probes of earlier trips report to nobody.
@@ -135,6 +271,9 @@ impl CircuitBreaker {
                     succeeded: 0,
                     last: now,
                 };
+                if let Some(f) = self.fleet.as_mut() {
+                    f.granted = 0;
+                }
             }
             State::Closed { since, .. } if now.saturating_sub(*since) > self.spec.window => {
                 self.state = State::Closed {
@@ -168,10 +307,17 @@ impl CircuitBreaker {
                 out,
                 succeeded,
                 last,
-            } if out.saturating_add(*succeeded) < self.spec.probes => {
+            } if out.saturating_add(*succeeded)
+                < self.fleet.map_or(self.spec.probes, |f| f.granted) =>
+            {
                 *out += 1;
                 *last = now;
                 Ok(Some(self.trips))
+            }
+            // The fleet's probes are elsewhere: ask the store again soon.
+            State::HalfOpen { .. } if self.fleet.is_some() => {
+                let ask_at = self.fleet.map_or(now, |f| f.ask_at);
+                Err(ask_at.saturating_sub(now).max(Duration::from_millis(1)))
             }
             // Every probe is out: wait for their verdict.
             State::HalfOpen { last, .. } => {
@@ -186,6 +332,10 @@ impl CircuitBreaker {
         if let State::HalfOpen { out, .. } = &mut self.state {
             if trip == self.trips {
                 *out = out.saturating_sub(1);
+                if let Some(f) = self.fleet.as_mut() {
+                    f.probes_released = f.probes_released.saturating_add(1);
+                    f.granted = f.granted.saturating_sub(1);
+                }
             }
         }
     }
@@ -197,6 +347,9 @@ impl CircuitBreaker {
     pub(crate) fn record(&mut self, now: Duration, health: Health, probe: Option<u32>) {
         self.tick(now);
         let probe = probe.filter(|&trip| trip == self.trips);
+        if self.fleet.is_some() {
+            return self.record_for_fleet(now, health, probe.is_some());
+        }
         match (&mut self.state, health) {
             (State::Closed { ok, .. }, Health::Ok) => *ok = ok.saturating_add(1),
             (State::Closed { ok, failed, .. }, Health::Failed) => {
@@ -221,6 +374,45 @@ impl CircuitBreaker {
                 }
             }
             (State::HalfOpen { out, .. }, Health::Unknown) => *out = out.saturating_sub(1),
+            (State::Closed { .. }, Health::Unknown) | (State::Open { .. }, _) => {}
+        }
+    }
+
+    /// `record` for a breaker the fleet shares: outcomes are counted for
+    /// the store, which opens and closes it; only a failed probe opens it
+    /// here at once.
+    // Out of line: only a fleet member pays for it.
+    #[cold]
+    #[inline(never)]
+    fn record_for_fleet(&mut self, now: Duration, health: Health, probe: bool) {
+        let Some(f) = self.fleet.as_mut() else {
+            return;
+        };
+        match (&mut self.state, health) {
+            (State::Closed { ok, .. }, Health::Ok) => {
+                *ok = ok.saturating_add(1);
+                f.ok = f.ok.saturating_add(1);
+            }
+            (State::Closed { failed, .. }, Health::Failed) => {
+                *failed = failed.saturating_add(1);
+                f.failed = f.failed.saturating_add(1);
+            }
+            (State::HalfOpen { .. }, _) if !probe => {}
+            (State::HalfOpen { .. }, Health::Failed) => {
+                f.probes_failed = f.probes_failed.saturating_add(1);
+                f.granted = 0;
+                self.open(now);
+            }
+            (State::HalfOpen { out, succeeded, .. }, Health::Ok) => {
+                *out = out.saturating_sub(1);
+                *succeeded = succeeded.saturating_add(1);
+                f.probes_ok = f.probes_ok.saturating_add(1);
+            }
+            (State::HalfOpen { out, .. }, Health::Unknown) => {
+                *out = out.saturating_sub(1);
+                f.probes_released = f.probes_released.saturating_add(1);
+                f.granted = f.granted.saturating_sub(1);
+            }
             (State::Closed { .. }, Health::Unknown) | (State::Open { .. }, _) => {}
         }
     }
@@ -328,5 +520,65 @@ mod tests {
         let probe = b.admit(secs(30)).unwrap();
         b.record(secs(30), Health::Unknown, probe);
         assert_eq!(b.state(secs(30)), BreakerState::HalfOpen { probes_left: 2 });
+    }
+
+    #[test]
+    fn shared_the_store_opens_and_closes_it_and_grants_the_probes() {
+        let mut b = breaker();
+        assert!(!b.needs_store(secs(0)), "alone, no store to tell");
+        b.report();
+        for _ in 0..6 {
+            b.record(secs(1), Health::Failed, None);
+        }
+        assert_eq!(b.state(secs(1)), BreakerState::Closed, "the fleet decides");
+        assert!(b.needs_store(secs(1)), "failures to tell");
+        let told = b.report();
+        assert_eq!((told.failed, told.want), (6, 0));
+        assert!(!b.needs_store(secs(1)));
+        b.follow(Verdict::Open { for_: secs(10) }, secs(1));
+        assert_eq!(b.admit(secs(2)), Err(secs(9)));
+        // Half-open: nothing granted yet, so no probe until the store says.
+        assert!(b.needs_store(secs(11)));
+        assert!(b.admit(secs(11)).is_err());
+        assert_eq!(b.report().want, 2);
+        b.follow(
+            Verdict::HalfOpen {
+                granted: 1,
+                ask_in: secs(1),
+            },
+            secs(11),
+        );
+        let probe = b.admit(secs(11)).unwrap();
+        assert!(probe.is_some());
+        assert!(b.admit(secs(11)).is_err(), "one probe granted here");
+        b.record(secs(12), Health::Ok, probe);
+        assert!(
+            matches!(b.state(secs(12)), BreakerState::HalfOpen { .. }),
+            "one success is the fleet's to count"
+        );
+        assert_eq!(b.report().probes_ok, 1);
+        b.follow(Verdict::Closed, secs(12));
+        assert_eq!(b.admit(secs(12)), Ok(None));
+    }
+
+    #[test]
+    fn shared_a_probe_given_back_is_told_and_a_failed_one_reopens_at_once() {
+        let mut b = breaker();
+        b.report();
+        b.follow(
+            Verdict::HalfOpen {
+                granted: 2,
+                ask_in: secs(1),
+            },
+            secs(0),
+        );
+        let first = b.admit(secs(0)).unwrap().unwrap();
+        let second = b.admit(secs(0)).unwrap();
+        b.release(first, secs(0));
+        assert!(b.needs_store(secs(0)));
+        assert_eq!(b.report().probes_released, 1);
+        b.record(secs(1), Health::Failed, second);
+        assert_eq!(b.admit(secs(1)), Err(secs(30)), "open here at once");
+        assert_eq!(b.report().probes_failed, 1);
     }
 }

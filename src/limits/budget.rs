@@ -80,6 +80,28 @@ pub(crate) struct RetryBudget {
     retries: [u64; SLOTS],
     /// The slot index of the latest count, as a count of slot lengths.
     epoch: u64,
+    /// A slice of a budget a fleet shares, when there is one: `tokens` is
+    /// then what the slice holds (tokens of a quota, retries granted of a
+    /// percentage).
+    slice: Option<Slice>,
+}
+
+/// The fleet side of a budget kept as a slice of a shared one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Slice {
+    /// First attempts the store has not heard of (percentage mode).
+    requests: u64,
+    /// The store had too little: do not ask again before this.
+    ask_at: Duration,
+}
+
+/// What a budget slice tells the store at a renewal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SliceReport {
+    /// What the slice holds, returned to the fleet.
+    pub(crate) held: u32,
+    /// First attempts since the last renewal (percentage mode).
+    pub(crate) requests: u64,
 }
 
 impl RetryBudget {
@@ -95,12 +117,74 @@ impl RetryBudget {
             requests: [0; SLOTS],
             retries: [0; SLOTS],
             epoch: 0,
+            slice: None,
         }
     }
 
-    /// Full again, with empty counts.
+    /// Full again, with empty counts (and no slice of a shared budget).
     pub(crate) fn reset(&mut self) {
         *self = Self::new(self.spec);
+    }
+
+    /// The most one retry can cost.
+    fn worst_cost(&self) -> u32 {
+        match self.spec {
+            BudgetSpec::Quota {
+                retry_cost,
+                timeout_cost,
+                ..
+            } => retry_cost.max(timeout_cost),
+            BudgetSpec::Percentage { .. } => 1,
+        }
+    }
+
+    /// Whether the slice of a shared budget cannot pay for one more retry
+    /// and the store may be asked for more at `now`.
+    pub(crate) fn slice_short(&self, now: Duration) -> bool {
+        self.slice
+            .is_some_and(|s| self.tokens < self.worst_cost() && now >= s.ask_at)
+    }
+
+    /// What to tell the store at a renewal (a first renewal turns the
+    /// budget into a slice, holding nothing yet).
+    pub(crate) fn report(&mut self) -> SliceReport {
+        let Some(slice) = self.slice.as_mut() else {
+            self.slice = Some(Slice::default());
+            self.tokens = 0;
+            return SliceReport {
+                held: 0,
+                requests: 0,
+            };
+        };
+        SliceReport {
+            held: self.tokens,
+            requests: core::mem::take(&mut slice.requests),
+        }
+    }
+
+    /// The store's answer to `report`: the slice now holds `granted`, plus
+    /// whatever changed here since the report (retries paid, successes
+    /// credited). When that cannot pay for one retry, the store is left
+    /// alone for a second.
+    pub(crate) fn take_slice(&mut self, granted: u32, report: SliceReport, now: Duration) {
+        let since = i64::from(self.tokens) - i64::from(report.held);
+        let held = (i64::from(granted) + since).clamp(0, i64::from(u32::MAX));
+        self.tokens = u32::try_from(held).unwrap_or(u32::MAX);
+        let short = self.tokens < self.worst_cost();
+        let slice = self.slice.get_or_insert_with(Slice::default);
+        if short {
+            slice.ask_at = now.saturating_add(Duration::from_secs(1));
+        }
+    }
+
+    /// Back to a budget of this process alone: a quota starts full again,
+    /// a percentage counts on its own recent requests.
+    pub(crate) fn leave_fleet(&mut self) {
+        if self.slice.take().is_some() {
+            if let BudgetSpec::Quota { capacity, .. } = self.spec {
+                self.tokens = capacity;
+            }
+        }
     }
 
     /// What it holds at `now`.
@@ -145,6 +229,9 @@ impl RetryBudget {
         if let BudgetSpec::Percentage { .. } = self.spec {
             let i = self.roll(now);
             self.requests[i] = self.requests[i].saturating_add(1);
+            if let Some(slice) = self.slice.as_mut() {
+                slice.requests = slice.requests.saturating_add(1);
+            }
         }
     }
 
@@ -164,6 +251,14 @@ impl RetryBudget {
                 };
                 self.tokens = self.tokens.checked_sub(cost)?;
                 Some(cost)
+            }
+            // A slice of a shared percentage holds retries the fleet's
+            // counts allowed.
+            BudgetSpec::Percentage { .. } if self.slice.is_some() => {
+                self.tokens = self.tokens.checked_sub(1)?;
+                let i = self.roll(now);
+                self.retries[i] = self.retries[i].saturating_add(1);
+                Some(0)
             }
             BudgetSpec::Percentage {
                 basis_points,
@@ -279,6 +374,65 @@ mod tests {
                 .filter(|_| floor.withdraw(secs(5), false).is_some())
                 .count(),
             10
+        );
+    }
+
+    #[test]
+    fn a_slice_of_a_shared_quota_pays_and_counts_what_changed_during_a_renewal() {
+        let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
+        assert!(!b.slice_short(secs(0)), "alone, no store to ask");
+        let first = b.report();
+        assert_eq!(
+            first,
+            SliceReport {
+                held: 0,
+                requests: 0
+            }
+        );
+        assert!(b.slice_short(secs(0)), "a slice holding nothing asks");
+        b.take_slice(40, first, secs(0));
+        assert_eq!(tokens(&mut b), 40);
+        let told = b.report();
+        assert_eq!(told.held, 40);
+        // While the renewal is on its way: a retry paid, a success credited.
+        assert_eq!(b.withdraw(secs(0), true), Some(10));
+        b.deposit(None);
+        b.take_slice(40, told, secs(0));
+        assert_eq!(tokens(&mut b), 31, "40 granted, 10 paid, 1 earned since");
+        for _ in 0..5 {
+            assert!(b.withdraw(secs(0), false).is_some());
+        }
+        assert!(b.slice_short(secs(0)), "6 tokens cannot pay a timeout's 10");
+        let told = b.report();
+        b.take_slice(0, told, secs(5));
+        assert_eq!(tokens(&mut b), 0, "the fleet had nothing");
+        assert!(!b.slice_short(secs(5)), "no asking again at once");
+        assert!(b.slice_short(secs(6)), "a second later");
+        b.leave_fleet();
+        assert_eq!(tokens(&mut b), 500, "alone again: a full quota");
+    }
+
+    #[test]
+    fn a_slice_of_a_shared_percentage_holds_granted_retries() {
+        let mut b = RetryBudget::new(BudgetSpec::Percentage {
+            basis_points: 1000,
+            window: secs(10),
+            min_per_second: 0,
+        });
+        let first = b.report();
+        b.take_slice(2, first, secs(0));
+        for _ in 0..3 {
+            b.on_request(secs(0));
+        }
+        assert_eq!(b.withdraw(secs(0), false), Some(0));
+        assert_eq!(b.withdraw(secs(0), false), Some(0));
+        assert_eq!(b.withdraw(secs(0), false), None, "two were granted");
+        assert_eq!(
+            b.report(),
+            SliceReport {
+                held: 0,
+                requests: 3
+            }
         );
     }
 }

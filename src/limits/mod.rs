@@ -30,6 +30,7 @@
 
 mod breaker;
 mod budget;
+mod shared;
 mod tracker;
 
 use core::time::Duration;
@@ -43,6 +44,11 @@ use breaker::CircuitBreaker;
 pub(crate) use breaker::Health;
 use budget::RetryBudget;
 use tracker::{Admit, RateTracker};
+
+#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
+pub(crate) use breaker::Verdict;
+#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
+pub(crate) use shared::{StoreAnswer, StoreReport};
 
 use crate::headers::RateLimit;
 use crate::outcome::Clock;
@@ -190,34 +196,6 @@ impl Limits {
     /// The tracker's view at `now`, for a call's event.
     pub(crate) fn reading(&mut self, now: Duration) -> Option<RateLimit> {
         self.tracker.reading(now)
-    }
-
-    /// Paces against a lease of `grant` sends from a shared store until
-    /// `reset` from `now`; see the tracker's `lease`.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn lease(&mut self, grant: u64, reset: Option<Duration>, now: Duration) {
-        self.tracker.lease(grant, reset, now);
-    }
-
-    /// Back to the server's own readings.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn unlease(&mut self) {
-        self.tracker.unlease();
-    }
-
-    /// Whether pacing needs a lease from the store at `now`: none is in
-    /// force, or the one in force is used up.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn needs_lease(&mut self, now: Duration) -> bool {
-        !self.tracker.is_leased() || self.tracker.lease_spent(now)
-    }
-
-    /// What a lease renewal tells the store: the latest server reading
-    /// kept while leased (and its age), and the sends in flight.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn for_store(&mut self, now: Duration) -> (Option<(RateLimit, Duration)>, u64) {
-        let forward = self.tracker.take_forward(now);
-        (forward, self.tracker.in_flight(now))
     }
 
     /// Admission for a send at `now`: pacing by the tracker (when the

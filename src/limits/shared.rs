@@ -1,0 +1,88 @@
+//! The limits' side of a store a fleet of processes shares (the Redis
+//! driver is the other side): what a renewal tells the store, and how the
+//! store's answer is taken in. Pacing runs on a lease of sends, the retry
+//! budget on a slice of the fleet's, and the breaker on the fleet's
+//! verdict; when the store is out of reach, all three are this process's
+//! own again.
+#![cfg_attr(not(feature = "redis"), allow(dead_code))]
+
+use core::time::Duration;
+
+use super::breaker::{BreakerReport, Verdict};
+use super::budget::SliceReport;
+use super::Limits;
+use crate::headers::RateLimit;
+
+/// What one renewal tells the store.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct StoreReport {
+    /// The latest server reading kept while leased, and its age.
+    pub(crate) reading: Option<(RateLimit, Duration)>,
+    /// Sends admitted that have not landed.
+    pub(crate) in_flight: u64,
+    /// The budget slice, when the policy has a budget.
+    pub(crate) budget: Option<SliceReport>,
+    /// The breaker's news, when the policy has a breaker.
+    pub(crate) breaker: Option<BreakerReport>,
+}
+
+/// The store's answer to a [`StoreReport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StoreAnswer {
+    /// Sends this process may make until `ends`.
+    pub(crate) grant: u64,
+    /// When the fleet's window ends (or when to ask again, if nothing was
+    /// granted), from now.
+    pub(crate) ends: Option<Duration>,
+    /// What the budget slice now holds.
+    pub(crate) budget: Option<u32>,
+    /// The fleet breaker's verdict.
+    pub(crate) breaker: Option<Verdict>,
+}
+
+impl Limits {
+    /// Whether the store should be asked at `now`: no lease is in force or
+    /// it is used up, the budget slice cannot pay for a retry, or the
+    /// breaker has news or needs probes.
+    pub(crate) fn needs_store(&mut self, now: Duration) -> bool {
+        !self.tracker.is_leased()
+            || self.tracker.lease_spent(now)
+            || self.budget.as_ref().is_some_and(|b| b.slice_short(now))
+            || self.breaker.as_mut().is_some_and(|b| b.needs_store(now))
+    }
+
+    /// What a renewal at `now` tells the store.
+    pub(crate) fn report(&mut self, now: Duration) -> StoreReport {
+        StoreReport {
+            reading: self.tracker.take_forward(now),
+            in_flight: self.tracker.in_flight(now),
+            budget: self.budget.as_mut().map(|b| b.report()),
+            breaker: self.breaker.as_mut().map(|b| b.report()),
+        }
+    }
+
+    /// Takes in the store's `answer` to `report` at `now`.
+    pub(crate) fn settle(&mut self, answer: StoreAnswer, report: &StoreReport, now: Duration) {
+        self.tracker.lease(answer.grant, answer.ends, now);
+        if let (Some(budget), Some(granted), Some(told)) =
+            (self.budget.as_mut(), answer.budget, report.budget)
+        {
+            budget.take_slice(granted, told, now);
+        }
+        if let (Some(breaker), Some(verdict)) = (self.breaker.as_mut(), answer.breaker) {
+            breaker.follow(verdict, now);
+        }
+    }
+
+    /// The store is out of reach: pacing on the server's own readings, a
+    /// budget and a breaker of this process alone.
+    pub(crate) fn go_local(&mut self) {
+        self.tracker.unlease();
+        if let Some(b) = self.budget.as_mut() {
+            b.leave_fleet();
+        }
+        if let Some(b) = self.breaker.as_mut() {
+            b.leave_fleet();
+        }
+    }
+}

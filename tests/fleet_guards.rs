@@ -1,0 +1,221 @@
+//! The retry budget and the circuit breaker shared through a real
+//! `redis-server` (started by the test on a free 127.0.0.1 port): two fleet
+//! members, each with its own connection and its own limits, against the
+//! loopback API. Shared, the fleet retries no more than one budget allows,
+//! a breaker opened by one member's failures refuses the other member's
+//! calls before they are sent, and half-open the fleet sends one probe in
+//! all. The same runs with per-member limits are the baseline.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast::driver::redis::RedisLimits;
+use steadfast::driver::tokio::{retry_in_fleet, retry_with_limits};
+use steadfast::limits::{BreakerSpec, BudgetSpec};
+use steadfast::{Limits, LimitsSpec, Method, Policy, PolicySpec, Reason, Request};
+
+use support::fake_api::{FakeApi, Fault};
+use support::{contact_json, fleet_policy, ms, RedisServer};
+
+/// Either kind of member.
+enum Member {
+    Fleet(Arc<RedisLimits>),
+    Alone(Arc<Mutex<Limits>>),
+}
+
+/// One create by `member`; `Ok(())` when it was stored, else why not.
+async fn create(policy: &Policy, member: &Member, api: &FakeApi, ext: &str) -> Result<(), Reason> {
+    let client = reqwest::Client::new();
+    let (url, body) = (api.url("/contacts"), contact_json(ext));
+    let send = || {
+        client
+            .post(&url)
+            .bearer_auth("tok-0")
+            .body(body.clone())
+            .send()
+    };
+    let request = Request::new(Method::Post).with_idempotency_key();
+    let done = match member {
+        Member::Fleet(fleet) => retry_in_fleet(policy, request, fleet, send).await,
+        Member::Alone(own) => retry_with_limits(policy, request, Some(own), send).await,
+    };
+    match done {
+        Ok(r) if r.status() == 201 => Ok(()),
+        Ok(r) => panic!("unexpected {}", r.status()),
+        Err(failure) => Err(failure.reason),
+    }
+}
+
+fn with_limits(limits: LimitsSpec) -> Policy {
+    let spec = fleet_policy().spec().clone();
+    Policy::new(PolicySpec {
+        limits: LimitsSpec {
+            pacing: false,
+            ..limits
+        },
+        ..spec
+    })
+    .expect("valid policy")
+}
+
+/// A quota of 40 tokens, 5 a retry: eight retries for everyone together.
+fn budget_policy() -> Policy {
+    with_limits(LimitsSpec {
+        budget: Some(BudgetSpec::Quota {
+            capacity: 40,
+            retry_cost: 5,
+            timeout_cost: 5,
+            success_credit: 1,
+        }),
+        ..LimitsSpec::default()
+    })
+}
+
+/// Opens when more than half of at least four outcomes in ten seconds
+/// failed, for 300 ms; then one probe.
+fn breaker_policy() -> Policy {
+    with_limits(LimitsSpec {
+        breaker: Some(BreakerSpec {
+            failure_ratio: 0.5,
+            window: Duration::from_secs(10),
+            min_outcomes: 4,
+            break_for: ms(300),
+            probes: 1,
+        }),
+        ..LimitsSpec::default()
+    })
+}
+
+/// Retries the API saw: sends beyond the first of each call.
+fn retries(api: &FakeApi, calls: usize) -> usize {
+    api.log().len() - calls
+}
+
+/// Two members, three calls each, against an API that always answers 503.
+async fn failing_calls(policy: &Policy, members: [Member; 2]) -> usize {
+    let api = FakeApi::start();
+    api.random_faults(1, 1.0, vec![Fault::status(503)]);
+    let members = Arc::new(members);
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let (policy, members, api) = (policy.clone(), members.clone(), api.clone());
+            tokio::spawn(async move {
+                let reason = create(&policy, &members[i % 2], &api, &format!("b{i}")).await;
+                assert!(reason.is_err(), "the API never succeeds");
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    retries(&api, 6)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_retries_within_one_budget() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = budget_policy();
+    let member = || {
+        Member::Fleet(Arc::new(
+            RedisLimits::new(&redis.url, "budget", &policy).unwrap(),
+        ))
+    };
+    let shared = failing_calls(&policy, [member(), member()]).await;
+    let own = || Member::Alone(Arc::new(Mutex::new(Limits::new(&policy))));
+    let alone = failing_calls(&policy, [own(), own()]).await;
+    eprintln!("retries with one shared budget: {shared}; with a budget per member: {alone}");
+    assert!(shared <= 8, "40 tokens at 5 a retry: {shared}");
+    assert!(shared >= 6, "the fleet used its budget: {shared}");
+    assert_eq!(alone, 16, "each member alone spends its own 40");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_retries_within_one_percentage() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // No share of requests, one retry a second over four seconds: four
+    // retries for everyone together.
+    let policy = with_limits(LimitsSpec {
+        budget: Some(BudgetSpec::Percentage {
+            basis_points: 0,
+            window: Duration::from_secs(4),
+            min_per_second: 1,
+        }),
+        ..LimitsSpec::default()
+    });
+    let member = || {
+        Member::Fleet(Arc::new(
+            RedisLimits::new(&redis.url, "pct", &policy).unwrap(),
+        ))
+    };
+    let shared = failing_calls(&policy, [member(), member()]).await;
+    let own = || Member::Alone(Arc::new(Mutex::new(Limits::new(&policy))));
+    let alone = failing_calls(&policy, [own(), own()]).await;
+    eprintln!("retries with one shared percentage: {shared}; with one per member: {alone}");
+    assert_eq!(shared, 4);
+    assert_eq!(alone, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_members_failures_open_the_fleets_breaker_and_one_probe_closes_it() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = breaker_policy();
+    let join = || Arc::new(RedisLimits::new(&redis.url, "breaker", &policy).unwrap());
+    let (a, b) = (Member::Fleet(join()), Member::Fleet(join()));
+    let api = Arc::new(FakeApi::start());
+    api.random_faults(1, 1.0, vec![Fault::status(503)]);
+
+    // A fails until the fleet's breaker opens.
+    let mut refused_at = None;
+    for i in 0..6 {
+        if let Err(Reason::CircuitOpen { .. }) = create(&policy, &a, &api, &format!("a{i}")).await {
+            refused_at = Some(i);
+            break;
+        }
+    }
+    assert!(refused_at.is_some(), "A's own failures open the breaker");
+    let sent = api.log().len();
+    assert!(sent >= 4, "at least the minimum of outcomes: {sent}");
+
+    // B, which has seen no failure, is refused without sending.
+    let refused = create(&policy, &b, &api, "b0").await;
+    assert!(
+        matches!(refused, Err(Reason::CircuitOpen { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(api.log().len(), sent, "B sent nothing");
+    // Alone, B would have sent.
+    let alone = Member::Alone(Arc::new(Mutex::new(Limits::new(&policy))));
+    assert!(create(&policy, &alone, &api, "b-alone").await.is_err());
+    assert!(api.log().len() > sent, "a member of its own sends");
+    let sent = api.log().len();
+
+    // The API heals; after the break the fleet sends one probe in all:
+    // while B's (slow) probe is out, A is refused.
+    api.random_faults(1, 0.0, Vec::new());
+    api.script([Fault::StoreThenStall(ms(200))]);
+    tokio::time::sleep(ms(350)).await;
+    let probe = {
+        let (policy, api) = (policy.clone(), api.clone());
+        tokio::spawn(async move { create(&policy, &b, &api, "b1").await })
+    };
+    tokio::time::sleep(ms(60)).await;
+    let refused = create(&policy, &a, &api, "a-wait").await;
+    assert!(
+        matches!(refused, Err(Reason::CircuitOpen { .. })),
+        "the fleet's one probe is B's: {refused:?}"
+    );
+    assert_eq!(probe.await.unwrap(), Ok(()), "B's probe succeeds");
+    assert_eq!(api.log().len(), sent + 1, "one probe in all");
+    // B told the fleet as its call ended: closed for everyone.
+    tokio::time::sleep(ms(40)).await;
+    assert_eq!(create(&policy, &a, &api, "a-after").await, Ok(()));
+}
