@@ -1,7 +1,7 @@
-//! Every async seam takes a fleet: the closure API, the reqwest middleware
-//! and the tower layer, each running 50 concurrent creates through
-//! `RedisLimits` (a real `redis-server`) against one quota, keep to it
-//! after the first window.
+//! Every seam takes a fleet: the async closure API, the reqwest middleware,
+//! the tower layer and the blocking closure API (on threads, with ureq),
+//! each running 50 concurrent creates through `RedisLimits` (a real
+//! `redis-server`) against one quota, keep to it after the first window.
 
 mod support;
 
@@ -127,5 +127,38 @@ async fn the_closure_api_the_middleware_and_the_tower_layer_take_a_fleet() {
     for t in tasks {
         created += usize::from(t.await.unwrap());
     }
+    check(&api, &fleet, created);
+}
+
+#[test]
+fn the_blocking_closure_api_takes_a_fleet() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let (api, fleet) = setup(&redis, "blocking", &policy);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let threads: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let (policy, fleet, agent) = (policy.clone(), fleet.clone(), agent.clone());
+            let (url, body) = (api.url("/contacts"), contact_json(&format!("b{i}")));
+            std::thread::spawn(move || {
+                let create = Request::new(Method::Post).with_idempotency_key();
+                let created =
+                    steadfast::driver::blocking::retry_in_fleet(&*policy, create, &fleet, |a| {
+                        let request = agent.post(&url).config().timeout_global(a.timeout).build();
+                        request.header("Authorization", "Bearer tok-0").send(&body)
+                    });
+                created.is_ok_and(|r| r.status() == 201)
+            })
+        })
+        .collect();
+    let created = threads
+        .into_iter()
+        .map(|t| usize::from(t.join().unwrap()))
+        .sum();
     check(&api, &fleet, created);
 }

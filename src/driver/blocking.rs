@@ -171,6 +171,54 @@ pub fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
     limits: Option<&Mutex<Limits>>,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
+    run_inner(policy, request, limits, None, hooks)
+}
+
+/// [`run_with_limits`] with limits a fleet of processes shares through
+/// Redis (see [`redis`](super::redis)): renewals are made on this thread,
+/// each bounded by the policy's attempt timeout (at most a second).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub fn run_in_fleet<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    fleet: &super::redis::RedisLimits,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
+    run_inner(policy, request, Some(fleet.local()), Some(fleet), hooks)
+}
+
+/// [`retry`] in a fleet: see [`run_in_fleet`].
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub fn retry_in_fleet<P, A, F>(
+    policy: P,
+    request: Request,
+    fleet: &super::redis::RedisLimits,
+    attempt: F,
+) -> Result<A::Response, Failure<A::Response, A::Error>>
+where
+    P: Borrow<Policy>,
+    A: Attempt,
+    F: FnMut(AttemptInfo) -> A,
+{
+    let mut hooks = Closure::new(attempt);
+    let run = run_in_fleet(policy, request, fleet, &mut hooks);
+    hooks.finish(run.result)
+}
+
+#[cfg(feature = "redis")]
+type Fleet = super::redis::RedisLimits;
+#[cfg(not(feature = "redis"))]
+type Fleet = core::convert::Infallible;
+
+fn run_inner<P: Borrow<Policy>, H: Hooks>(
+    policy: P,
+    request: Request,
+    limits: Option<&Mutex<Limits>>,
+    fleet: Option<&Fleet>,
+    hooks: &mut H,
+) -> Run<H::Response, H::Id> {
     // Dropped early (a hook panics, the future is dropped), this gives back
     // whatever the shared limits granted the call.
     let mut call = Driven::new(Call::new(policy, request, now(), seed()), limits);
@@ -178,6 +226,12 @@ pub fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
     let method = request.method.as_str();
     let mut tally = Tally::new();
     loop {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = fleet {
+            fleet.prepare_blocking(now());
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = fleet;
         let observed = match call.poll((method, hooks.endpoint())) {
             Action::Send { attempt } => {
                 log_attempt(method, hooks.endpoint(), attempt, hooks.body());

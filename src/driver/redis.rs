@@ -59,7 +59,13 @@ use crate::policy::Policy;
 /// [`run_in_fleet`](super::tokio::run_in_fleet).
 pub struct RedisLimits {
     local: Mutex<Limits>,
-    conn: ConnectionManager,
+    client: redis::Client,
+    /// The async drivers' connection, made at their first renewal.
+    conn: tokio::sync::OnceCell<ConnectionManager>,
+    /// The blocking driver's connection; its lock also makes renewals
+    /// one at a time.
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
+    sync_conn: Mutex<Option<redis::Connection>>,
     script: Script,
     keys: [String; 6],
     id: String,
@@ -291,24 +297,21 @@ return {grant, ends_in, slice, verdict, verdict_ms, probes_given}
 impl RedisLimits {
     /// Limits for calls under `policy` to the API named `api`, shared
     /// through the Redis at `url` under the key prefix `steadfast:{api}`.
-    /// Connects lazily (Redis need not be up yet); must be called inside a
-    /// tokio runtime.
+    /// Connects at the first renewal (Redis need not be up yet), from the
+    /// async drivers or the blocking one; fails only on a malformed URL.
     pub fn new(url: &str, api: &str, policy: &Policy) -> Result<Self, redis::RedisError> {
         let spec = policy.spec();
         let round_trip_timeout = spec
             .attempt_timeout
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(round_trip_timeout))
-            .set_connection_timeout(Some(round_trip_timeout))
-            .set_number_of_retries(1);
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
         let prefix = format!("steadfast:{api}");
         Ok(Self {
             local: Mutex::new(Limits::new(policy)),
-            conn,
+            client,
+            conn: tokio::sync::OnceCell::new(),
+            sync_conn: Mutex::new(None),
             script: Script::new(RENEW),
             keys: [
                 format!("{prefix}:window"),
@@ -400,48 +403,30 @@ impl RedisLimits {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Makes sure the process holds a usable lease at `now` (and a budget
-    /// slice that pays for a retry, and the fleet breaker's word), renewing
-    /// from Redis when it does not (one renewal at a time).
-    pub(crate) async fn prepare(&self, now: Clock) {
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        if !self.lock().needs_store(now.mono)
-            || nanos(now.mono) < self.down_until.load(Ordering::Relaxed)
-        {
-            return;
-        }
-        let _renewing = self.renewing.lock().await;
-        // Another task may have renewed it while this one waited.
+    /// Whether a renewal is due at `now` (and Redis not left alone).
+    fn due(&self, now: Clock) -> bool {
+        self.lock().needs_store(now.mono)
+            && nanos(now.mono) >= self.down_until.load(Ordering::Relaxed)
+    }
+
+    /// The report for a renewal, unless another renewal made it unneeded.
+    fn begin(&self) -> Option<StoreReport> {
         let now = super::now();
-        let report = {
-            let mut local = self.lock();
-            if !local.needs_store(now.mono) {
-                return;
-            }
-            local.report(now.mono)
-        };
-        let call = self.invocation(&report);
+        let mut local = self.lock();
+        local.needs_store(now.mono).then(|| local.report(now.mono))
+    }
+
+    /// Takes in a renewal's outcome; `sent` is when it was sent.
+    fn end(&self, answer: Result<Answer, String>, report: &StoreReport, sent: Clock) {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let mut conn = self.conn.clone();
-        let sent = super::now();
-        let answer = tokio::time::timeout(
-            self.round_trip_timeout,
-            call.invoke_async::<(i64, i64, i64, i64, i64, i64)>(&mut conn),
-        )
-        .await;
         let now = super::now();
         match answer {
-            Ok(Ok(answer)) => {
+            Ok(answer) => {
                 self.record(now.mono.saturating_sub(sent.mono));
-                let answer = store_answer(answer);
-                self.lock().settle(answer, &report, now.mono);
+                self.lock().settle(store_answer(answer), report, now.mono);
             }
-            failed => {
+            Err(why) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "no answer within the round-trip timeout".to_owned(),
-                };
                 tracing::warn!(
                     error = %why,
                     "shared limits unreachable: this process's own limits for a second"
@@ -451,6 +436,78 @@ impl RedisLimits {
                 self.down_until.store(nanos(retry_at), Ordering::Relaxed);
             }
         }
+    }
+
+    /// Makes sure the process holds a usable lease at `now` (and a budget
+    /// slice that pays for a retry, and the fleet breaker's word), renewing
+    /// from Redis when it does not (one renewal at a time).
+    pub(crate) async fn prepare(&self, now: Clock) {
+        if !self.due(now) {
+            return;
+        }
+        let _renewing = self.renewing.lock().await;
+        // Another task may have renewed it while this one waited.
+        let Some(report) = self.begin() else {
+            return;
+        };
+        let sent = super::now();
+        let answer = tokio::time::timeout(self.round_trip_timeout, async {
+            let conn = self
+                .conn
+                .get_or_try_init(|| async {
+                    let config = ConnectionManagerConfig::new()
+                        .set_response_timeout(Some(self.round_trip_timeout))
+                        .set_connection_timeout(Some(self.round_trip_timeout))
+                        .set_number_of_retries(1);
+                    ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+                })
+                .await?;
+            let mut conn = conn.clone();
+            self.invocation(&report)
+                .invoke_async::<Answer>(&mut conn)
+                .await
+        })
+        .await;
+        let answer = match answer {
+            Ok(answer) => answer.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer within the round-trip timeout".to_owned()),
+        };
+        self.end(answer, &report, sent);
+    }
+
+    /// [`prepare`](Self::prepare) for the blocking driver: the same renewal
+    /// on a plain connection with read and write timeouts.
+    #[cfg(feature = "blocking")]
+    pub(crate) fn prepare_blocking(&self, now: Clock) {
+        if !self.due(now) {
+            return;
+        }
+        let mut conn = self
+            .sync_conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(report) = self.begin() else {
+            return;
+        };
+        let sent = super::now();
+        let answer = (|| {
+            if conn.is_none() {
+                let timeout = self.round_trip_timeout;
+                let c = self.client.get_connection_with_timeout(timeout)?;
+                c.set_read_timeout(Some(timeout))?;
+                c.set_write_timeout(Some(timeout))?;
+                *conn = Some(c);
+            }
+            match conn.as_mut() {
+                Some(c) => self.invocation(&report).invoke::<Answer>(c),
+                None => unreachable!("connected above"),
+            }
+        })();
+        if answer.is_err() {
+            // A connection that failed once is not trusted again.
+            *conn = None;
+        }
+        self.end(answer.map_err(|e| e.to_string()), &report, sent);
     }
 
     /// The renewal script's call for `report`.
@@ -532,10 +589,15 @@ impl RedisLimits {
     }
 }
 
+/// The script's answer as it comes.
+type Answer = (i64, i64, i64, i64, i64, i64);
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The script's answer, read.
-fn store_answer(
-    (grant, ends_in, slice, verdict, verdict_ms, probes): (i64, i64, i64, i64, i64, i64),
-) -> StoreAnswer {
+fn store_answer((grant, ends_in, slice, verdict, verdict_ms, probes): Answer) -> StoreAnswer {
     let ms = |n: i64| Duration::from_millis(u64::try_from(n).unwrap_or(0));
     StoreAnswer {
         grant: u64::try_from(grant).unwrap_or(0),
