@@ -125,9 +125,13 @@ async fn run_members(
 /// 429s the server answered after its first window (in the first, the
 /// fleet knows nothing of the quota yet).
 fn late_429s(api: &FakeApi) -> usize {
+    late_429s_after(api, WINDOW)
+}
+
+fn late_429s_after(api: &FakeApi, window: Duration) -> usize {
     api.log()
         .iter()
-        .filter(|s| s.status == Some(429) && s.at >= WINDOW)
+        .filter(|s| s.status == Some(429) && s.at >= window)
         .count()
 }
 
@@ -179,6 +183,28 @@ async fn a_fleet_keeps_to_one_quota_through_redis() {
         api.log().len()
     );
     assert_eq!(shared_429s, 0, "shared limits keep to the quota");
+}
+
+/// Windows of half a second: readings a few hundred milliseconds apart
+/// belong to different windows, and the fleet tells them apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sub_second_windows_are_kept_to_as_well() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let window = Duration::from_millis(500);
+    let api = FakeApi::start();
+    api.rate_limit(40, window);
+    let fleet: Vec<_> = (0..MEMBERS)
+        .map(|_| Arc::new(RedisLimits::new(&redis.url, "half-second", &policy).unwrap()))
+        .collect();
+    let created = run_fleet(&api, &policy, &Sharing::Fleet(fleet)).await;
+    assert_eq!(created, MEMBERS * CALLS, "every call completes");
+    every_record_once(&api);
+    let late = late_429s_after(&api, window);
+    eprintln!("500 ms windows: {late} 429s after the first window");
+    assert_eq!(late, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

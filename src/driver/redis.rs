@@ -146,24 +146,31 @@ if reset_at and reset_at >= 0 and reset_at <= now then
   end
   remaining, reset_at, limit, read_at = window()
 end
--- A reading for the stored window (its end within a second of the stored
--- one) can only lower the count; one for another window replaces it if it
--- was read later, on Redis's clock.
+-- A reading for the stored window (its end close to the stored one) can
+-- only lower the count; one for another window replaces it if it was read
+-- later, on Redis's clock.
+-- Servers round resets to seconds: ends a second apart are one window,
+-- unless windows are shorter (half the longest reset seen, at least 100 ms).
 if ARGV[5] == '1' then
   local seen_at = now - tonumber(ARGV[9])
   local reset_in = tonumber(ARGV[8])
   local ends = -1
-  if reset_in >= 0 then ends = seen_at + math.min(reset_in, cap) end
+  local longest = tonumber(redis.call('HGET', KEYS[1], 'longest')) or 0
+  if reset_in >= 0 then
+    ends = seen_at + math.min(reset_in, cap)
+    longest = math.max(longest, math.min(reset_in, cap))
+  end
+  local same = math.max(100, math.min(1000, math.floor(longest / 2)))
   local count = tonumber(ARGV[6])
   if remaining and reset_at and reset_at > now and ends >= 0
-      and math.abs(ends - reset_at) <= 1000 then
+      and math.abs(ends - reset_at) <= same then
     if count < remaining then
       redis.call('HSET', KEYS[1], 'remaining', count, 'read_at', math.max(seen_at, read_at or 0))
     end
     remaining, reset_at, limit, read_at = window()
   elseif (not read_at or seen_at >= read_at) and (ends < 0 or ends > now) then
     redis.call('HSET', KEYS[1], 'remaining', count, 'reset_at', ends,
-      'limit', ARGV[7], 'read_at', seen_at)
+      'limit', ARGV[7], 'read_at', seen_at, 'longest', longest)
     remaining, reset_at, limit, read_at = window()
   end
 end

@@ -7,8 +7,11 @@ use crate::headers::{Pressure, RateLimit};
 use crate::policy::PressureThresholds;
 
 /// Two readings whose windows end this close together describe the same
-/// window: servers round the reset to whole seconds.
+/// window: servers round the reset to whole seconds. Shorter windows get
+/// half the longest reset seen (the window's length, near enough), never
+/// less than `SAME_WINDOW_MIN`.
 const SAME_WINDOW: Duration = Duration::from_secs(1);
+const SAME_WINDOW_MIN: Duration = Duration::from_millis(100);
 
 /// Rate-limit state shared by every call to one API. Plain data: no clock,
 /// no lock.
@@ -40,6 +43,9 @@ pub(crate) struct RateTracker {
     /// The store granted nothing until a known window end: no renewal
     /// before it.
     starved: bool,
+    /// The longest reset any reading gave (capped): about the window's
+    /// length.
+    longest: Duration,
 }
 
 /// Sends let through whose responses have not landed, in two generations:
@@ -154,6 +160,7 @@ impl RateTracker {
             leased: false,
             forward: None,
             starved: false,
+            longest: Duration::ZERO,
         }
     }
 
@@ -249,6 +256,11 @@ impl RateTracker {
         }
     }
 
+    /// How close two window ends must be to describe one window.
+    fn same_window(&self) -> Duration {
+        (self.longest / 2).clamp(SAME_WINDOW_MIN, SAME_WINDOW)
+    }
+
     /// Keeps `reading` for the shared store while leased; `true` if it did.
     #[inline]
     fn kept(&mut self, reading: &RateLimit, now: Duration) -> bool {
@@ -268,7 +280,7 @@ impl RateTracker {
         let ends = |r: &RateLimit, at: Duration| r.reset.map(|d| at.saturating_add(d));
         let keep_old = self.forward.as_ref().is_some_and(|(old, at)| {
             let same = match (ends(old, *at), ends(reading, now)) {
-                (Some(a), Some(b)) => a.abs_diff(b) <= SAME_WINDOW,
+                (Some(a), Some(b)) => a.abs_diff(b) <= self.same_window(),
                 _ => false,
             };
             same && old.remaining.unwrap_or(u64::MAX) < reading.remaining.unwrap_or(u64::MAX)
@@ -292,6 +304,9 @@ impl RateTracker {
     /// [`observe`](Self::observe), the window already brought to `now`.
     #[inline]
     fn take(&mut self, reading: &RateLimit, now: Duration) {
+        if let Some(r) = reading.reset {
+            self.longest = self.longest.max(r.min(self.cap));
+        }
         if self.kept(reading, now) {
             return;
         }
@@ -306,7 +321,7 @@ impl RateTracker {
         let reset_at = reading.reset.map(|r| now.saturating_add(r.min(self.cap)));
         let same_window = self.remaining.is_some()
             && match (self.reset_at, reset_at) {
-                (Some(old), Some(new)) => old.abs_diff(new) <= SAME_WINDOW,
+                (Some(old), Some(new)) => old.abs_diff(new) <= self.same_window(),
                 (Some(_), None) => true,
                 (None, _) => self.refilled,
             };
@@ -605,6 +620,34 @@ mod tests {
         t.observe(&reading(100, 90, 60), secs(3));
         let now = t.reading(secs(3)).unwrap();
         assert_eq!((now.remaining, now.reset), (Some(90), Some(secs(60))));
+    }
+
+    #[test]
+    fn sub_second_windows_are_told_apart() {
+        let ms = Duration::from_millis;
+        let half_second = |remaining, reset| RateLimit {
+            limit: Some(40),
+            remaining: Some(remaining),
+            reset: Some(ms(reset)),
+            ..RateLimit::default()
+        };
+        let mut t = tracker();
+        // Two windows of 500 ms: the first nearly spent, the next fresh
+        // (its first answer arrives before this clock sees the first end).
+        t.observe(&half_second(38, 480), ms(20));
+        t.observe(&half_second(3, 60), ms(440));
+        t.observe(&half_second(39, 490), ms(480));
+        let now = t.reading(ms(510)).unwrap();
+        assert_eq!(
+            (now.remaining, now.reset),
+            (Some(39), Some(ms(460))),
+            "ends 470 ms apart: another window (a second's tolerance kept 3)"
+        );
+        // Within one of them, rounding still folds readings together.
+        t.observe(&half_second(35, 350), ms(600));
+        assert_eq!(t.reading(ms(600)).and_then(|r| r.remaining), Some(35));
+        t.observe(&half_second(37, 300), ms(660));
+        assert_eq!(t.reading(ms(660)).and_then(|r| r.remaining), Some(35));
     }
 
     #[test]
