@@ -24,15 +24,27 @@ impl Hooks for Instant200 {
     type Response = Reply;
     type Id = ();
     async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
-        Ok(Reply {
-            status: 200,
-            headers: vec![
-                ("RateLimit-Limit".into(), b"1000000".to_vec()),
-                ("RateLimit-Remaining".into(), b"900000".to_vec()),
-                ("RateLimit-Reset".into(), b"60".to_vec()),
-            ],
-            body: Vec::new(),
-        })
+        Ok(reply())
+    }
+}
+
+fn reply() -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![
+            ("RateLimit-Limit".into(), b"1000000".to_vec()),
+            ("RateLimit-Remaining".into(), b"900000".to_vec()),
+            ("RateLimit-Reset".into(), b"60".to_vec()),
+        ],
+        body: Vec::new(),
+    }
+}
+
+impl steadfast::driver::blocking::Hooks for Instant200 {
+    type Response = Reply;
+    type Id = ();
+    fn send(&mut self, _attempt: u32, _timeout: Option<Duration>) -> Result<Reply, NetworkError> {
+        Ok(reply())
     }
 }
 
@@ -92,14 +104,28 @@ fn bench(c: &mut Criterion) {
                 })
             })
         });
-        eprintln!(
-            "leases of {lease}: {} round trips, median {:?}, p99 {:?} (the latest 1,024)",
-            fleet.round_trips(),
-            fleet.round_trip_percentile(50),
-            fleet.round_trip_percentile(99)
-        );
+        report(&format!("leases of {lease}"), &fleet);
     }
+    // The blocking driver's renewals: a plain connection, no runtime.
+    let fleet = RedisLimits::new(&url, "bench-blocking", &policy)
+        .expect("a client")
+        .with_lease_size(1);
+    group.bench_function("a blocking call, leases of 1", |b| {
+        b.iter(|| {
+            steadfast::driver::blocking::run_in_fleet(&policy, request, &fleet, &mut Instant200)
+        })
+    });
+    report("blocking, leases of 1", &fleet);
     group.finish();
+}
+
+fn report(what: &str, fleet: &RedisLimits) {
+    eprintln!(
+        "{what}: {} round trips, median {:?}, p99 {:?} (the latest 1,024)",
+        fleet.round_trips(),
+        fleet.round_trip_percentile(50),
+        fleet.round_trip_percentile(99)
+    );
 }
 
 criterion_group!(benches, bench);
