@@ -185,6 +185,40 @@ async fn a_fleet_keeps_to_one_quota_through_redis() {
     assert_eq!(shared_429s, 0, "shared limits keep to the quota");
 }
 
+/// A Redis that accepts connections and never answers: each call waits on
+/// it at most once (the round-trip timeout, 300 ms here), not once per
+/// call queued behind the renewal in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_redis_delays_calls_once_not_in_turn() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", silent.local_addr().unwrap());
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for conn in silent.incoming().flatten() {
+            keep.lock().unwrap().push(conn);
+        }
+    });
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    let member = Arc::new(RedisLimits::new(&url, "silent", &policy).unwrap());
+    let started = std::time::Instant::now();
+    let created = run_members(
+        &api.url("/contacts"),
+        &policy,
+        &Sharing::Fleet(vec![member.clone()]),
+        &[0],
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(created, CALLS);
+    assert!(member.failures() >= 1);
+    assert!(
+        took < Duration::from_secs(2),
+        "{CALLS} calls took {took:?} beside a silent Redis"
+    );
+}
+
 /// Windows of half a second: readings a few hundred milliseconds apart
 /// belong to different windows, and the fleet tells them apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -48,7 +48,8 @@ use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
 use redis::Script;
 
 use crate::limits::{BreakerSpec, BudgetSpec, Limits, StoreAnswer, StoreReport, Verdict};
@@ -60,8 +61,6 @@ use crate::policy::Policy;
 pub struct RedisLimits {
     local: Mutex<Limits>,
     client: redis::Client,
-    /// The async drivers' connection, made at their first renewal.
-    conn: tokio::sync::OnceCell<ConnectionManager>,
     /// The blocking driver's connection; its lock also makes renewals
     /// one at a time.
     #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
@@ -77,8 +76,9 @@ pub struct RedisLimits {
     budget: Option<BudgetSpec>,
     breaker: Option<BreakerSpec>,
     stale_after: Duration,
-    /// One lease renewal at a time; the others wait for it and reuse it.
-    renewing: tokio::sync::Mutex<()>,
+    /// The async drivers' connection, made at their first renewal (and
+    /// again after a failure); its lock makes renewals one at a time.
+    renewing: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     /// Until when Redis is left alone after a failure (monotonic nanos).
     down_until: AtomicU64,
     round_trips: AtomicU64,
@@ -317,7 +317,6 @@ impl RedisLimits {
         Ok(Self {
             local: Mutex::new(Limits::new(policy)),
             client,
-            conn: tokio::sync::OnceCell::new(),
             sync_conn: Mutex::new(None),
             script: Script::new(RENEW),
             keys: [
@@ -337,7 +336,7 @@ impl RedisLimits {
             budget: spec.limits.budget,
             breaker: spec.limits.breaker,
             stale_after: spec.limits.stale_after,
-            renewing: tokio::sync::Mutex::new(()),
+            renewing: tokio::sync::Mutex::new(None),
             down_until: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -416,9 +415,13 @@ impl RedisLimits {
             && nanos(now.mono) >= self.down_until.load(Ordering::Relaxed)
     }
 
-    /// The report for a renewal, unless another renewal made it unneeded.
+    /// The report for a renewal, unless another renewal made it unneeded
+    /// or failed (waiters must not each wait on Redis in turn).
     fn begin(&self) -> Option<StoreReport> {
         let now = super::now();
+        if nanos(now.mono) < self.down_until.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut local = self.lock();
         local.needs_store(now.mono).then(|| local.report(now.mono))
     }
@@ -452,33 +455,37 @@ impl RedisLimits {
         if !self.due(now) {
             return;
         }
-        let _renewing = self.renewing.lock().await;
+        let mut conn = self.renewing.lock().await;
         // Another task may have renewed it while this one waited.
         let Some(report) = self.begin() else {
             return;
         };
         let sent = super::now();
         let answer = tokio::time::timeout(self.round_trip_timeout, async {
-            let conn = self
-                .conn
-                .get_or_try_init(|| async {
-                    let config = ConnectionManagerConfig::new()
-                        .set_response_timeout(Some(self.round_trip_timeout))
-                        .set_connection_timeout(Some(self.round_trip_timeout))
-                        .set_number_of_retries(1);
-                    ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-                })
-                .await?;
-            let mut conn = conn.clone();
-            self.invocation(&report)
-                .invoke_async::<Answer>(&mut conn)
-                .await
+            if conn.is_none() {
+                let config = AsyncConnectionConfig::new()
+                    .set_response_timeout(Some(self.round_trip_timeout))
+                    .set_connection_timeout(Some(self.round_trip_timeout));
+                *conn = Some(
+                    self.client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await?,
+                );
+            }
+            match conn.as_mut() {
+                Some(c) => self.invocation(&report).invoke_async::<Answer>(c).await,
+                None => unreachable!("connected above"),
+            }
         })
         .await;
         let answer = match answer {
             Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err("no answer within the round-trip timeout".to_owned()),
         };
+        if answer.is_err() {
+            // A connection that failed once is not trusted again.
+            *conn = None;
+        }
         self.end(answer, &report, sent);
     }
 
