@@ -151,10 +151,25 @@ async fn the_fleet_retries_within_one_percentage() {
     });
     let member = || {
         Member::Fleet(Arc::new(
-            RedisLimits::new(&redis.url, "pct", &policy).unwrap(),
+            RedisLimits::new(&redis.url, "pct", &policy)
+                .unwrap()
+                .with_prefix("app-7:retries"),
         ))
     };
     let shared = failing_calls(&policy, [member(), member()]).await;
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| k.starts_with("app-7:retries:")),
+        "{keys:?}"
+    );
+    for key in &keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut conn).unwrap();
+        assert!(ttl > 0, "{key} expires: {ttl}");
+    }
     let own = || Member::Alone(Arc::new(Mutex::new(Limits::new(&policy))));
     let alone = failing_calls(&policy, [own(), own()]).await;
     eprintln!("retries with one shared percentage: {shared}; with one per member: {alone}");

@@ -313,20 +313,12 @@ impl RedisLimits {
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
         let client = redis::Client::open(url)?;
-        let prefix = format!("steadfast:{api}");
         Ok(Self {
             local: Mutex::new(Limits::new(policy)),
             client,
             sync_conn: Mutex::new(None),
             script: Script::new(RENEW),
-            keys: [
-                format!("{prefix}:window"),
-                format!("{prefix}:leases"),
-                format!("{prefix}:lease-expiries"),
-                format!("{prefix}:budget"),
-                format!("{prefix}:budget-slices"),
-                format!("{prefix}:breaker"),
-            ],
+            keys: keys(&format!("steadfast:{api}")),
             id: format!("{:016x}", super::run::seed()),
             lease_size: 8,
             lease_ttl: Duration::from_secs(10),
@@ -348,6 +340,15 @@ impl RedisLimits {
     #[must_use]
     pub fn with_lease_size(mut self, sends: u32) -> Self {
         self.lease_size = sends.max(1);
+        self
+    }
+
+    /// Keys under `prefix` instead of `steadfast:{api}` (Redis shared with
+    /// other applications, or an ACL that allows one key pattern). Every
+    /// member of a fleet must use the same.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.keys = keys(prefix);
         self
     }
 
@@ -601,6 +602,19 @@ impl RedisLimits {
         };
         call
     }
+}
+
+/// The script's keys under `prefix`, in the order it takes them.
+fn keys(prefix: &str) -> [String; 6] {
+    [
+        "window",
+        "leases",
+        "lease-expiries",
+        "budget",
+        "budget-slices",
+        "breaker",
+    ]
+    .map(|key| format!("{prefix}:{key}"))
 }
 
 /// The script's answer as it comes.
