@@ -1,5 +1,6 @@
 //! The core's speed, beside the peers, in one criterion run: one decision
-//! step, a whole call to give-up, the next-delay computation against backon
+//! step beside the same work written by hand and reqwest-retry's share of
+//! it, a whole call to give-up, the next-delay computation against backon
 //! and retry-policies on the same schedule, and HTTP-date Retry-After parsing
 //! against the date crate alone.
 //!
@@ -24,9 +25,25 @@ fn decision_step(c: &mut Criterion) {
     let policy = loops::endless_policy();
     let mut call = loops::endless_call(&policy);
     let mut clock = loops::start();
-    c.bench_function("decision step: observe 503 + Retry-After: 120, poll", |b| {
+    let mut group = c.benchmark_group("decision step (503 + Retry-After: 120)");
+    group.bench_function("steadfast observe + poll", |b| {
         b.iter(|| loops::decision_step(&mut call, &mut clock))
     });
+    let mut baseline = loops::Baseline::new();
+    group.bench_function("hand-written, the same work", |b| {
+        b.iter(|| {
+            loops::baseline_step(
+                &mut baseline,
+                black_box(503),
+                black_box(&loops::RETRY_AFTER),
+            )
+        })
+    });
+    let mut peer = loops::ReqwestRetry::new();
+    group.bench_function("reqwest-retry classify + should_retry", |b| {
+        b.iter(|| loops::reqwest_retry_step(&mut peer))
+    });
+    group.finish();
 }
 
 fn request_cycle(c: &mut Criterion) {

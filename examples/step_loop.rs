@@ -5,7 +5,7 @@
 //! criterion bench times too.
 //!
 //! ```text
-//! cargo run --release --example step_loop -- step|cycle|call|backon|date|httpdate ITERATIONS
+//! cargo run --release --example step_loop -- step|baseline|reqwest-retry|cycle|call|backon|date|httpdate ITERATIONS
 //! ```
 
 use std::hint::black_box;
@@ -19,7 +19,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_default();
     let Some(Ok(n)) = args.next().map(|s| s.parse::<u64>()) else {
-        eprintln!("usage: step_loop step|cycle|call|backon|date|httpdate ITERATIONS");
+        eprintln!("usage: step_loop step|baseline|reqwest-retry|cycle|call|backon|date|httpdate ITERATIONS");
         std::process::exit(2);
     };
     match what.as_str() {
@@ -29,6 +29,22 @@ fn main() {
             let mut clock = loops::start();
             for _ in 0..n {
                 black_box(loops::decision_step(&mut call, &mut clock));
+            }
+        }
+        "baseline" => {
+            let mut state = loops::Baseline::new();
+            for _ in 0..n {
+                black_box(loops::baseline_step(
+                    &mut state,
+                    black_box(503),
+                    black_box(&loops::RETRY_AFTER),
+                ));
+            }
+        }
+        "reqwest-retry" => {
+            let mut state = loops::ReqwestRetry::new();
+            for _ in 0..n {
+                black_box(loops::reqwest_retry_step(&mut state));
             }
         }
         "cycle" => {
@@ -65,7 +81,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, cycle, call, backon, date or httpdate");
+            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, call, backon, date or httpdate");
             std::process::exit(2);
         }
     }

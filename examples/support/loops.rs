@@ -51,6 +51,100 @@ pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
     call.poll(*clock)
 }
 
+/// The decision step's observable work, written by hand for this one
+/// case: the floor a general engine is measured against. It classifies the
+/// status, finds `Retry-After` among the headers and reads its seconds,
+/// takes the schedule's wait (3, 9, 27 then 300 s), honours the larger of
+/// the two up to a 300 s cap, counts the retry and checks a deadline.
+pub struct Baseline {
+    retries: u32,
+    elapsed: Duration,
+}
+
+impl Baseline {
+    pub fn new() -> Self {
+        Self {
+            retries: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// One step of [`Baseline`]: the wait before the next send, or `None`
+/// when it gives up.
+#[inline(never)]
+pub fn baseline_step(
+    state: &mut Baseline,
+    status: u16,
+    headers: &[(&str, &str)],
+) -> Option<Duration> {
+    const SCHEDULE: [u64; 4] = [3, 9, 27, 300];
+    const CAP: Duration = Duration::from_secs(300);
+    const DEADLINE: Duration = Duration::MAX;
+    if !matches!(status, 429 | 500 | 502 | 503 | 504) {
+        return None;
+    }
+    let server = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, value)| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let index = usize::try_from(state.retries)
+        .unwrap_or(usize::MAX)
+        .min(SCHEDULE.len() - 1);
+    let scheduled = Duration::from_secs(SCHEDULE[index]);
+    let wait = server.map_or(scheduled, |s| s.max(scheduled)).min(CAP);
+    state.retries = state.retries.saturating_add(1);
+    state.elapsed = state.elapsed.saturating_add(wait);
+    (state.elapsed < DEADLINE).then_some(wait)
+}
+
+/// reqwest-retry's share of the same step: classify the response
+/// (`default_on_request_success`), then ask the policy for the next wait
+/// (`should_retry`). It does not read `Retry-After`.
+pub struct ReqwestRetry {
+    response: reqwest::Response,
+    policy: retry_policies::policies::ExponentialBackoff,
+    start: std::time::SystemTime,
+    retries: u32,
+}
+
+impl ReqwestRetry {
+    pub fn new() -> Self {
+        let response = http::Response::builder()
+            .status(503)
+            .header("Retry-After", "120")
+            .body(Vec::<u8>::new())
+            .expect("a response");
+        let policy = retry_policies::policies::ExponentialBackoff::builder()
+            .retry_bounds(Duration::from_secs(3), Duration::from_secs(300))
+            .base(3)
+            .build_with_max_retries(u32::MAX);
+        Self {
+            response: reqwest::Response::from(response),
+            policy,
+            start: std::time::SystemTime::now(),
+            retries: 0,
+        }
+    }
+}
+
+/// One step of [`ReqwestRetry`].
+#[inline(never)]
+pub fn reqwest_retry_step(state: &mut ReqwestRetry) -> Option<std::time::SystemTime> {
+    use retry_policies::{RetryDecision, RetryPolicy};
+    let kind = reqwest_retry::default_on_request_success(black_box(&state.response));
+    if kind != Some(reqwest_retry::Retryable::Transient) {
+        return None;
+    }
+    let decision = state.policy.should_retry(state.start, state.retries % 4);
+    state.retries = state.retries.wrapping_add(1);
+    match decision {
+        RetryDecision::Retry { execute_after } => Some(execute_after),
+        RetryDecision::DoNotRetry => None,
+    }
+}
+
 /// What an honest server says in the IETF draft's headers over one 10 s
 /// window of 1,000 requests, one every 10 ms, under a limit of 100,000: the
 /// count goes down with every request, the reset with the time; then the
