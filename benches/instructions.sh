@@ -14,7 +14,7 @@ count() { # loop, iterations -> instructions
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" "$1" "$2" 2>&1 \
     | sed -n 's/.*refs: *//p' | tr -d ,
 }
-for loop in step baseline reqwest-retry cycle call backon date httpdate; do
+for loop in step baseline reqwest-retry cycle admission call backon date httpdate; do
   small=$(count "$loop" 100000)
   large=$(count "$loop" 200000)
   echo "$loop: $(( (large - small) / 100000 )) instructions per iteration"

@@ -5,7 +5,7 @@
 //! criterion bench times too.
 //!
 //! ```text
-//! cargo run --release --example step_loop -- step|baseline|reqwest-retry|cycle|call|backon|date|httpdate ITERATIONS
+//! cargo run --release --example step_loop -- step|baseline|reqwest-retry|cycle|admission|call|backon|date|httpdate ITERATIONS
 //! ```
 
 use std::hint::black_box;
@@ -19,7 +19,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_default();
     let Some(Ok(n)) = args.next().map(|s| s.parse::<u64>()) else {
-        eprintln!("usage: step_loop step|baseline|reqwest-retry|cycle|call|backon|date|httpdate ITERATIONS");
+        eprintln!("usage: step_loop step|baseline|reqwest-retry|cycle|admission|call|backon|date|httpdate ITERATIONS");
         std::process::exit(2);
     };
     match what.as_str() {
@@ -57,6 +57,16 @@ fn main() {
                 assert!(action.is_final(), "{action:?}");
             }
         }
+        "admission" => {
+            let policy = loops::limited_policy();
+            let limits = std::sync::Mutex::new(steadfast::Limits::new(&policy));
+            let mut clock = loops::start();
+            for _ in 0..n {
+                clock = clock.advanced(std::time::Duration::from_millis(10));
+                let action = loops::admission_cycle(&policy, &limits, clock);
+                assert!(action.is_final(), "{action:?}");
+            }
+        }
         "call" => {
             let policy = steadfast::Policy::seed_guide();
             for _ in 0..n {
@@ -81,7 +91,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, call, backon, date or httpdate");
+            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, backon, date or httpdate");
             std::process::exit(2);
         }
     }

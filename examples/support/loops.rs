@@ -217,6 +217,30 @@ pub fn request_cycle(
     call.poll_with(limits, *clock)
 }
 
+/// One request through limits shared behind a lock, as the drivers run
+/// it: admission under the lock, the send (here: none) outside it, the
+/// 200's report and the final poll under it again. `clock` was read before.
+#[inline(never)]
+pub fn admission_cycle(policy: &Policy, limits: &std::sync::Mutex<Limits>, clock: Clock) -> Action {
+    let lock = || {
+        limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut call = Call::new(policy, Request::new(Method::Get), clock, 1);
+    black_box(call.poll_with(&mut lock(), clock));
+    let mut shared = lock();
+    let event = call.observe_with(
+        &mut shared,
+        Outcome::response(200, black_box(&NO_HEADERS)),
+        clock,
+    );
+    black_box(event.ok());
+    call.poll_with(&mut shared, clock)
+}
+
+const NO_HEADERS: [(&str, &str); 0] = [];
+
 /// A whole call under the guide's policy: five 503s with `Retry-After: 120`
 /// to its give-up, the clock jumping over every sleep.
 #[inline(never)]

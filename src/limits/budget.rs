@@ -80,6 +80,8 @@ pub(crate) struct RetryBudget {
     retries: [u64; SLOTS],
     /// The slot index of the latest count, as a count of slot lengths.
     epoch: u64,
+    /// When the slot `epoch` ends.
+    slot_ends: Duration,
     /// A slice of a budget a fleet shares, when there is one: `tokens` is
     /// then what the slice holds (tokens of a quota, retries granted of a
     /// percentage).
@@ -117,6 +119,7 @@ impl RetryBudget {
             requests: [0; SLOTS],
             retries: [0; SLOTS],
             epoch: 0,
+            slot_ends: Duration::ZERO,
             slice: None,
         }
     }
@@ -205,7 +208,17 @@ impl RetryBudget {
     }
 
     /// Moves the percentage window to `now`, clearing slots that fell out.
+    #[inline]
     fn roll(&mut self, now: Duration) -> usize {
+        // Within the current slot (or a clock gone back): no division.
+        if now < self.slot_ends {
+            return (self.epoch % SLOTS as u64) as usize;
+        }
+        self.roll_over(now)
+    }
+
+    #[inline(never)]
+    fn roll_over(&mut self, now: Duration) -> usize {
         let BudgetSpec::Percentage { window, .. } = self.spec else {
             return 0;
         };
@@ -221,6 +234,8 @@ impl RetryBudget {
             }
             self.epoch = epoch;
         }
+        let ends = (u128::from(self.epoch) + 1).saturating_mul(slot);
+        self.slot_ends = Duration::from_nanos(u64::try_from(ends).unwrap_or(u64::MAX));
         (self.epoch % SLOTS as u64) as usize
     }
 

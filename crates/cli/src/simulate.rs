@@ -143,7 +143,7 @@ pub struct Score {
     pub load: Vec<u32>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Wake {
     /// The client polls its call.
     Poll,
@@ -206,6 +206,44 @@ impl Server<'_> {
 
 const START_UNIX: u64 = 1_800_000_000;
 
+/// What every client waits for next, earliest first (ties: the lower
+/// client index). Each client waits for one thing at a time, so the heap
+/// holds only when and who, packed into one integer that is cheap to
+/// order, and `pending` holds what.
+struct Queue {
+    heap: BinaryHeap<Reverse<u128>>,
+    pending: Vec<Wake>,
+}
+
+impl Queue {
+    /// Every client polls at the start.
+    fn new(clients: usize) -> Self {
+        Self {
+            heap: (0..clients)
+                .map(|i| Reverse(Self::key(Duration::ZERO, i)))
+                .collect(),
+            pending: vec![Wake::Poll; clients],
+        }
+    }
+
+    /// Nanoseconds since the start above the client's index.
+    fn key(when: Duration, client: usize) -> u128 {
+        (when.as_nanos() << 32) | client as u128
+    }
+
+    fn push(&mut self, when: Duration, client: usize, wake: Wake) {
+        self.pending[client] = wake;
+        self.heap.push(Reverse(Self::key(when, client)));
+    }
+
+    fn pop(&mut self) -> Option<(Duration, usize, Wake)> {
+        let Reverse(key) = self.heap.pop()?;
+        let nanos = u64::try_from(key >> 32).unwrap_or(u64::MAX);
+        let client = (key & 0xffff_ffff) as usize;
+        Some((Duration::from_nanos(nanos), client, self.pending[client]))
+    }
+}
+
 /// The memory one policy's run needs, about: a call and its bookkeeping
 /// per client, a latency per request.
 pub fn estimated_bytes(world: &World) -> u64 {
@@ -261,9 +299,7 @@ pub fn run_with_progress(
     // Milliseconds: a million requests take 4 MB.
     let mut latencies: Vec<u32> = Vec::new();
     let mut all_done = Duration::ZERO;
-    let mut heap: BinaryHeap<Reverse<(Duration, usize, Wake)>> = (0..n)
-        .map(|i| Reverse((Duration::ZERO, i, Wake::Poll)))
-        .collect();
+    let mut queue = Queue::new(n);
     let mut server = Server {
         world,
         window: 0,
@@ -272,8 +308,9 @@ pub fn run_with_progress(
         rejected: 0,
     };
     let (mut sent, mut gave_up) = (0u64, 0u64);
-    let mut header_buf: Vec<(&str, String)> = Vec::with_capacity(3);
-    while let Some(Reverse((now, i, wake))) = heap.pop() {
+    let capacity = world.capacity.to_string();
+    let mut numbers = [itoa::Buffer::new(), itoa::Buffer::new()];
+    while let Some((now, i, wake)) = queue.pop() {
         let clock = clock_at(now);
         let call = &mut calls[i];
         match wake {
@@ -287,9 +324,9 @@ pub fn run_with_progress(
                     Action::Send { .. } => {
                         sent += 1;
                         let arrive = server.handle(now);
-                        heap.push(Reverse((now + world.latency, i, arrive)));
+                        queue.push(now + world.latency, i, arrive);
                     }
-                    Action::Sleep(d) => heap.push(Reverse((now + d, i, Wake::Poll))),
+                    Action::Sleep(d) => queue.push(now + d, i, Wake::Poll),
                     // The simulated API never asks for a token or a search.
                     Action::RefreshToken | Action::SearchExisting => {}
                     Action::Done(_) | Action::GiveUp(_) => {
@@ -314,23 +351,27 @@ pub fn run_with_progress(
                                 clock,
                                 world.seed ^ ((i as u64) << 20) ^ u64::from(left[i]),
                             );
-                            heap.push(Reverse((now, i, Wake::Poll)));
+                            queue.push(now, i, Wake::Poll);
                         }
                     }
                 }
             }
             Wake::Arrive { status, left, ends } => {
-                header_buf.clear();
-                match (world.reject, status) {
-                    (Reject::RetryAfter, 429) => header_buf.push(("Retry-After", "1".into())),
+                let [remaining, reset] = &mut numbers;
+                let rate_limit;
+                let headers: &[(&str, &str)] = match (world.reject, status) {
+                    (Reject::RetryAfter, 429) => &[("Retry-After", "1")],
                     (Reject::Headers, 429 | 200) => {
-                        header_buf.push(("X-Rate-Limit-Limit", world.capacity.to_string()));
-                        header_buf.push(("X-Rate-Limit-Remaining", left.to_string()));
-                        header_buf.push(("X-Rate-Limit-Reset", (START_UNIX + ends).to_string()));
+                        rate_limit = [
+                            ("X-Rate-Limit-Limit", capacity.as_str()),
+                            ("X-Rate-Limit-Remaining", remaining.format(left)),
+                            ("X-Rate-Limit-Reset", reset.format(START_UNIX + ends)),
+                        ];
+                        &rate_limit
                     }
-                    _ => {}
-                }
-                let outcome = Outcome::response(status, &header_buf);
+                    _ => &[],
+                };
+                let outcome = Outcome::response(status, &headers);
                 let observed = if contender.shared_limits {
                     call.observe_with(&mut limits[i % sets as usize], outcome, clock)
                         .is_ok()
@@ -338,7 +379,7 @@ pub fn run_with_progress(
                     call.observe(outcome, clock).is_ok()
                 };
                 if observed {
-                    heap.push(Reverse((now, i, Wake::Poll)));
+                    queue.push(now, i, Wake::Poll);
                 }
             }
         }
