@@ -15,7 +15,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use fastrand::Rng;
 use steadfast::{Jitter, Policy, PressureThresholds, Schedule};
 
-// The measured bodies, shared with examples/step_loop.rs (instruction counts).
+// The measured bodies, shared with examples/step_loop.rs (instruction counts)
+// and benches/contention.rs, which uses one this bench does not.
+#[allow(dead_code)]
 #[path = "../examples/support/loops.rs"]
 mod loops;
 
