@@ -89,26 +89,47 @@ fn simulate(world: World, svg_path: Option<PathBuf>) -> ExitCode {
     );
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} requests, {msg}",
+            "{elapsed_precise} [{bar:40}] {pos}/{len} requests",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let mut shown = false;
-    let scores: Vec<_> = contenders
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            bar.set_message(c.name);
-            let before = per_run * k as u64;
-            simulate::run_with_progress(&world, c, &mut |finished| {
-                if !shown && started.elapsed() > Duration::from_secs(2) {
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    shown = true;
-                }
-                bar.set_position(before + finished);
-            })
-        })
+    let shown = std::sync::Once::new();
+    // The policies run side by side, as many at once as there are cores
+    // and memory for (each needs its own clients).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fits = simulate::MAX_BYTES / simulate::estimated_bytes(&world).max(1);
+    let workers = cores
+        .min(usize::try_from(fits).unwrap_or(usize::MAX))
+        .clamp(1, contenders.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let scores = std::sync::Mutex::new(vec![None; contenders.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(c) = contenders.get(k) else {
+                    break;
+                };
+                let mut told = 0;
+                let score = simulate::run_with_progress(&world, c, &mut |finished| {
+                    if started.elapsed() > Duration::from_secs(2) {
+                        shown.call_once(|| {
+                            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        });
+                    }
+                    bar.inc(finished - told);
+                    told = finished;
+                });
+                scores.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[k] = Some(score);
+            });
+        }
+    });
+    let scores: Vec<_> = scores
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
         .collect();
     bar.finish_and_clear();
     print!("{}", simulate::table(&world, &scores));

@@ -310,76 +310,82 @@ pub fn run_with_progress(
     let (mut sent, mut gave_up) = (0u64, 0u64);
     let capacity = world.capacity.to_string();
     let mut numbers = [itoa::Buffer::new(), itoa::Buffer::new()];
-    while let Some((now, i, wake)) = queue.pop() {
+    // What a client does at the instant it is woken, it does at once: the
+    // queue would hand its next step at the same instant straight back
+    // (nothing earlier is left, and at this instant it orders by client).
+    while let Some((now, i, first)) = queue.pop() {
         let clock = clock_at(now);
         let call = &mut calls[i];
-        match wake {
-            Wake::Poll => {
-                let action = if contender.shared_limits {
-                    call.poll_with(&mut limits[i % sets as usize], clock)
-                } else {
-                    call.poll(clock)
-                };
-                match action {
-                    Action::Send { .. } => {
-                        sent += 1;
-                        let arrive = server.handle(now);
-                        queue.push(now + world.latency, i, arrive);
-                    }
-                    Action::Sleep(d) => queue.push(now + d, i, Wake::Poll),
-                    // The simulated API never asks for a token or a search.
-                    Action::RefreshToken | Action::SearchExisting => {}
-                    Action::Done(_) | Action::GiveUp(_) => {
-                        let finished = gave_up + latencies.len() as u64 + 1;
-                        if finished % PROGRESS_EVERY == 0 {
-                            progress(finished);
+        let mut next = Some(first);
+        while let Some(wake) = next.take() {
+            match wake {
+                Wake::Poll => {
+                    let action = if contender.shared_limits {
+                        call.poll_with(&mut limits[i % sets as usize], clock)
+                    } else {
+                        call.poll(clock)
+                    };
+                    match action {
+                        Action::Send { .. } => {
+                            sent += 1;
+                            let arrive = server.handle(now);
+                            queue.push(now + world.latency, i, arrive);
                         }
-                        if matches!(action, Action::GiveUp(_)) {
-                            gave_up += 1;
-                        } else {
-                            let took = now.saturating_sub(started[i]).as_millis();
-                            latencies.push(u32::try_from(took).unwrap_or(u32::MAX));
-                        }
-                        left[i] -= 1;
-                        started[i] = now;
-                        if left[i] == 0 {
-                            all_done = all_done.max(now);
-                        } else {
-                            *call = Call::new(
-                                policy,
-                                request,
-                                clock,
-                                world.seed ^ ((i as u64) << 20) ^ u64::from(left[i]),
-                            );
-                            queue.push(now, i, Wake::Poll);
+                        Action::Sleep(d) => queue.push(now + d, i, Wake::Poll),
+                        // The simulated API never asks for a token or a search.
+                        Action::RefreshToken | Action::SearchExisting => {}
+                        Action::Done(_) | Action::GiveUp(_) => {
+                            let finished = gave_up + latencies.len() as u64 + 1;
+                            if finished % PROGRESS_EVERY == 0 {
+                                progress(finished);
+                            }
+                            if matches!(action, Action::GiveUp(_)) {
+                                gave_up += 1;
+                            } else {
+                                let took = now.saturating_sub(started[i]).as_millis();
+                                latencies.push(u32::try_from(took).unwrap_or(u32::MAX));
+                            }
+                            left[i] -= 1;
+                            started[i] = now;
+                            if left[i] == 0 {
+                                all_done = all_done.max(now);
+                            } else {
+                                *call = Call::new(
+                                    policy,
+                                    request,
+                                    clock,
+                                    world.seed ^ ((i as u64) << 20) ^ u64::from(left[i]),
+                                );
+                                next = Some(Wake::Poll);
+                            }
                         }
                     }
                 }
-            }
-            Wake::Arrive { status, left, ends } => {
-                let [remaining, reset] = &mut numbers;
-                let rate_limit;
-                let headers: &[(&str, &str)] = match (world.reject, status) {
-                    (Reject::RetryAfter, 429) => &[("Retry-After", "1")],
-                    (Reject::Headers, 429 | 200) => {
-                        rate_limit = [
-                            ("X-Rate-Limit-Limit", capacity.as_str()),
-                            ("X-Rate-Limit-Remaining", remaining.format(left)),
-                            ("X-Rate-Limit-Reset", reset.format(START_UNIX + ends)),
-                        ];
-                        &rate_limit
+                Wake::Arrive { status, left, ends } => {
+                    let [remaining, reset] = &mut numbers;
+                    let rate_limit;
+                    let headers: &[(&str, &str)] = match (world.reject, status) {
+                        (Reject::RetryAfter, 429) => &[("Retry-After", "1")],
+                        (Reject::Headers, 429 | 200) => {
+                            rate_limit = [
+                                ("X-Rate-Limit-Limit", capacity.as_str()),
+                                ("X-Rate-Limit-Remaining", remaining.format(left)),
+                                ("X-Rate-Limit-Reset", reset.format(START_UNIX + ends)),
+                            ];
+                            &rate_limit
+                        }
+                        _ => &[],
+                    };
+                    let outcome = Outcome::response(status, &headers);
+                    let observed = if contender.shared_limits {
+                        call.observe_with(&mut limits[i % sets as usize], outcome, clock)
+                            .is_ok()
+                    } else {
+                        call.observe(outcome, clock).is_ok()
+                    };
+                    if observed {
+                        next = Some(Wake::Poll);
                     }
-                    _ => &[],
-                };
-                let outcome = Outcome::response(status, &headers);
-                let observed = if contender.shared_limits {
-                    call.observe_with(&mut limits[i % sets as usize], outcome, clock)
-                        .is_ok()
-                } else {
-                    call.observe(outcome, clock).is_ok()
-                };
-                if observed {
-                    queue.push(now, i, Wake::Poll);
                 }
             }
         }
