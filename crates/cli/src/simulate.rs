@@ -207,11 +207,14 @@ impl Server<'_> {
 const START_UNIX: u64 = 1_800_000_000;
 
 /// What every client waits for next, earliest first (ties: the lower
-/// client index). Each client waits for one thing at a time, so the heap
+/// client index). Each client waits for one thing at a time, so the queue
 /// holds only when and who, packed into one integer that is cheap to
-/// order, and `pending` holds what.
+/// order, and `pending` holds what. Entries pushed in order (responses,
+/// which all take the same latency) go to a first-in-first-out line
+/// instead of the heap: most of the traffic, at a fraction of the cost.
 struct Queue {
     heap: BinaryHeap<Reverse<u128>>,
+    line: std::collections::VecDeque<u128>,
     pending: Vec<Wake>,
 }
 
@@ -222,6 +225,7 @@ impl Queue {
             heap: (0..clients)
                 .map(|i| Reverse(Self::key(Duration::ZERO, i)))
                 .collect(),
+            line: std::collections::VecDeque::new(),
             pending: vec![Wake::Poll; clients],
         }
     }
@@ -233,11 +237,24 @@ impl Queue {
 
     fn push(&mut self, when: Duration, client: usize, wake: Wake) {
         self.pending[client] = wake;
-        self.heap.push(Reverse(Self::key(when, client)));
+        let key = Self::key(when, client);
+        if self.line.back().is_none_or(|&last| last <= key) {
+            self.line.push_back(key);
+        } else {
+            self.heap.push(Reverse(key));
+        }
     }
 
     fn pop(&mut self) -> Option<(Duration, usize, Wake)> {
-        let Reverse(key) = self.heap.pop()?;
+        let from_line = match (self.line.front(), self.heap.peek()) {
+            (Some(&a), Some(&Reverse(b))) => a < b,
+            (line, _) => line.is_some(),
+        };
+        let key = if from_line {
+            self.line.pop_front()?
+        } else {
+            self.heap.pop()?.0
+        };
         let nanos = u64::try_from(key >> 32).unwrap_or(u64::MAX);
         let client = (key & 0xffff_ffff) as usize;
         Some((Duration::from_nanos(nanos), client, self.pending[client]))
