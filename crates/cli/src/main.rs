@@ -121,7 +121,9 @@ fn simulate(world: World, svg_path: Option<PathBuf>) -> ExitCode {
                     bar.inc(finished - told);
                     told = finished;
                 });
-                scores.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[k] = Some(score);
+                scores
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)[k] = Some(score);
             });
         }
     });

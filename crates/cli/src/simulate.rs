@@ -206,16 +206,25 @@ impl Server<'_> {
 
 const START_UNIX: u64 = 1_800_000_000;
 
+/// One simulated client: its current call, what it waits for, when its
+/// current request started and how many it has left (together: one place
+/// in memory per client touched at each step).
+struct Client<'p> {
+    call: Call<&'p Policy>,
+    wake: Wake,
+    started: Duration,
+    left: u32,
+}
+
 /// What every client waits for next, earliest first (ties: the lower
 /// client index). Each client waits for one thing at a time, so the queue
 /// holds only when and who, packed into one integer that is cheap to
-/// order, and `pending` holds what. Entries pushed in order (responses,
+/// order; the client holds what. Entries pushed in order (responses,
 /// which all take the same latency) go to a first-in-first-out line
 /// instead of the heap: most of the traffic, at a fraction of the cost.
 struct Queue {
     heap: BinaryHeap<Reverse<u128>>,
     line: std::collections::VecDeque<u128>,
-    pending: Vec<Wake>,
 }
 
 impl Queue {
@@ -226,7 +235,6 @@ impl Queue {
                 .map(|i| Reverse(Self::key(Duration::ZERO, i)))
                 .collect(),
             line: std::collections::VecDeque::new(),
-            pending: vec![Wake::Poll; clients],
         }
     }
 
@@ -235,8 +243,7 @@ impl Queue {
         (when.as_nanos() << 32) | client as u128
     }
 
-    fn push(&mut self, when: Duration, client: usize, wake: Wake) {
-        self.pending[client] = wake;
+    fn push(&mut self, when: Duration, client: usize) {
         let key = Self::key(when, client);
         if self.line.back().is_none_or(|&last| last <= key) {
             self.line.push_back(key);
@@ -245,7 +252,7 @@ impl Queue {
         }
     }
 
-    fn pop(&mut self) -> Option<(Duration, usize, Wake)> {
+    fn pop(&mut self) -> Option<(Duration, usize)> {
         let from_line = match (self.line.front(), self.heap.peek()) {
             (Some(&a), Some(&Reverse(b))) => a < b,
             (line, _) => line.is_some(),
@@ -257,7 +264,7 @@ impl Queue {
         };
         let nanos = u64::try_from(key >> 32).unwrap_or(u64::MAX);
         let client = (key & 0xffff_ffff) as usize;
-        Some((Duration::from_nanos(nanos), client, self.pending[client]))
+        Some((Duration::from_nanos(nanos), client))
     }
 }
 
@@ -301,18 +308,19 @@ pub fn run_with_progress(
     let n = world.clients as usize;
     let request = Request::new(Method::Post).with_external_id();
     let clock_at = |t: Duration| Clock::new(t, Duration::from_secs(START_UNIX).saturating_add(t));
-    let mut calls: Vec<Call<&Policy>> = (0..n)
-        .map(|i| {
-            Call::new(
+    let mut clients: Vec<Client<'_>> = (0..n)
+        .map(|i| Client {
+            call: Call::new(
                 policy,
                 request,
                 clock_at(Duration::ZERO),
                 world.seed ^ (i as u64) << 20,
-            )
+            ),
+            wake: Wake::Poll,
+            started: Duration::ZERO,
+            left: world.requests,
         })
         .collect();
-    let mut left = vec![world.requests; n];
-    let mut started = vec![Duration::ZERO; n];
     // Milliseconds: a million requests take 4 MB.
     let mut latencies: Vec<u32> = Vec::new();
     let mut all_done = Duration::ZERO;
@@ -330,10 +338,11 @@ pub fn run_with_progress(
     // What a client does at the instant it is woken, it does at once: the
     // queue would hand its next step at the same instant straight back
     // (nothing earlier is left, and at this instant it orders by client).
-    while let Some((now, i, first)) = queue.pop() {
+    while let Some((now, i)) = queue.pop() {
         let clock = clock_at(now);
-        let call = &mut calls[i];
-        let mut next = Some(first);
+        let client = &mut clients[i];
+        let call = &mut client.call;
+        let mut next = Some(client.wake);
         while let Some(wake) = next.take() {
             match wake {
                 Wake::Poll => {
@@ -346,9 +355,13 @@ pub fn run_with_progress(
                         Action::Send { .. } => {
                             sent += 1;
                             let arrive = server.handle(now);
-                            queue.push(now + world.latency, i, arrive);
+                            client.wake = arrive;
+                            queue.push(now + world.latency, i);
                         }
-                        Action::Sleep(d) => queue.push(now + d, i, Wake::Poll),
+                        Action::Sleep(d) => {
+                            client.wake = Wake::Poll;
+                            queue.push(now + d, i);
+                        }
                         // The simulated API never asks for a token or a search.
                         Action::RefreshToken | Action::SearchExisting => {}
                         Action::Done(_) | Action::GiveUp(_) => {
@@ -359,19 +372,19 @@ pub fn run_with_progress(
                             if matches!(action, Action::GiveUp(_)) {
                                 gave_up += 1;
                             } else {
-                                let took = now.saturating_sub(started[i]).as_millis();
+                                let took = now.saturating_sub(client.started).as_millis();
                                 latencies.push(u32::try_from(took).unwrap_or(u32::MAX));
                             }
-                            left[i] -= 1;
-                            started[i] = now;
-                            if left[i] == 0 {
+                            client.left -= 1;
+                            client.started = now;
+                            if client.left == 0 {
                                 all_done = all_done.max(now);
                             } else {
                                 *call = Call::new(
                                     policy,
                                     request,
                                     clock,
-                                    world.seed ^ ((i as u64) << 20) ^ u64::from(left[i]),
+                                    world.seed ^ ((i as u64) << 20) ^ u64::from(client.left),
                                 );
                                 next = Some(Wake::Poll);
                             }
