@@ -102,15 +102,17 @@ fn simulate(world: World, svg_path: Option<PathBuf>) -> ExitCode {
     let workers = cores
         .min(usize::try_from(fits).unwrap_or(usize::MAX))
         .clamp(1, contenders.len().max(1));
+    let order = simulate::longest_first(&world, &contenders);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let scores = std::sync::Mutex::new(vec![None; contenders.len()]);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(c) = contenders.get(k) else {
+                let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&k) = order.get(at) else {
                     break;
                 };
+                let c = &contenders[k];
                 let mut told = 0;
                 let score = simulate::run_with_progress(&world, c, &mut |finished| {
                     if started.elapsed() > Duration::from_secs(2) {
