@@ -93,14 +93,14 @@ pub mod testing;
 pub use action::{Action, Completion, Reason};
 pub use call::{Call, OutcomeError, Waiting};
 pub use event::{Basis, Event, Observed};
-pub use headers::{HintNotes, Hints, Pressure, RateLimit};
+pub use headers::{HintNotes, Hints, Pressure, PressureThresholds, RateLimit};
 pub use limits::{Limits, LimitsSpec};
 pub use outcome::{
     Clock, Headers, Method, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search,
 };
 pub use policy::{
-    CodeRule, OnConflict, Policy, PolicyError, PolicySpec, PressureThresholds, RateLimitRule, Rule,
-    StatusRetries, StatusRule,
+    CodeRule, OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries,
+    StatusRule,
 };
 pub use presets::{AWS_THROTTLING_CODES, AWS_TRANSIENT_CODES};
 pub use replay::{replay, End, Step, Trace};

@@ -6,6 +6,7 @@ use core::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::headers::PressureThresholds;
 use crate::limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 use crate::schedule::{Jitter, Schedule};
 
@@ -214,25 +215,6 @@ impl Default for RateLimitRule {
             use_reset: true,
             give_up_above: None,
             counts_as_retry: true,
-        }
-    }
-}
-
-/// Fractions of the rate limit remaining at which pressure rises.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PressureThresholds {
-    /// Below this fraction remaining: warning (the guide: 20 %).
-    pub warning: f64,
-    /// Below this fraction remaining: critical (the guide: 5 %).
-    pub critical: f64,
-}
-
-impl Default for PressureThresholds {
-    fn default() -> Self {
-        Self {
-            warning: 0.20,
-            critical: 0.05,
         }
     }
 }

@@ -18,9 +18,8 @@ use bitflags::bitflags;
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::Headers;
-use crate::policy::PressureThresholds;
 use rate_limit::{Acc, ResetUnit};
-pub use rate_limit::{Pressure, RateLimit};
+pub use rate_limit::{Pressure, PressureThresholds, RateLimit};
 pub use retry_after::{retry_after, InvalidRetryAfter};
 
 bitflags! {

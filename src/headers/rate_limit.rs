@@ -25,7 +25,25 @@ use core::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{number, HintNotes};
-use crate::policy::PressureThresholds;
+
+/// Fractions of the rate limit remaining at which pressure rises.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PressureThresholds {
+    /// Below this fraction remaining: warning (the guide: 20 %).
+    pub warning: f64,
+    /// Below this fraction remaining: critical (the guide: 5 %).
+    pub critical: f64,
+}
+
+impl Default for PressureThresholds {
+    fn default() -> Self {
+        Self {
+            warning: 0.20,
+            critical: 0.05,
+        }
+    }
+}
 
 /// What the rate-limit headers of one response said, merged across dialects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -3,8 +3,7 @@
 
 use core::time::Duration;
 
-use crate::headers::{Pressure, RateLimit};
-use crate::policy::PressureThresholds;
+use crate::headers::{Pressure, PressureThresholds, RateLimit};
 
 /// Two readings whose windows end this close together describe the same
 /// window: servers round the reset to whole seconds. Shorter windows get
