@@ -234,3 +234,55 @@ async fn one_members_failures_open_the_fleets_breaker_and_one_probe_closes_it() 
     tokio::time::sleep(ms(40)).await;
     assert_eq!(create(&policy, &a, &api, "a-after").await, Ok(()));
 }
+
+/// A member that holds the fleet's one probe and dies gives it back with
+/// its lease (300 ms here), not after the minute a silent probe takes to
+/// go stale: another member probes then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_members_probe_comes_back_with_its_lease() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = breaker_policy();
+    let a = Arc::new(
+        RedisLimits::new(&redis.url, "dead-probe", &policy)
+            .unwrap()
+            .with_lease_ttl(ms(300)),
+    );
+    let b = Member::Fleet(Arc::new(
+        RedisLimits::new(&redis.url, "dead-probe", &policy).unwrap(),
+    ));
+    let api = Arc::new(FakeApi::start());
+    api.random_faults(1, 1.0, vec![Fault::status(503)]);
+    let member_a = Member::Fleet(a.clone());
+    for i in 0..6 {
+        if let Err(Reason::CircuitOpen { .. }) =
+            create(&policy, &member_a, &api, &format!("a{i}")).await
+        {
+            break;
+        }
+    }
+    // Healed; A takes the probe and dies while it is out.
+    api.random_faults(1, 0.0, Vec::new());
+    api.script([Fault::StoreThenStall(ms(1_000))]);
+    tokio::time::sleep(ms(350)).await;
+    let probe = {
+        let (policy, api) = (policy.clone(), api.clone());
+        tokio::spawn(async move { create(&policy, &member_a, &api, "a-probe").await })
+    };
+    tokio::time::sleep(ms(100)).await;
+    probe.abort();
+    assert!(probe.await.is_err(), "cut mid-probe");
+    drop(a);
+    let refused = create(&policy, &b, &api, "b-early").await;
+    assert!(
+        matches!(refused, Err(Reason::CircuitOpen { .. })),
+        "the probe is still A's: {refused:?}"
+    );
+    tokio::time::sleep(ms(400)).await;
+    assert_eq!(
+        create(&policy, &b, &api, "b-late").await,
+        Ok(()),
+        "B probes"
+    );
+}

@@ -120,7 +120,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id, want, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local in_flight, cap = tonumber(ARGV[4]), tonumber(ARGV[11])
 local quota = ARGV[12] == 'q'
-for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+local dead_members = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, dead in ipairs(dead_members) do
   redis.call('HDEL', KEYS[2], dead)
   -- A dead member's budget slice goes back to the fleet.
   local held = redis.call('HGET', KEYS[5], dead)
@@ -250,13 +251,23 @@ if ARGV[19] == 'b' then
   local min_outcomes, open_ms = tonumber(ARGV[28]), tonumber(ARGV[29])
   local probes, stale = tonumber(ARGV[30]), tonumber(ARGV[31])
   local b = redis.call('HMGET', KEYS[6], 'state', 'since', 'ok', 'failed', 'until',
-    'granted', 'succeeded', 'granted_at')
+    'granted', 'succeeded', 'granted_at', 'trip', 'p:' .. id)
   local state = b[1] or 'c'
   local since, n_ok, n_failed = tonumber(b[2]) or now, tonumber(b[3]) or 0, tonumber(b[4]) or 0
   local untl, granted = tonumber(b[5]) or 0, tonumber(b[6]) or 0
   local succeeded, granted_at = tonumber(b[7]) or 0, tonumber(b[8]) or now
+  -- Which opening the half-open spell follows, and the probes each member
+  -- holds in it ('p:<id>' = 'trip:probes'), so a dead member's come back.
+  local trip = tonumber(b[9]) or 0
+  local function held(field)
+    local spell, n = string.match(field or '', '^(%d+):(%d+)$')
+    if tonumber(spell) == trip then return tonumber(n) end
+    return 0
+  end
+  local mine = held(b[10])
   local function open()
     state, untl, granted, succeeded = 'o', now + open_ms, 0, 0
+    trip, mine = trip + 1, 0
   end
   if state == 'o' and now >= untl then
     state, granted, succeeded, granted_at = 'h', 0, 0, now
@@ -264,6 +275,13 @@ if ARGV[19] == 'b' then
   if state == 'c' and now - since > win then since, n_ok, n_failed = now, 0, 0 end
   if state == 'h' and granted > succeeded and now - granted_at >= stale then
     granted = succeeded
+  end
+  for _, dead in ipairs(dead_members) do
+    local field = 'p:' .. dead
+    if state == 'h' then
+      granted = math.max(succeeded, granted - held(redis.call('HGET', KEYS[6], field)))
+    end
+    redis.call('HDEL', KEYS[6], field)
   end
   if state == 'c' then
     n_ok, n_failed = n_ok + ok, n_failed + failed
@@ -277,15 +295,18 @@ if ARGV[19] == 'b' then
     else
       succeeded = succeeded + p_ok
       granted = math.max(succeeded, granted - p_back)
+      mine = math.max(0, mine - p_ok - p_back)
       if succeeded >= probes then state, since, n_ok, n_failed = 'c', now, 0, 0 end
     end
   end
   if state == 'h' and p_want > 0 then
     probes_given = math.max(0, math.min(p_want, probes - granted))
     if probes_given > 0 then granted, granted_at = granted + probes_given, now end
+    mine = mine + probes_given
   end
   redis.call('HSET', KEYS[6], 'state', state, 'since', since, 'ok', n_ok, 'failed', n_failed,
-    'until', untl, 'granted', granted, 'succeeded', succeeded, 'granted_at', granted_at)
+    'until', untl, 'granted', granted, 'succeeded', succeeded, 'granted_at', granted_at,
+    'trip', trip, 'p:' .. id, trip .. ':' .. mine)
   redis.call('PEXPIRE', KEYS[6], math.max(win, open_ms) * 2 + stale)
   if state == 'c' then
     verdict = 0
