@@ -30,7 +30,8 @@
 //! send and of its successes with its next lease, so a breaker opened by
 //! one process's failures refuses every process's next call; half-open,
 //! the fleet lets the policy's number of probes through in all, and their
-//! successes close it for everyone.
+//! successes close it for everyone (a dead process's probes come back with
+//! its lease).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), redis::RedisError> {
