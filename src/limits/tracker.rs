@@ -261,8 +261,13 @@ impl RateTracker {
     }
 
     /// Keeps `reading` for the shared store while leased; `true` if it did.
+    /// Every reading, kept or taken in, passes here: its reset tells how
+    /// long windows are.
     #[inline]
     fn kept(&mut self, reading: &RateLimit, now: Duration) -> bool {
+        if let Some(r) = reading.reset {
+            self.longest = self.longest.max(r.min(self.cap));
+        }
         if self.leased {
             self.keep_for_store(reading, now);
         }
@@ -303,9 +308,6 @@ impl RateTracker {
     /// [`observe`](Self::observe), the window already brought to `now`.
     #[inline]
     fn take(&mut self, reading: &RateLimit, now: Duration) {
-        if let Some(r) = reading.reset {
-            self.longest = self.longest.max(r.min(self.cap));
-        }
         if self.kept(reading, now) {
             return;
         }
@@ -712,5 +714,30 @@ mod tests {
         assert!(go(t.admit(secs(10), Duration::ZERO, &mut rng)));
         t.observe(&reading(100, 0, 30), secs(10));
         assert!(!go(t.admit(secs(10), Duration::ZERO, &mut rng)));
+    }
+
+    #[test]
+    fn a_leased_member_keeps_a_windows_lowest_count_however_late_readings_land() {
+        let ms = Duration::from_millis;
+        let two_seconds = |remaining, reset| RateLimit {
+            limit: Some(40),
+            remaining: Some(remaining),
+            reset: Some(ms(reset)),
+            ..RateLimit::default()
+        };
+        let mut t = tracker();
+        t.lease(3, Some(secs(2)), ms(0));
+        let sent: Vec<u32> = (0..2)
+            .map(|_| match t.admit(ms(0), Duration::ZERO, &mut rng()) {
+                Admit::Go(g) => g,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // 30 left, then an earlier answer (35 left) landing 350 ms later
+        // than its window end would say: one two-second window.
+        t.landed(sent[0], Some(&two_seconds(30, 1_900)), ms(100));
+        t.landed(sent[1], Some(&two_seconds(35, 1_950)), ms(400));
+        let (kept, _) = t.take_forward(ms(400)).unwrap();
+        assert_eq!(kept.remaining, Some(30), "never more room than there is");
     }
 }
