@@ -581,4 +581,91 @@ mod tests {
         assert_eq!(b.admit(secs(1)), Err(secs(30)), "open here at once");
         assert_eq!(b.report().probes_failed, 1);
     }
+
+    /// What a member's breaker may be told and asked, in any order.
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Admit,
+        Record(u8, bool),
+        Release(u8),
+        Report,
+        Closed,
+        Open(u8),
+        HalfOpen(u8),
+        Wait(u16),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Step::Admit),
+            (0..3u8, any::<bool>()).prop_map(|(h, p)| Step::Record(h, p)),
+            (0..4u8).prop_map(Step::Release),
+            Just(Step::Report),
+            Just(Step::Closed),
+            (0..60u8).prop_map(Step::Open),
+            (0..3u8).prop_map(Step::HalfOpen),
+            (0..2000u16).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Shared, a member lets through no more probes in a half-open
+        /// spell than the store granted it, and never panics.
+        #[test]
+        fn shared_a_member_never_probes_beyond_its_grant(
+            steps in proptest::collection::vec(step(), 1..80)
+        ) {
+            let mut b = breaker();
+            b.report();
+            let mut now = secs(0);
+            let mut probes: Vec<u32> = Vec::new();
+            let (mut granted, mut let_through) = (0u32, 0u32);
+            for step in steps {
+                match step {
+                    Step::Admit => {
+                        if let Ok(Some(trip)) = b.admit(now) {
+                            probes.push(trip);
+                            let_through += 1;
+                        }
+                    }
+                    Step::Record(h, probe) => {
+                        let health = [Health::Ok, Health::Failed, Health::Unknown][usize::from(h)];
+                        let probe = if probe { probes.pop() } else { None };
+                        b.record(now, health, probe);
+                    }
+                    Step::Release(i) => {
+                        if !probes.is_empty() {
+                            let trip = probes.remove(usize::from(i) % probes.len());
+                            b.release(trip, now);
+                        }
+                    }
+                    Step::Report => {
+                        b.report();
+                    }
+                    Step::Closed => b.follow(Verdict::Closed, now),
+                    Step::Open(s) => b.follow(Verdict::Open { for_: secs(u64::from(s)) }, now),
+                    Step::HalfOpen(n) => {
+                        let new_spell = !matches!(b.state, State::HalfOpen { .. });
+                        b.follow(Verdict::HalfOpen { granted: u32::from(n), ask_in: secs(1) }, now);
+                        if new_spell {
+                            (granted, let_through) = (0, 0);
+                        }
+                        granted += u32::from(n);
+                    }
+                    Step::Wait(ms) => now += Duration::from_millis(u64::from(ms)),
+                }
+                if !matches!(b.state, State::HalfOpen { .. }) {
+                    (granted, let_through) = (0, 0);
+                }
+                // Given-back and unknown probes return their grant with them.
+                let fleet = b.fleet.unwrap_or_default();
+                proptest::prop_assert!(fleet.granted <= granted, "{fleet:?} vs {granted}");
+                if let State::HalfOpen { out, succeeded, .. } = b.state {
+                    proptest::prop_assert!(out + succeeded <= fleet.granted.max(let_through));
+                    proptest::prop_assert!(let_through <= granted);
+                }
+            }
+        }
+    }
 }
