@@ -211,8 +211,10 @@ local held, requests, wanted = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(
 if quota then
   local capacity = tonumber(ARGV[16])
   local tokens = tonumber(redis.call('HGET', KEYS[4], 'tokens')) or capacity
+  -- What a member returns may be below zero: retries it paid from tokens
+  -- an earlier renewal had already handed back.
   tokens = math.min(capacity, tokens + held)
-  slice = math.min(tokens, wanted)
+  slice = math.max(0, math.min(tokens, wanted))
   redis.call('HSET', KEYS[4], 'tokens', tokens - slice)
   redis.call('HSET', KEYS[5], id, slice)
   redis.call('PEXPIRE', KEYS[4], math.max(ttl * 2, 60000))
@@ -569,7 +571,7 @@ impl RedisLimits {
             None => call.arg(0).arg(-1).arg(-1).arg(-1).arg(0),
         };
         call.arg(self.warning_permille).arg(ms(self.window_cap));
-        let held = report.budget.map_or(0, |b| b.held);
+        let held = report.budget.map_or(0, |b| b.returned());
         let requests = report.budget.map_or(0, |b| b.requests);
         match self.budget {
             Some(BudgetSpec::Quota {

@@ -95,6 +95,9 @@ struct Slice {
     requests: u64,
     /// The store had too little: do not ask again before this.
     ask_at: Duration,
+    /// Paid here from tokens already handed back to the store (retries
+    /// made while a renewal was on its way): owed at the next renewal.
+    owed: u32,
 }
 
 /// What a budget slice tells the store at a renewal.
@@ -102,8 +105,18 @@ struct Slice {
 pub(crate) struct SliceReport {
     /// What the slice holds, returned to the fleet.
     pub(crate) held: u32,
+    /// Spent from what an earlier report returned: taken off this return.
+    pub(crate) owed: u32,
     /// First attempts since the last renewal (percentage mode).
     pub(crate) requests: u64,
+}
+
+impl SliceReport {
+    /// What the report hands back to the fleet: what the slice held less
+    /// what it owed (below zero: the fleet pays the difference).
+    pub(crate) fn returned(&self) -> i64 {
+        i64::from(self.held) - i64::from(self.owed)
+    }
 }
 
 impl RetryBudget {
@@ -156,11 +169,13 @@ impl RetryBudget {
             self.tokens = 0;
             return SliceReport {
                 held: 0,
+                owed: 0,
                 requests: 0,
             };
         };
         SliceReport {
             held: self.tokens,
+            owed: core::mem::take(&mut slice.owed),
             requests: core::mem::take(&mut slice.requests),
         }
     }
@@ -171,10 +186,14 @@ impl RetryBudget {
     /// alone for a second.
     pub(crate) fn take_slice(&mut self, granted: u32, report: SliceReport, now: Duration) {
         let since = i64::from(self.tokens) - i64::from(report.held);
-        let held = (i64::from(granted) + since).clamp(0, i64::from(u32::MAX));
-        self.tokens = u32::try_from(held).unwrap_or(u32::MAX);
+        let held = i64::from(granted) + since;
+        self.tokens = u32::try_from(held.max(0)).unwrap_or(u32::MAX);
         let short = self.tokens < self.worst_cost();
         let slice = self.slice.get_or_insert_with(Slice::default);
+        // Retries paid while the renewal was out, from tokens it handed
+        // back, are owed to the fleet.
+        let owed = u32::try_from(held.min(0).unsigned_abs()).unwrap_or(u32::MAX);
+        slice.owed = slice.owed.saturating_add(owed);
         if short {
             slice.ask_at = now.saturating_add(Duration::from_secs(1));
         }
@@ -401,6 +420,7 @@ mod tests {
             first,
             SliceReport {
                 held: 0,
+                owed: 0,
                 requests: 0
             }
         );
@@ -446,8 +466,59 @@ mod tests {
             b.report(),
             SliceReport {
                 held: 0,
+                owed: 0,
                 requests: 3
             }
         );
+    }
+
+    proptest::proptest! {
+        /// A slice of a shared quota keeps the fleet's books: what it holds,
+        /// less what it owes, is what the store lent (net of what was
+        /// handed back) plus what successes earned less what retries paid,
+        /// whatever the order of retries, successes and renewals (retries
+        /// paid while a renewal is out come from tokens it handed back:
+        /// they are owed, not lost).
+        #[test]
+        fn a_slice_keeps_the_fleets_books(
+            steps in proptest::collection::vec((0..4u8, 0..60u32), 1..100)
+        ) {
+            let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
+            b.report();
+            let mut outstanding = None;
+            let (mut lent, mut earned, mut paid) = (0i64, 0i64, 0i64);
+            for (what, n) in steps {
+                match what {
+                    0 => {
+                        if let Some(cost) = b.withdraw(secs(0), n % 2 == 0) {
+                            paid += i64::from(cost);
+                        }
+                    }
+                    1 => {
+                        let before = i64::from(b.tokens);
+                        b.deposit(if n % 2 == 0 { None } else { Some(5) });
+                        earned += i64::from(b.tokens) - before;
+                    }
+                    // A renewal goes out (one at a time)...
+                    2 => {
+                        if outstanding.is_none() {
+                            outstanding = Some(b.report());
+                        }
+                    }
+                    // ...and the store's answer comes back: it took what
+                    // was reported held and lends `n`.
+                    _ => {
+                        if let Some(told) = outstanding.take() {
+                            lent += i64::from(n) - told.returned();
+                            b.take_slice(n, told, secs(0));
+                        }
+                    }
+                }
+                // What the member owes, told in a renewal still out or not.
+                let owed = i64::from(b.slice.map_or(0, |s| s.owed))
+                    + outstanding.map_or(0, |t: SliceReport| i64::from(t.owed));
+                proptest::prop_assert_eq!(i64::from(b.tokens) - owed, lent + earned - paid);
+            }
+        }
     }
 }
