@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::PolicyError;
+use crate::policy::error::PolicyError;
 
 // The per-call RNG jitter draws from (fastrand's wyrand, 8 bytes of state),
 // seeded by the caller: nothing here touches a global RNG.

@@ -3,26 +3,9 @@
 
 use core::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// When the breaker opens and how it recovers.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BreakerSpec {
-    /// Open when failures exceed this fraction of the outcomes in the
-    /// window (0 < ratio <= 1)...
-    pub failure_ratio: f64,
-    /// ...counted over this window...
-    #[serde(with = "humantime_serde")]
-    pub window: Duration,
-    /// ...once it holds at least this many outcomes.
-    pub min_outcomes: u32,
-    /// How long it stays open.
-    #[serde(with = "humantime_serde")]
-    pub break_for: Duration,
-    /// How many sends it lets through half-open; all must succeed to close.
-    pub probes: u32,
-}
+use crate::policy::BreakerSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {

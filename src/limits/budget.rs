@@ -3,50 +3,9 @@
 
 use core::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// How the budget is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum BudgetSpec {
-    /// The AWS SDKs' "standard" retry quota: a retry costs `retry_cost`
-    /// (`timeout_cost` after a timeout); a success refunds what its last
-    /// retry cost, or adds `success_credit` when it needed none; the quota
-    /// never exceeds `capacity`.
-    Quota {
-        /// Tokens when full (AWS: 500).
-        capacity: u32,
-        /// Cost of a retry (AWS: 5).
-        retry_cost: u32,
-        /// Cost of a retry after a timeout (AWS: 10).
-        timeout_cost: u32,
-        /// Added by a success that needed no retry (AWS: 1).
-        success_credit: u32,
-    },
-    /// Retries at most `basis_points` / 10,000 of the requests made in the
-    /// last `window`, plus `min_per_second` retries per second of it. In
-    /// basis points so that a fractional percentage (12.5 % = 1250) is
-    /// exact.
-    Percentage {
-        /// Allowed retries per 10,000 requests.
-        basis_points: u32,
-        /// The window requests and retries are counted over.
-        #[serde(with = "humantime_serde")]
-        window: Duration,
-        /// Retries always allowed per second of window.
-        min_per_second: u32,
-    },
-}
-
-impl BudgetSpec {
-    /// The AWS SDKs' standard-mode quota.
-    pub const AWS_STANDARD: Self = Self::Quota {
-        capacity: 500,
-        retry_cost: 5,
-        timeout_cost: 10,
-        success_credit: 1,
-    };
-}
+use crate::policy::BudgetSpec;
 
 const SLOTS: usize = 10;
 
@@ -114,6 +73,7 @@ pub(crate) struct SliceReport {
 impl SliceReport {
     /// What the report hands back to the fleet: what the slice held less
     /// what it owed (below zero: the fleet pays the difference).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn returned(&self) -> i64 {
         i64::from(self.held) - i64::from(self.owed)
     }

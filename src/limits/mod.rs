@@ -35,10 +35,11 @@ mod tracker;
 
 use core::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-pub use breaker::{BreakerSpec, BreakerState};
-pub use budget::{BudgetSpec, BudgetState};
+pub use crate::policy::{BreakerSpec, BudgetSpec, LimitsSpec};
+pub use breaker::BreakerState;
+pub use budget::BudgetState;
 
 use breaker::CircuitBreaker;
 pub(crate) use breaker::Health;
@@ -53,45 +54,6 @@ pub(crate) use shared::{StoreAnswer, StoreReport};
 use crate::headers::RateLimit;
 use crate::outcome::Clock;
 use crate::policy::Policy;
-
-/// The policy's knobs for cross-call limits.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitsSpec {
-    /// Pace sends by the rate-limit tracker (wait out an exhausted window,
-    /// spread a critical one).
-    pub pacing: bool,
-    /// Up to this much random extra wait after an exhausted window resets,
-    /// so that waiting clients do not all return at the same instant.
-    #[serde(with = "humantime_serde")]
-    pub reset_jitter: Duration,
-    /// The retry budget, if any.
-    pub budget: Option<BudgetSpec>,
-    /// The circuit breaker, if any (off by default).
-    pub breaker: Option<BreakerSpec>,
-    /// Charge the budget for rate-limit waits that do not count as retries
-    /// ([`RateLimitRule::counts_as_retry`](crate::RateLimitRule) false).
-    /// Off by default: a retry is what the policy counts as one.
-    pub charge_uncounted_waits: bool,
-    /// A send admitted or a half-open probe let through that has not
-    /// reported after this long is forgotten (its call vanished without
-    /// [`Call::abandon`](crate::Call::abandon)). Must be above zero.
-    #[serde(with = "humantime_serde")]
-    pub stale_after: Duration,
-}
-
-impl Default for LimitsSpec {
-    fn default() -> Self {
-        Self {
-            pacing: true,
-            reset_jitter: Duration::from_secs(1),
-            budget: None,
-            breaker: None,
-            charge_uncounted_waits: false,
-            stale_after: Duration::from_secs(60),
-        }
-    }
-}
 
 /// Everything calls to one API share: what the rate-limit headers said, the
 /// retry budget and the circuit breaker.
