@@ -17,10 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use steadfast::{Clock, Limits};
 
-// The cycle is shared with examples/step_loop.rs (instruction counts);
-// this bench uses one of its loops.
+// The cycle is shared with benches/decision.rs (which counts its
+// instructions too); this bench uses one of its loops.
 #[allow(dead_code)]
-#[path = "../examples/support/loops.rs"]
+#[path = "support/loops.rs"]
 mod loops;
 
 /// Runs `per_thread` iterations of `f` on each of `threads` threads at

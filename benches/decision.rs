@@ -11,14 +11,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use fastrand::Rng;
 use steadfast::{Jitter, Policy, PressureThresholds, Schedule};
 
-// The measured bodies, shared with examples/step_loop.rs (instruction counts)
-// and benches/contention.rs, which uses one this bench does not.
-#[allow(dead_code)]
-#[path = "../examples/support/loops.rs"]
+// The measured bodies, shared with benches/contention.rs.
+#[path = "support/loops.rs"]
 mod loops;
 
 fn decision_step(c: &mut Criterion) {
@@ -126,4 +124,95 @@ criterion_group!(
     next_delay,
     retry_after_date
 );
-criterion_main!(benches);
+
+/// `STEADFAST_LOOP=NAME:ITERATIONS` runs one loop bare instead of the
+/// benchmarks, for `benches/instructions.sh` to count under callgrind: the
+/// very machine code criterion times, in the same binary.
+fn main() {
+    if let Ok(spec) = std::env::var("STEADFAST_LOOP") {
+        let (what, n) = spec.split_once(':').unwrap_or((spec.as_str(), "100000"));
+        let Ok(n) = n.parse::<u64>() else {
+            eprintln!("STEADFAST_LOOP=NAME:ITERATIONS, got {spec:?}");
+            std::process::exit(2);
+        };
+        return bare(what, n);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
+fn bare(what: &str, n: u64) {
+    match what {
+        "step" => {
+            let policy = loops::endless_policy();
+            let mut call = loops::endless_call(&policy);
+            let mut clock = loops::start();
+            for _ in 0..n {
+                black_box(loops::decision_step(&mut call, &mut clock));
+            }
+        }
+        "baseline" => {
+            let mut state = loops::Baseline::new();
+            for _ in 0..n {
+                black_box(loops::baseline_step(
+                    &mut state,
+                    black_box(503),
+                    black_box(&loops::RETRY_AFTER),
+                ));
+            }
+        }
+        "reqwest-retry" => {
+            let mut state = loops::ReqwestRetry::new();
+            for _ in 0..n {
+                black_box(loops::reqwest_retry_step(&mut state));
+            }
+        }
+        "cycle" => {
+            let policy = loops::limited_policy();
+            let mut limits = steadfast::Limits::new(&policy);
+            let mut clock = loops::start();
+            let mut server = loops::Server::new();
+            for _ in 0..n {
+                let action = loops::request_cycle(&policy, &mut limits, &mut clock, &mut server);
+                assert!(action.is_final(), "{action:?}");
+            }
+        }
+        "admission" => {
+            let policy = loops::limited_policy();
+            let limits = std::sync::Mutex::new(steadfast::Limits::new(&policy));
+            let mut clock = loops::start();
+            for _ in 0..n {
+                clock = clock.advanced(std::time::Duration::from_millis(10));
+                let action = loops::admission_cycle(&policy, &limits, clock);
+                assert!(action.is_final(), "{action:?}");
+            }
+        }
+        "call" => {
+            let policy = steadfast::Policy::seed_guide();
+            for _ in 0..n {
+                black_box(loops::whole_call(&policy));
+            }
+        }
+        "backon" => {
+            let builder = loops::backon_builder();
+            for _ in 0..n {
+                loops::backon_four_delays(&builder);
+            }
+        }
+        "date" => {
+            let thresholds = PressureThresholds::default();
+            for _ in 0..n {
+                black_box(loops::date_through_steadfast(&thresholds));
+            }
+        }
+        "httpdate" => {
+            for _ in 0..n {
+                black_box(loops::date_alone());
+            }
+        }
+        other => {
+            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, backon, date or httpdate");
+            std::process::exit(2);
+        }
+    }
+}

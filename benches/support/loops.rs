@@ -1,8 +1,8 @@
-//! The work the decision bench times (`benches/decision.rs`) and
-//! `examples/step_loop.rs` counts instructions of: one definition, so both
-//! measure the same thing. Each loop body is a function of its own
-//! (`inline(never)`), so that what one loop inlines cannot change with the
-//! others around it.
+//! The work the decision and contention benches time, and
+//! `benches/instructions.sh` counts instructions of in the decision bench's
+//! own binary (`STEADFAST_LOOP=NAME:N`). Each loop body is a function of its
+//! own (`inline(never)`), so that what one loop inlines cannot change with
+//! the others around it.
 
 use std::hint::black_box;
 use std::time::Duration;
