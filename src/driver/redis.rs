@@ -486,31 +486,32 @@ impl RedisLimits {
             return;
         };
         let sent = super::now();
+        // The connection is put back only after an answer: one that failed
+        // or timed out is not trusted again.
         let answer = tokio::time::timeout(self.round_trip_timeout, async {
-            if conn.is_none() {
-                let config = AsyncConnectionConfig::new()
-                    .set_response_timeout(Some(self.round_trip_timeout))
-                    .set_connection_timeout(Some(self.round_trip_timeout));
-                *conn = Some(
+            let mut c = match conn.take() {
+                Some(c) => c,
+                None => {
+                    let config = AsyncConnectionConfig::new()
+                        .set_response_timeout(Some(self.round_trip_timeout))
+                        .set_connection_timeout(Some(self.round_trip_timeout));
                     self.client
                         .get_multiplexed_async_connection_with_config(&config)
-                        .await?,
-                );
-            }
-            match conn.as_mut() {
-                Some(c) => self.invocation(&report).invoke_async::<Answer>(c).await,
-                None => unreachable!("connected above"),
-            }
+                        .await?
+                }
+            };
+            let answer = self
+                .invocation(&report)
+                .invoke_async::<Answer>(&mut c)
+                .await?;
+            *conn = Some(c);
+            Ok::<_, redis::RedisError>(answer)
         })
         .await;
         let answer = match answer {
             Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err("no answer within the round-trip timeout".to_owned()),
         };
-        if answer.is_err() {
-            // A connection that failed once is not trusted again.
-            *conn = None;
-        }
         self.end(answer, &report, sent);
     }
 
@@ -529,23 +530,22 @@ impl RedisLimits {
             return;
         };
         let sent = super::now();
+        // As above: the connection goes back only after an answer.
         let answer = (|| {
-            if conn.is_none() {
-                let timeout = self.round_trip_timeout;
-                let c = self.client.get_connection_with_timeout(timeout)?;
-                c.set_read_timeout(Some(timeout))?;
-                c.set_write_timeout(Some(timeout))?;
-                *conn = Some(c);
-            }
-            match conn.as_mut() {
-                Some(c) => self.invocation(&report).invoke::<Answer>(c),
-                None => unreachable!("connected above"),
-            }
+            let mut c = match conn.take() {
+                Some(c) => c,
+                None => {
+                    let timeout = self.round_trip_timeout;
+                    let c = self.client.get_connection_with_timeout(timeout)?;
+                    c.set_read_timeout(Some(timeout))?;
+                    c.set_write_timeout(Some(timeout))?;
+                    c
+                }
+            };
+            let answer = self.invocation(&report).invoke::<Answer>(&mut c)?;
+            *conn = Some(c);
+            Ok::<_, redis::RedisError>(answer)
         })();
-        if answer.is_err() {
-            // A connection that failed once is not trusted again.
-            *conn = None;
-        }
         self.end(answer.map_err(|e| e.to_string()), &report, sent);
     }
 
