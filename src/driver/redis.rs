@@ -485,6 +485,13 @@ impl RedisLimits {
         let Some(report) = self.begin() else {
             return;
         };
+        let call = self.invocation(&report);
+        // Dropped before the answer is taken in (the call was cancelled),
+        // this gives the report's news back to the limits.
+        let mut unanswered = Unanswered {
+            fleet: self,
+            report: Some(report),
+        };
         let sent = super::now();
         // The connection is put back only after an answer: one that failed
         // or timed out is not trusted again.
@@ -500,10 +507,7 @@ impl RedisLimits {
                         .await?
                 }
             };
-            let answer = self
-                .invocation(&report)
-                .invoke_async::<Answer>(&mut c)
-                .await?;
+            let answer = call.invoke_async::<Answer>(&mut c).await?;
             *conn = Some(c);
             Ok::<_, redis::RedisError>(answer)
         })
@@ -512,7 +516,9 @@ impl RedisLimits {
             Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err("no answer within the round-trip timeout".to_owned()),
         };
-        self.end(answer, &report, sent);
+        if let Some(report) = unanswered.report.take() {
+            self.end(answer, &report, sent);
+        }
     }
 
     /// [`prepare`](Self::prepare) for the blocking driver: the same renewal
@@ -625,6 +631,20 @@ impl RedisLimits {
             _ => call.arg("-"),
         };
         call
+    }
+}
+
+/// A renewal on its way; see [`RedisLimits::prepare`].
+struct Unanswered<'a> {
+    fleet: &'a RedisLimits,
+    report: Option<StoreReport>,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(report) = self.report.take() {
+            self.fleet.lock().unreport(&report);
+        }
     }
 }
 

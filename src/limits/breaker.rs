@@ -170,6 +170,17 @@ impl CircuitBreaker {
         }
     }
 
+    /// A report the store never received: its news is told again next time.
+    pub(crate) fn unreport(&mut self, told: &BreakerReport) {
+        if let Some(f) = self.fleet.as_mut() {
+            f.ok = f.ok.saturating_add(told.ok);
+            f.failed = f.failed.saturating_add(told.failed);
+            f.probes_ok = f.probes_ok.saturating_add(told.probes_ok);
+            f.probes_failed = f.probes_failed.saturating_add(told.probes_failed);
+            f.probes_released = f.probes_released.saturating_add(told.probes_released);
+        }
+    }
+
     /// Takes the store's verdict on the fleet's breaker at `now`.
     pub(crate) fn follow(&mut self, verdict: Verdict, now: Duration) {
         self.tick(now);

@@ -140,6 +140,15 @@ impl RetryBudget {
         }
     }
 
+    /// A report the store never received: what it owed and the requests
+    /// it counted are told again next time (what it held never left).
+    pub(crate) fn unreport(&mut self, told: SliceReport) {
+        if let Some(slice) = self.slice.as_mut() {
+            slice.owed = slice.owed.saturating_add(told.owed);
+            slice.requests = slice.requests.saturating_add(told.requests);
+        }
+    }
+
     /// The store's answer to `report`: the slice now holds `granted`, plus
     /// whatever changed here since the report (retries paid, successes
     /// credited). When that cannot pay for one retry, the store is left

@@ -61,6 +61,19 @@ impl Limits {
         }
     }
 
+    /// `report` never reached the store (the renewal was cancelled on its
+    /// way): what it told (failures, probe verdicts, probes given back, a
+    /// budget debt, requests) is told with the next renewal instead of
+    /// lost. Its reading is not put back: the next response brings another.
+    pub(crate) fn unreport(&mut self, report: &StoreReport) {
+        if let (Some(budget), Some(told)) = (self.budget.as_mut(), report.budget) {
+            budget.unreport(told);
+        }
+        if let (Some(breaker), Some(told)) = (self.breaker.as_mut(), report.breaker.as_ref()) {
+            breaker.unreport(told);
+        }
+    }
+
     /// Takes in the store's `answer` to `report` at `now`.
     pub(crate) fn settle(&mut self, answer: StoreAnswer, report: &StoreReport, now: Duration) {
         self.tracker.lease(answer.grant, answer.ends, now);
@@ -84,5 +97,53 @@ impl Limits {
         if let Some(b) = self.breaker.as_mut() {
             b.leave_fleet();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use crate::limits::{BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec};
+    use crate::policy::{Policy, PolicySpec};
+
+    #[test]
+    fn a_report_that_never_arrived_is_told_again() {
+        let policy = Policy::new(PolicySpec {
+            limits: LimitsSpec {
+                budget: Some(BudgetSpec::Percentage {
+                    basis_points: 1000,
+                    window: Duration::from_secs(10),
+                    min_per_second: 0,
+                }),
+                breaker: Some(BreakerSpec {
+                    failure_ratio: 0.5,
+                    window: Duration::from_secs(10),
+                    min_outcomes: 4,
+                    break_for: Duration::from_secs(30),
+                    probes: 1,
+                }),
+                ..LimitsSpec::default()
+            },
+            ..PolicySpec::default()
+        })
+        .unwrap();
+        let mut limits = Limits::new(&policy);
+        let now = Duration::from_secs(1);
+        limits.report(now);
+        let mut rng = fastrand::Rng::with_seed(1);
+        let spec = policy.spec().limits;
+        for health in [Health::Failed, Health::Ok] {
+            let mut grant = Grant::default();
+            limits.admit(&mut grant, now, true, &spec, &mut rng);
+            limits.landed(&mut grant, None, health, now);
+        }
+        let lost = limits.report(now);
+        assert_eq!(lost.breaker.map(|b| (b.ok, b.failed)), Some((1, 1)));
+        assert_eq!(lost.budget.map(|b| b.requests), Some(2));
+        limits.unreport(&lost);
+        let again = limits.report(now);
+        assert_eq!(again.breaker, lost.breaker);
+        assert_eq!(again.budget, lost.budget);
     }
 }
