@@ -77,7 +77,7 @@ impl<P: Borrow<Policy>> Call<P> {
         let mut verdict = self.decide(outcome, clock);
         let now = self.now;
         if let Some(health) = verdict.health {
-            let reading = verdict.hints.rate_limit;
+            let reading = self.last.rate_limit;
             limits.landed(&mut self.grant, reading.as_ref(), health, now);
         }
         if verdict.charge && !limits.charge(&mut self.grant, now, verdict.after_timeout) {

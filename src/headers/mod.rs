@@ -173,13 +173,31 @@ fn word(name: &[u8], at: usize) -> u64 {
 /// Reads every hint in `headers`, with `unix_now` the wall clock (for dates
 /// and epoch resets) and `thresholds` for the pressure.
 pub fn read(headers: &dyn Headers, unix_now: Duration, thresholds: &PressureThresholds) -> Hints {
+    let mut rate_limit = None;
+    let (retry_after, notes) = read_into(headers, unix_now, thresholds, &mut rate_limit);
+    Hints {
+        retry_after,
+        rate_limit,
+        notes,
+    }
+}
+
+/// [`read`], the rate-limit reading written where the caller keeps it (a
+/// call's event) instead of copied there: the `Retry-After` wait and the
+/// notes come back.
+pub(crate) fn read_into(
+    headers: &dyn Headers,
+    unix_now: Duration,
+    thresholds: &PressureThresholds,
+    rate_limit: &mut Option<RateLimit>,
+) -> (Option<Duration>, HintNotes) {
     let mut reader = Reader::new(unix_now);
     headers.for_each_header(&mut |name, value| {
         if let Some(f) = field(name) {
             reader.apply(f, value);
         }
     });
-    reader.finish(thresholds)
+    reader.finish(thresholds, rate_limit)
 }
 
 /// Hints accumulated value by value.
@@ -225,15 +243,16 @@ impl Reader {
         }
     }
 
-    fn finish(mut self, thresholds: &PressureThresholds) -> Hints {
+    fn finish(
+        mut self,
+        thresholds: &PressureThresholds,
+        rate_limit: &mut Option<RateLimit>,
+    ) -> (Option<Duration>, HintNotes) {
         if self.retry_after_seen > 1 {
             self.notes |= HintNotes::RETRY_AFTER_REPEATED;
         }
-        Hints {
-            retry_after: self.retry_after,
-            rate_limit: self.acc.and_then(|acc| acc.finish(thresholds)),
-            notes: self.notes,
-        }
+        *rate_limit = self.acc.and_then(|acc| acc.finish(thresholds));
+        (self.retry_after, self.notes)
     }
 }
 
