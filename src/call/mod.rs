@@ -486,6 +486,7 @@ impl<P: Borrow<Policy>> Call<P> {
     }
 
     /// A server-given wait, cut to the policy's cap and raised to its floor.
+    #[inline(always)]
     fn bounded_server_wait(&self, wait: Duration, notes: &mut HintNotes) -> Duration {
         let floor = self.spec().min_server_wait;
         match self.capped(wait, notes) {
@@ -499,6 +500,7 @@ impl<P: Borrow<Policy>> Call<P> {
 
     /// A wait the server set, directly or through the limits, cut to the
     /// policy's cap: no header can park a call for longer.
+    #[inline(always)]
     fn capped(&self, wait: Duration, notes: &mut HintNotes) -> Duration {
         let cap = self.spec().retry_after_cap;
         if wait > cap {
@@ -521,13 +523,10 @@ impl<P: Borrow<Policy>> Call<P> {
         }
         // Measured when the failure arrives; the wait itself may run past.
         let failure = basis != Basis::Immediate;
-        if failure
-            && self
-                .spec()
-                .max_retry_time
-                .is_some_and(|limit| self.elapsed() >= limit)
-        {
-            return v.give_up(Reason::RetryTimeExceeded);
+        if let (true, Some(limit)) = (failure, self.spec().max_retry_time) {
+            if self.elapsed() >= limit {
+                return v.give_up(Reason::RetryTimeExceeded);
+            }
         }
         v.next = self.after(wait);
         if v.next_is_resend() {
@@ -538,7 +537,7 @@ impl<P: Borrow<Policy>> Call<P> {
     }
 
     /// The next send, `wait` from now, unless that crosses the deadline.
-    #[inline]
+    #[inline(always)]
     fn after(&self, wait: Duration) -> Next {
         if self
             .spec()

@@ -251,7 +251,12 @@ impl Reader {
         if self.retry_after_seen > 1 {
             self.notes |= HintNotes::RETRY_AFTER_REPEATED;
         }
-        *rate_limit = self.acc.and_then(|acc| acc.finish(thresholds));
+        // Spelled out: `and_then` wrote every field of the reading even
+        // when there was none.
+        match self.acc {
+            Some(acc) => *rate_limit = acc.finish(thresholds),
+            None => *rate_limit = None,
+        }
         (self.retry_after, self.notes)
     }
 }
