@@ -4,7 +4,9 @@
 //! loopback API. Shared, the fleet retries no more than one budget allows,
 //! a breaker opened by one member's failures refuses the other member's
 //! calls before they are sent, and half-open the fleet sends one probe in
-//! all. The same runs with per-member limits are the baseline.
+//! all. The same runs with per-member limits are the baseline. A call
+//! cancelled while its renewal is on its way loses none of the news the
+//! renewal carried.
 
 mod support;
 
@@ -284,5 +286,149 @@ async fn a_dead_members_probe_comes_back_with_its_lease() {
         create(&policy, &b, &api, "b-late").await,
         Ok(()),
         "B probes"
+    );
+}
+
+/// Between the member and Redis: passes bytes both ways, or, stalled,
+/// swallows what the member sends, so a renewal is never run and never
+/// answered (the member's round trip hangs).
+struct StallingProxy {
+    url: String,
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StallingProxy {
+    fn start(redis: &RedisServer) -> Self {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", listener.local_addr().unwrap());
+        let target = redis
+            .url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
+        std::thread::spawn(move || {
+            for member in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let pump =
+                    |mut from: TcpStream, mut to: TcpStream, swallow: Option<Arc<AtomicBool>>| {
+                        std::thread::spawn(move || {
+                            let mut buf = [0u8; 4096];
+                            while let Ok(n @ 1..) = from.read(&mut buf) {
+                                if swallow.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                                    continue;
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    };
+                pump(
+                    member.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    Some(flag.clone()),
+                );
+                pump(server, member, None);
+            }
+        });
+        Self { url, stalled }
+    }
+
+    fn stall(&self, on: bool) {
+        self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A call cancelled while its renewal is on its way (Redis never saw it)
+/// gives the renewal's news back to the member's limits: the failure it
+/// carried reaches the fleet with the next renewal instead of being lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn news_of_a_cancelled_renewal_goes_with_the_next() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let proxy = Arc::new(StallingProxy::start(&redis));
+    // One send a call, a breaker that never opens: each 503 is one failure
+    // for the fleet to count, told as the call ends.
+    let spec = with_limits(LimitsSpec {
+        breaker: Some(BreakerSpec {
+            failure_ratio: 0.5,
+            window: Duration::from_secs(60),
+            min_outcomes: 1_000,
+            break_for: ms(300),
+            probes: 1,
+        }),
+        ..LimitsSpec::default()
+    })
+    .spec()
+    .clone();
+    let policy = Policy::new(PolicySpec {
+        max_retries: 0,
+        attempt_timeout: Some(Duration::from_secs(2)),
+        ..spec
+    })
+    .unwrap();
+    let fleet = Arc::new(RedisLimits::new(&proxy.url, "cancelled", &policy).unwrap());
+    let api = Arc::new(FakeApi::start());
+    api.random_faults(1, 1.0, vec![Fault::status(503)]);
+    let client = reqwest::Client::new();
+    // One create; `stall`: Redis stops hearing the member once it sends.
+    let create = |ext: &'static str, stall: bool| {
+        let (proxy, client, url) = (proxy.clone(), client.clone(), api.url("/contacts"));
+        let (policy, fleet) = (policy.clone(), fleet.clone());
+        async move {
+            let request = Request::new(Method::Post).with_idempotency_key();
+            let send = || {
+                proxy.stall(stall);
+                client
+                    .post(&url)
+                    .bearer_auth("tok-0")
+                    .body(contact_json(ext))
+                    .send()
+            };
+            retry_in_fleet(&policy, request, &fleet, send).await
+        }
+    };
+    let failed_in_redis = || {
+        let mut conn = redis::Client::open(redis.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let failed: Option<u32> = redis::cmd("HGET")
+            .arg("steadfast:cancelled:breaker")
+            .arg("failed")
+            .query(&mut conn)
+            .unwrap();
+        failed.unwrap_or(0)
+    };
+
+    // The call sends and fails; the renewal that tells it hangs, and the
+    // call is dropped before the round trip's own timeout (one second).
+    let cut = tokio::time::timeout(ms(400), create("c0", true)).await;
+    assert!(cut.is_err(), "cancelled mid-renewal");
+    assert_eq!(api.log().len(), 1, "its one send went out");
+    assert_eq!(failed_in_redis(), 0, "Redis never heard of the failure");
+    assert_eq!(
+        fleet.failures(),
+        0,
+        "a cancellation is not a failed round trip"
+    );
+
+    // The next call's renewals tell both failures.
+    proxy.stall(false);
+    assert!(create("c1", false).await.is_err());
+    assert_eq!(api.log().len(), 2);
+    assert_eq!(
+        failed_in_redis(),
+        2,
+        "the cancelled call's failure reached the fleet"
     );
 }
