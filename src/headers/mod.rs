@@ -230,6 +230,14 @@ impl Reader {
             }
             return;
         }
+        self.rate_limit(f, value);
+    }
+
+    // Out of line: the closure that runs on every header then saves fewer
+    // registers for the common headers (`Retry-After` and the rest).
+    #[inline(never)]
+    fn rate_limit(&mut self, f: Field, value: &[u8]) {
+        let notes = &mut self.notes;
         let acc = self.acc.get_or_insert_with(Acc::default);
         match f {
             Field::RetryAfter => {}
