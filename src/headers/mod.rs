@@ -205,7 +205,7 @@ struct Reader {
     unix_now: Duration,
     notes: HintNotes,
     retry_after: Option<Duration>,
-    retry_after_seen: u32,
+    retry_after_seen: bool,
     acc: Option<Acc>,
 }
 
@@ -215,7 +215,7 @@ impl Reader {
             unix_now,
             notes: HintNotes::empty(),
             retry_after: None,
-            retry_after_seen: 0,
+            retry_after_seen: false,
             acc: None,
         }
     }
@@ -223,7 +223,10 @@ impl Reader {
     fn apply(&mut self, f: Field, value: &[u8]) {
         let notes = &mut self.notes;
         if let Field::RetryAfter = f {
-            self.retry_after_seen = self.retry_after_seen.saturating_add(1);
+            if self.retry_after_seen {
+                *notes |= HintNotes::RETRY_AFTER_REPEATED;
+            }
+            self.retry_after_seen = true;
             match retry_after::parse(value, self.unix_now, notes) {
                 Some(w) => self.retry_after = Some(self.retry_after.map_or(w, |o| o.max(w))),
                 None => *notes |= HintNotes::RETRY_AFTER_INVALID,
@@ -252,13 +255,10 @@ impl Reader {
     }
 
     fn finish(
-        mut self,
+        self,
         thresholds: &PressureThresholds,
         rate_limit: &mut Option<RateLimit>,
     ) -> (Option<Duration>, HintNotes) {
-        if self.retry_after_seen > 1 {
-            self.notes |= HintNotes::RETRY_AFTER_REPEATED;
-        }
         // Spelled out: `and_then` wrote every field of the reading even
         // when there was none.
         match self.acc {
