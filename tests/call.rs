@@ -87,6 +87,26 @@ fn a_clock_going_backwards_never_lengthens_a_wait() {
     );
 }
 
+/// A monotonic clock a second before the end of `Duration`: the 3 s wait
+/// cannot end in time, so it is what is left of time, in the event and at
+/// every poll, and the clock reaching the end sends.
+#[test]
+fn a_wait_past_the_end_of_time_is_what_is_left_of_it() {
+    let p = Policy::new(steadfast::PolicySpec {
+        deadline: None,
+        ..Policy::seed_guide().spec().clone()
+    })
+    .unwrap();
+    let late = Clock::new(Duration::MAX - secs(1), START.unix);
+    let mut call = Call::new(&p, GET, late, SEED);
+    let event = *call.observe(Outcome::status(503), late).unwrap();
+    assert_eq!(event.action, Action::Sleep(secs(1)));
+    assert_eq!(call.poll(late), Action::Sleep(secs(1)));
+    let nearly = Clock::new(Duration::MAX - Duration::from_millis(1), START.unix);
+    assert_eq!(call.poll(nearly), Action::Sleep(Duration::from_millis(1)));
+    let end = Clock::new(Duration::MAX, START.unix);
+    assert_eq!(call.poll(end), Action::Send { attempt: 2 });
+}
 #[test]
 fn outcomes_that_answer_nothing_are_refused_and_change_nothing() {
     let p = Policy::seed_guide();

@@ -287,7 +287,7 @@ impl<P: Borrow<Policy>> Call<P> {
         // `observed` and `rate_limit` were written by `decide`.
         self.last.attempt = attempt;
         self.last.elapsed = self.elapsed();
-        self.last.action = self.action();
+        self.last.action = self.decided();
         self.last.basis = v.basis;
         self.last.notes = v.notes;
         &self.last
@@ -340,6 +340,16 @@ impl<P: Borrow<Policy>> Call<P> {
 
     fn tick(&mut self, clock: Clock) {
         self.now = self.now.max(clock.mono);
+    }
+
+    /// [`action`](Self::action) at the clock its `next` was decided at:
+    /// a sleep is still whole.
+    #[inline(always)]
+    fn decided(&self) -> Action {
+        match self.next {
+            Next::Sleep { len, .. } => Action::Sleep(len),
+            _ => self.action(),
+        }
     }
 
     #[inline(always)]
@@ -548,9 +558,15 @@ impl<P: Borrow<Policy>> Call<P> {
         } else if wait.is_zero() {
             Next::Send
         } else {
-            Next::Sleep {
-                until: self.now.saturating_add(wait),
-                len: wait,
+            // `len` is exactly `until - now`, so the action just decided
+            // needs no subtraction (`decided`); near the end of time the
+            // wait is what is left of it.
+            match self.now.checked_add(wait) {
+                Some(until) => Next::Sleep { until, len: wait },
+                None => Next::Sleep {
+                    until: Duration::MAX,
+                    len: Duration::MAX - self.now,
+                },
             }
         }
     }
