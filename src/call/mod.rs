@@ -565,7 +565,7 @@ impl<P: Borrow<Policy>> Call<P> {
                 Some(until) => Next::Sleep { until, len: wait },
                 None => Next::Sleep {
                     until: Duration::MAX,
-                    len: Duration::MAX - self.now,
+                    len: Duration::MAX.saturating_sub(self.now),
                 },
             }
         }
