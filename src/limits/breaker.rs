@@ -10,7 +10,9 @@ use crate::policy::BreakerSpec;
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
     Closed {
-        since: Duration,
+        /// When the counting window ends (its start plus the spec's
+        /// window, kept so that every admission compares, not subtracts).
+        ends: Duration,
         ok: u32,
         failed: u32,
     },
@@ -121,7 +123,7 @@ impl CircuitBreaker {
         Self {
             spec,
             state: State::Closed {
-                since: Duration::ZERO,
+                ends: spec.window,
                 ok: 0,
                 failed: 0,
             },
@@ -190,7 +192,7 @@ impl CircuitBreaker {
                 f.granted = 0;
                 if !matches!(self.state, State::Closed { .. }) {
                     self.state = State::Closed {
-                        since: now,
+                        ends: now.saturating_add(self.spec.window),
                         ok: 0,
                         failed: 0,
                     };
@@ -233,7 +235,7 @@ impl CircuitBreaker {
     pub(crate) fn reset(&mut self) {
         self.trips = self.trips.wrapping_add(1);
         self.state = State::Closed {
-            since: Duration::ZERO,
+            ends: self.spec.window,
             ok: 0,
             failed: 0,
         };
@@ -269,9 +271,9 @@ impl CircuitBreaker {
                     f.granted = 0;
                 }
             }
-            State::Closed { since, .. } if now.saturating_sub(*since) > self.spec.window => {
+            State::Closed { ends, .. } if now > *ends => {
                 self.state = State::Closed {
-                    since: now,
+                    ends: now.saturating_add(self.spec.window),
                     ok: 0,
                     failed: 0,
                 };
@@ -361,7 +363,7 @@ impl CircuitBreaker {
                 *succeeded = succeeded.saturating_add(1);
                 if *succeeded >= self.spec.probes {
                     self.state = State::Closed {
-                        since: now,
+                        ends: now.saturating_add(self.spec.window),
                         ok: 0,
                         failed: 0,
                     };
