@@ -77,8 +77,8 @@ impl<P: Borrow<Policy>> Call<P> {
         let mut verdict = self.decide(outcome, clock);
         let now = self.now;
         if let Some(health) = verdict.health {
-            let reading = self.last.rate_limit;
-            limits.landed(&mut self.grant, reading.as_ref(), health, now);
+            let reading = self.last.rate_limit.as_ref();
+            limits.landed(&mut self.grant, reading, health, now);
         }
         if verdict.charge && !limits.charge(&mut self.grant, now, verdict.after_timeout) {
             verdict.give_up(Reason::BudgetExhausted);
