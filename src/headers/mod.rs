@@ -237,7 +237,8 @@ impl Reader {
     }
 
     // Out of line: the closure that runs on every header then saves fewer
-    // registers for the common headers (`Retry-After` and the rest).
+    // registers for the headers most responses carry (`Retry-After`, and
+    // the many that no rule reads).
     #[inline(never)]
     fn rate_limit(&mut self, f: Field, value: &[u8]) {
         let notes = &mut self.notes;
