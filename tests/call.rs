@@ -186,6 +186,38 @@ fn counters_follow_the_call() {
     assert_eq!(call.request(), &GET);
 }
 
+/// An event carries the rate-limit reading of its own outcome only: after a
+/// response that had one, a network error, a refresh result and a response
+/// without such headers each record none.
+#[test]
+fn an_event_never_carries_an_earlier_responses_reading() {
+    const READING: [(&str, &str); 3] = [
+        ("RateLimit-Limit", "100"),
+        ("RateLimit-Remaining", "0"),
+        ("RateLimit-Reset", "2"),
+    ];
+    let p = Policy::seed_guide();
+    let mut clock = START;
+    let mut call = Call::new(&p, GET, clock, SEED);
+    let mut step = |outcome: Outcome<'_>| {
+        let event = *call.observe(outcome, clock).unwrap();
+        if let Action::Sleep(d) = call.poll(clock) {
+            clock = clock.advanced(d);
+            call.poll(clock);
+        }
+        event.rate_limit
+    };
+    assert!(step(Outcome::response(429, &READING)).is_some());
+    assert_eq!(
+        step(Outcome::Network(NetworkError::ConnectionRefused)),
+        None
+    );
+    assert!(step(Outcome::response(401, &READING)).is_some());
+    assert_eq!(step(Outcome::Refresh(Refresh::Refreshed)), None);
+    assert!(step(Outcome::response(503, &READING)).is_some());
+    assert_eq!(step(Outcome::status(503)), None);
+}
+
 const SECRET_HEADERS: [(&str, &str); 7] = [
     ("Authorization", "Bearer SECRET-token-1"),
     ("Proxy-Authorization", "Basic SECRET-2"),
