@@ -343,6 +343,28 @@ mod tests {
         assert_eq!(drained.withdraw(secs(0), false), None);
     }
 
+    /// Counts made within a slot after the one that moved the window land
+    /// in that slot, and leave the window with it, ten slots later.
+    #[test]
+    fn percentage_counts_leave_the_window_with_their_slot() {
+        let spec = BudgetSpec::Percentage {
+            basis_points: 10_000,
+            window: secs(10),
+            min_per_second: 0,
+        };
+        let mut b = RetryBudget::new(spec);
+        let ms = Duration::from_millis;
+        b.on_request(ms(3_000));
+        b.on_request(ms(3_500));
+        assert!(b.withdraw(ms(3_600), false).is_some());
+        let counts = |b: &mut RetryBudget, at| match b.state(at) {
+            BudgetState::Percentage { requests, retries } => (requests, retries),
+            BudgetState::Quota { .. } => unreachable!("a percentage"),
+        };
+        assert_eq!(counts(&mut b, ms(10_200)), (2, 1), "slot 3 is still in");
+        assert_eq!(counts(&mut b, ms(13_100)), (0, 0), "slot 3 is out");
+    }
+
     #[test]
     fn percentage_budget_is_exact_for_fractional_percentages() {
         // 12.5 % of 80 requests = exactly 10 retries, no minimum.
