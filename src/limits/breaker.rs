@@ -442,6 +442,32 @@ mod tests {
         )
     }
 
+    /// Closed, the breaker counts one window at a time: failures from a
+    /// window that is over (here 60 s) do not add to the next one's, also
+    /// after it closed again from half-open.
+    #[test]
+    fn outcomes_of_a_window_that_is_over_are_forgotten() {
+        let mut b = breaker();
+        let fail = |b: &mut CircuitBreaker, at: u64, n: usize| {
+            for _ in 0..n {
+                assert_eq!(b.admit(secs(at)), Ok(None));
+                b.record(secs(at), Health::Failed, None);
+            }
+        };
+        fail(&mut b, 1, 3);
+        fail(&mut b, 62, 1);
+        assert_eq!(b.state(secs(62)), BreakerState::Closed, "1 in this window");
+        fail(&mut b, 63, 3);
+        assert_eq!(b.admit(secs(63)), Err(secs(30)), "4 in this window");
+        let (p1, p2) = (b.admit(secs(93)).unwrap(), b.admit(secs(93)).unwrap());
+        b.record(secs(93), Health::Ok, p1);
+        b.record(secs(93), Health::Ok, p2);
+        assert_eq!(b.state(secs(93)), BreakerState::Closed);
+        fail(&mut b, 100, 3);
+        fail(&mut b, 154, 1);
+        assert_eq!(b.state(secs(154)), BreakerState::Closed, "1 since 153 s");
+    }
+
     #[test]
     fn opens_probes_and_closes() {
         let mut b = breaker();
