@@ -328,6 +328,17 @@ fn row_5xx_backs_off() {
             "{status} {headers:?}"
         );
     }
+    // The knob for other 5xx leaves the named rows alone.
+    let strict = policy(|s| s.other_server_errors = steadfast::Rule::GiveUp);
+    for (status, want) in [
+        (500, Action::Sleep(secs(3))),
+        (502, Action::Sleep(secs(3))),
+        (503, Action::Sleep(secs(3))),
+        (504, Action::Sleep(secs(9))),
+        (507, Action::GiveUp(Reason::NotRetryable { status: 507 })),
+    ] {
+        assert_eq!(after(&strict, POST, status, &[]), want, "{status}");
+    }
 }
 
 #[test]

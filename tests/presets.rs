@@ -340,6 +340,25 @@ fn aws_standard_retries_throttling_and_transient_codes() {
             "{status} {code}"
         );
     }
+    // The code is the named header's only: other headers, before or after
+    // it or without it, carry none.
+    let others = |code: &'static str| {
+        [
+            ("Content-Type", "ThrottlingException"),
+            ("x-amzn-ErrorType", code),
+            ("x-amzn-RequestId", "ThrottlingException"),
+        ]
+    };
+    assert_eq!(
+        after(&p, GET, 400, &others("ValidationException")),
+        Action::GiveUp(Reason::NotRetryable { status: 400 })
+    );
+    let unnamed = [("Content-Type", "ThrottlingException")];
+    assert_eq!(
+        after(&p, GET, 400, &unnamed),
+        Action::GiveUp(Reason::NotRetryable { status: 400 })
+    );
+    assert!(backs_off(after(&p, GET, 400, &others("SlowDown"))));
     // The body's code wins over the header's.
     let mut call = Call::new(&p, GET, START, SEED);
     let headers = [("x-amzn-ErrorType", "ValidationException")];
