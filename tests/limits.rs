@@ -395,3 +395,27 @@ fn a_snapshot_reads_without_changing_anything() {
         fresh
     });
 }
+
+/// A clone of a call holds nothing of what the limits granted the
+/// original: abandoning the clone gives nothing back, and the original's
+/// send stays counted until the original gives it back.
+#[test]
+fn a_cloned_call_holds_none_of_the_originals_grant() {
+    let policy = policy_with(LimitsSpec::default());
+    let mut limits = Limits::new(&policy);
+    let mut call = Call::new(&policy, GET, START, 1);
+    assert!(matches!(
+        call.poll_with(&mut limits, START),
+        Action::Send { .. }
+    ));
+    assert_eq!(limits.snapshot(START).in_flight, 1);
+    let mut copy = call.clone();
+    copy.abandon(&mut limits, START);
+    assert_eq!(
+        limits.snapshot(START).in_flight,
+        1,
+        "the clone gave nothing"
+    );
+    call.abandon(&mut limits, START);
+    assert_eq!(limits.snapshot(START).in_flight, 0);
+}
