@@ -171,8 +171,12 @@ fn counters_follow_the_call() {
     let p = Policy::seed_guide();
     let mut call = Call::new(&p, GET, START, SEED);
     assert_eq!((call.attempts(), call.retries()), (1, 0));
+    assert_eq!(call.last_event(), None, "nothing decided yet");
+    call.poll(START);
+    assert_eq!(call.last_event(), None, "a poll decides nothing");
     call.observe(Outcome::status(503), START).unwrap();
     assert_eq!((call.attempts(), call.retries()), (2, 1));
+    assert_eq!(call.last_event().map(|e| e.attempt), Some(1));
     call.poll(START.advanced(secs(3)));
     call.observe(Outcome::status(401), START.advanced(secs(3)))
         .unwrap();
