@@ -632,3 +632,84 @@ fn rate_limit_rule_default_matches_guide() {
     assert_eq!(r.default_wait, secs(60));
     assert!(r.use_reset && r.counts_as_retry && r.give_up_above.is_none());
 }
+
+/// The event's notes say what was odd about a server's wait, and only
+/// then: cut to the cap, raised to the floor (a wait exactly at either is
+/// not), ignored by the schedule; the policy's own default wait for a bare
+/// 429 is neither cut nor raised.
+#[test]
+fn notes_say_when_a_servers_wait_was_changed() {
+    use steadfast::HintNotes as N;
+    let p = policy(|s| {
+        s.retry_after_cap = secs(100);
+        s.min_server_wait = secs(5);
+        s.rate_limit.default_wait = Duration::from_millis(500);
+    });
+    let step = |p: &Policy, status: u16, headers: &[(&str, &str)]| {
+        let mut call = Call::new(p, GET, START, SEED);
+        let event = *call
+            .observe(Outcome::response(status, &headers.to_vec()), START)
+            .unwrap();
+        (event.action, event.notes)
+    };
+    let rows: &[(u16, &[(&str, &str)], Action, N)] = &[
+        (
+            503,
+            &[("Retry-After", "1000")],
+            Action::Sleep(secs(100)),
+            N::CAPPED,
+        ),
+        (
+            503,
+            &[("Retry-After", "100")],
+            Action::Sleep(secs(100)),
+            N::empty(),
+        ),
+        (
+            503,
+            &[("Retry-After", "1")],
+            Action::Sleep(secs(5)),
+            N::RAISED_TO_FLOOR,
+        ),
+        (
+            503,
+            &[("Retry-After", "5")],
+            Action::Sleep(secs(5)),
+            N::empty(),
+        ),
+        (
+            429,
+            &[("Retry-After", "1000")],
+            Action::Sleep(secs(100)),
+            N::CAPPED,
+        ),
+        (
+            429,
+            &[],
+            Action::Sleep(Duration::from_millis(500)),
+            N::empty(),
+        ),
+    ];
+    for &(status, headers, want, notes) in rows {
+        assert_eq!(
+            step(&p, status, headers),
+            (want, notes),
+            "{status} {headers:?}"
+        );
+    }
+    // The Genesys SDKs honour Retry-After for the first five retries only.
+    let genesys = Policy::genesys_sdk();
+    let mut call = Call::new(&genesys, GET, START, SEED);
+    let mut clock = START;
+    let mut ignored = Vec::new();
+    for _ in 0..7 {
+        let outcome = Outcome::response(503, &[("Retry-After", "2")]);
+        let event = *call.observe(outcome, clock).unwrap();
+        ignored.push(event.notes.contains(N::RETRY_AFTER_IGNORED));
+        if let Action::Sleep(d) = call.poll(clock) {
+            clock = clock.advanced(d);
+            call.poll(clock);
+        }
+    }
+    assert_eq!(ignored, [false, false, false, false, false, true, true]);
+}

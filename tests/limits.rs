@@ -137,6 +137,36 @@ fn an_open_breaker_fails_calls_at_once() {
     );
 }
 
+/// Network failures count for the breaker as the server's when they say
+/// it is struggling (refused before sending, timed out after): four of them
+/// open it. TLS failures say nothing of the server: they never do.
+#[test]
+fn network_failures_open_the_breaker_when_they_speak_of_the_server() {
+    let policy = policy_with(LimitsSpec {
+        breaker: Some(breaker_spec()),
+        ..LimitsSpec::default()
+    });
+    for (error, opens) in [
+        (NetworkError::ConnectionRefused, true),
+        (NetworkError::Timeout, true),
+        (NetworkError::Tls, false),
+    ] {
+        let mut limits = Limits::new(&policy);
+        for seed in 0..4 {
+            let mut call = Call::new(&policy, GET, START, seed);
+            call.poll_with(&mut limits, START);
+            call.observe_with(&mut limits, Outcome::Network(error), START)
+                .unwrap();
+        }
+        let mut call = Call::new(&policy, GET, START, 9);
+        let refused = matches!(
+            call.poll_with(&mut limits, START),
+            Action::GiveUp(Reason::CircuitOpen { .. })
+        );
+        assert_eq!(refused, opens, "{error:?}");
+    }
+}
+
 proptest! {
     // 1,000 cases, or more when PROPTEST_CASES asks for more (a long hunt).
     #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(1000)))]
