@@ -652,7 +652,8 @@ fn notes_say_when_a_servers_wait_was_changed() {
             .unwrap();
         (event.action, event.notes)
     };
-    let rows: &[(u16, &[(&str, &str)], Action, N)] = &[
+    type Row<'a> = (u16, &'a [(&'a str, &'a str)], Action, N);
+    let rows: &[Row] = &[
         (
             503,
             &[("Retry-After", "1000")],
