@@ -177,6 +177,10 @@ fn counters_follow_the_call() {
     call.observe(Outcome::status(503), START).unwrap();
     assert_eq!((call.attempts(), call.retries()), (2, 1));
     assert_eq!(call.last_event().map(|e| e.attempt), Some(1));
+    let debug = format!("{call:?}");
+    for part in ["Call", "request", "Sleep", "attempt: 2", "retries: 1"] {
+        assert!(debug.contains(part), "{part} in {debug}");
+    }
     call.poll(START.advanced(secs(3)));
     call.observe(Outcome::status(401), START.advanced(secs(3)))
         .unwrap();

@@ -137,6 +137,34 @@ fn an_open_breaker_fails_calls_at_once() {
     );
 }
 
+/// `reset` closes an open breaker (and forgets its counts) along with the
+/// rest of the limits.
+#[test]
+fn reset_closes_an_open_breaker() {
+    let policy = policy_with(LimitsSpec {
+        breaker: Some(breaker_spec()),
+        ..LimitsSpec::default()
+    });
+    let mut limits = Limits::new(&policy);
+    for seed in 0..4 {
+        let mut call = Call::new(&policy, GET, START, seed);
+        call.poll_with(&mut limits, START);
+        call.observe_with(&mut limits, Outcome::status(503), START)
+            .unwrap();
+    }
+    assert!(matches!(
+        limits.snapshot(START).breaker,
+        Some(BreakerState::Open { .. })
+    ));
+    limits.reset();
+    assert_eq!(limits.snapshot(START).breaker, Some(BreakerState::Closed));
+    let mut call = Call::new(&policy, GET, START, 9);
+    assert_eq!(
+        call.poll_with(&mut limits, START),
+        Action::Send { attempt: 1 }
+    );
+}
+
 /// Network failures count for the breaker as the server's when they say
 /// it is struggling (refused before sending, timed out after): four of them
 /// open it. TLS failures say nothing of the server: they never do.
