@@ -544,6 +544,68 @@ mod tests {
         assert_eq!(b.state(secs(30)), BreakerState::HalfOpen { probes_left: 2 });
     }
 
+    /// Each kind of news alone makes the store worth asking; half-open with
+    /// nothing granted, the store is asked again when it said to, and a
+    /// refused probe waits until then; a second half-open verdict in the
+    /// same spell adds to the grant; out of the fleet, the breaker is the
+    /// process's own again.
+    #[test]
+    fn shared_every_kind_of_news_and_the_stores_timing() {
+        let spell = |b: &mut CircuitBreaker, granted, at| {
+            b.follow(
+                Verdict::HalfOpen {
+                    granted,
+                    ask_in: secs(5),
+                },
+                at,
+            );
+        };
+        let half_open = |granted| {
+            let mut b = breaker();
+            b.report();
+            b.follow(Verdict::Open { for_: secs(10) }, secs(0));
+            spell(&mut b, granted, secs(10));
+            b
+        };
+        // A probe's success, a probe's failure, a probe given back (with a
+        // fourth probe still to take, none is wanted).
+        let mut b = half_open(4);
+        let (p1, p2, p3) = (b.admit(secs(10)), b.admit(secs(10)), b.admit(secs(10)));
+        let probe = |p: Result<Option<u32>, Duration>| p.unwrap();
+        assert!(!b.needs_store(secs(10)), "nothing to tell, nothing wanted");
+        b.record(secs(10), Health::Ok, probe(p1));
+        assert!(b.needs_store(secs(10)), "a probe's success");
+        assert_eq!(b.report().probes_ok, 1);
+        b.release(probe(p2).unwrap(), secs(10));
+        assert!(b.needs_store(secs(10)), "a probe given back");
+        assert_eq!(b.report().probes_released, 1);
+        b.record(secs(10), Health::Failed, probe(p3));
+        assert!(b.needs_store(secs(10)), "a probe's failure");
+        assert_eq!(b.report().probes_failed, 1);
+
+        // Nothing granted: ask again in 5 s, not before; refused until then.
+        let mut b = half_open(0);
+        assert!(!b.needs_store(secs(12)));
+        assert_eq!(b.admit(secs(12)), Err(secs(3)));
+        assert!(b.needs_store(secs(15)));
+        // Granted later in the same spell: it adds up, counts kept.
+        spell(&mut b, 1, secs(15));
+        let first = b.admit(secs(15)).unwrap();
+        spell(&mut b, 1, secs(16));
+        assert!(b.admit(secs(16)).unwrap().is_some(), "a second probe");
+        assert_eq!(first, Some(b.trips), "the same spell");
+
+        // Out of the fleet: its own counts open it, and no store is asked.
+        let mut b = breaker();
+        b.report();
+        b.leave_fleet();
+        for _ in 0..4 {
+            b.record(secs(1), Health::Failed, None);
+        }
+        assert!(!b.needs_store(secs(1)));
+        assert_eq!(b.admit(secs(1)), Err(secs(30)));
+    }
+
     #[test]
     fn shared_the_store_opens_and_closes_it_and_grants_the_probes() {
         let mut b = breaker();
