@@ -442,6 +442,25 @@ mod tests {
         )
     }
 
+    /// It opens when the failures are more than the ratio of enough
+    /// outcomes: a quarter of four does not, exactly half does not, three of
+    /// five does.
+    #[test]
+    fn opens_above_the_failure_ratio_only() {
+        let mut b = breaker();
+        for health in [Health::Ok, Health::Ok, Health::Ok, Health::Failed] {
+            b.record(secs(1), health, None);
+        }
+        assert_eq!(b.state(secs(1)), BreakerState::Closed, "1 of 4");
+        let mut b = breaker();
+        for health in [Health::Ok, Health::Ok, Health::Failed, Health::Failed] {
+            b.record(secs(1), health, None);
+        }
+        assert_eq!(b.state(secs(1)), BreakerState::Closed, "2 of 4");
+        b.record(secs(1), Health::Failed, None);
+        assert_eq!(b.admit(secs(1)), Err(secs(30)), "3 of 5");
+    }
+
     /// Closed, the breaker counts one window at a time: failures from a
     /// window that is over (here 60 s) do not add to the next one's, also
     /// after it closed again from half-open.
