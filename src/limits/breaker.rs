@@ -466,13 +466,18 @@ mod tests {
     /// after it closed again from half-open.
     #[test]
     fn outcomes_of_a_window_that_is_over_are_forgotten() {
-        let mut b = breaker();
         let fail = |b: &mut CircuitBreaker, at: u64, n: usize| {
             for _ in 0..n {
                 assert_eq!(b.admit(secs(at)), Ok(None));
                 b.record(secs(at), Health::Failed, None);
             }
         };
+        // The first window is [0 s, 60 s], its end included.
+        let mut b = breaker();
+        fail(&mut b, 1, 3);
+        fail(&mut b, 60, 1);
+        assert_eq!(b.admit(secs(60)), Err(secs(30)), "4 in the first window");
+        let mut b = breaker();
         fail(&mut b, 1, 3);
         fail(&mut b, 62, 1);
         assert_eq!(b.state(secs(62)), BreakerState::Closed, "1 in this window");
