@@ -357,12 +357,15 @@ mod tests {
         b.on_request(ms(3_000));
         b.on_request(ms(3_500));
         assert!(b.withdraw(ms(3_600), false).is_some());
+        // A slot's end is the next slot's start.
+        b.on_request(ms(4_000));
         let counts = |b: &mut RetryBudget, at| match b.state(at) {
             BudgetState::Percentage { requests, retries } => (requests, retries),
             BudgetState::Quota { .. } => unreachable!("a percentage"),
         };
-        assert_eq!(counts(&mut b, ms(10_200)), (2, 1), "slot 3 is still in");
-        assert_eq!(counts(&mut b, ms(13_100)), (0, 0), "slot 3 is out");
+        assert_eq!(counts(&mut b, ms(10_200)), (3, 1), "slot 3 is still in");
+        assert_eq!(counts(&mut b, ms(13_100)), (1, 0), "slot 3 is out");
+        assert_eq!(counts(&mut b, ms(14_000)), (0, 0), "slot 4 is out");
     }
 
     #[test]
@@ -404,6 +407,41 @@ mod tests {
                 .filter(|_| floor.withdraw(secs(5), false).is_some())
                 .count(),
             10
+        );
+    }
+
+    /// A slice that can pay exactly one more retry is not short; once that
+    /// retry is paid, it asks the store again at once.
+    #[test]
+    fn a_slice_paying_exactly_one_retry_is_not_short() {
+        let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
+        let first = b.report();
+        b.take_slice(10, first, secs(0));
+        assert!(!b.slice_short(secs(0)), "10 tokens pay a timeout's 10");
+        assert_eq!(b.withdraw(secs(0), true), Some(10));
+        assert!(b.slice_short(secs(0)), "spent: ask again at once");
+    }
+
+    /// `reset`: a quota full again, a percentage's counts gone.
+    #[test]
+    fn reset_forgets_what_was_spent_and_counted() {
+        let mut quota = RetryBudget::new(BudgetSpec::AWS_STANDARD);
+        assert!(quota.withdraw(secs(0), true).is_some());
+        quota.reset();
+        assert_eq!(tokens(&mut quota), 500);
+        let mut share = RetryBudget::new(BudgetSpec::Percentage {
+            basis_points: 10_000,
+            window: secs(10),
+            min_per_second: 0,
+        });
+        share.on_request(secs(1));
+        share.reset();
+        assert_eq!(
+            share.state(secs(1)),
+            BudgetState::Percentage {
+                requests: 0,
+                retries: 0
+            }
         );
     }
 
