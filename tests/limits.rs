@@ -165,6 +165,28 @@ fn reset_closes_an_open_breaker() {
     );
 }
 
+/// A send granted before `reset` is given back to nobody: it cannot take
+/// off a send granted after.
+#[test]
+fn a_grant_from_before_a_reset_takes_nothing_off_a_later_one() {
+    let policy = policy_with(LimitsSpec::default());
+    let mut limits = Limits::new(&policy);
+    let mut old = Call::new(&policy, GET, START, 1);
+    old.poll_with(&mut limits, START);
+    limits.reset();
+    let mut new = Call::new(&policy, GET, START, 2);
+    new.poll_with(&mut limits, START);
+    assert_eq!(limits.snapshot(START).in_flight, 1);
+    old.abandon(&mut limits, START);
+    assert_eq!(
+        limits.snapshot(START).in_flight,
+        1,
+        "the new send is still out"
+    );
+    new.abandon(&mut limits, START);
+    assert_eq!(limits.snapshot(START).in_flight, 0);
+}
+
 /// Network failures count for the breaker as the server's when they say
 /// it is struggling (refused before sending, timed out after): four of them
 /// open it. TLS failures say nothing of the server: they never do.
