@@ -90,6 +90,33 @@ fn calls_pace_before_sending_into_an_exhausted_window() {
     );
 }
 
+/// Calls waiting for an exhausted window wake spread over `reset_jitter`
+/// after its reset (the default: one second), not all at once.
+#[test]
+fn calls_paced_to_a_reset_wake_spread_over_the_jitter() {
+    let policy = policy_with(LimitsSpec::default());
+    let mut limits = Limits::new(&policy);
+    let headers = [
+        ("RateLimit-Remaining", "0"),
+        ("RateLimit-Limit", "100"),
+        ("RateLimit-Reset", "20"),
+    ];
+    after_exhausted_window(&policy, &mut limits, &headers);
+    let waits: std::collections::BTreeSet<Duration> = (10..30)
+        .map(
+            |seed| match Call::new(&policy, GET, START, seed).poll_with(&mut limits, START) {
+                Action::Sleep(d) => d,
+                other => panic!("paced, not {other:?}"),
+            },
+        )
+        .collect();
+    assert!(
+        waits.iter().all(|&d| (secs(20)..=secs(21)).contains(&d)),
+        "{waits:?}"
+    );
+    assert!(waits.len() > 10, "spread: {waits:?}");
+}
+
 #[test]
 fn an_empty_budget_gives_up_instead_of_sleeping() {
     let policy = policy_with(LimitsSpec {
