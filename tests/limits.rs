@@ -142,6 +142,16 @@ fn an_empty_budget_gives_up_instead_of_sleeping() {
     assert_eq!(ends[2], Action::GiveUp(Reason::BudgetExhausted));
 }
 
+/// Four calls, each sent once through `limits` and answered `outcome`
+/// (the breaker's minimum of outcomes in `breaker_spec`).
+fn four_calls_end_in(policy: &Policy, limits: &mut Limits, outcome: Outcome<'_>) {
+    for seed in 0..4 {
+        let mut call = Call::new(policy, GET, START, seed);
+        call.poll_with(limits, START);
+        call.observe_with(limits, outcome, START).unwrap();
+    }
+}
+
 #[test]
 fn an_open_breaker_fails_calls_at_once() {
     let policy = policy_with(LimitsSpec {
@@ -149,12 +159,7 @@ fn an_open_breaker_fails_calls_at_once() {
         ..LimitsSpec::default()
     });
     let mut limits = Limits::new(&policy);
-    for seed in 0..4 {
-        let mut call = Call::new(&policy, GET, START, seed);
-        call.poll_with(&mut limits, START);
-        call.observe_with(&mut limits, Outcome::status(503), START)
-            .unwrap();
-    }
+    four_calls_end_in(&policy, &mut limits, Outcome::status(503));
     let mut call = Call::new(&policy, GET, START, 9);
     assert_eq!(
         call.poll_with(&mut limits, START),
@@ -173,12 +178,7 @@ fn reset_closes_an_open_breaker() {
         ..LimitsSpec::default()
     });
     let mut limits = Limits::new(&policy);
-    for seed in 0..4 {
-        let mut call = Call::new(&policy, GET, START, seed);
-        call.poll_with(&mut limits, START);
-        call.observe_with(&mut limits, Outcome::status(503), START)
-            .unwrap();
-    }
+    four_calls_end_in(&policy, &mut limits, Outcome::status(503));
     assert!(matches!(
         limits.snapshot(START).breaker,
         Some(BreakerState::Open { .. })
@@ -229,12 +229,7 @@ fn network_failures_open_the_breaker_when_they_speak_of_the_server() {
         (NetworkError::Tls, false),
     ] {
         let mut limits = Limits::new(&policy);
-        for seed in 0..4 {
-            let mut call = Call::new(&policy, GET, START, seed);
-            call.poll_with(&mut limits, START);
-            call.observe_with(&mut limits, Outcome::Network(error), START)
-                .unwrap();
-        }
+        four_calls_end_in(&policy, &mut limits, Outcome::Network(error));
         let mut call = Call::new(&policy, GET, START, 9);
         let refused = matches!(
             call.poll_with(&mut limits, START),
