@@ -623,6 +623,31 @@ mod tests {
         assert_eq!((now.remaining, now.reset), (Some(90), Some(secs(60))));
     }
 
+    /// Within one window the later end wins, whichever reading arrives
+    /// first; a reset of exactly the cap is not cut, one above it is.
+    #[test]
+    fn within_a_window_the_later_end_wins_and_only_a_longer_reset_is_capped() {
+        let ms = Duration::from_millis;
+        let mut t = tracker();
+        t.observe(&reading(100, 10, 200), secs(0));
+        t.observe(&reading(100, 5, 199), ms(500));
+        assert_eq!(t.reading(secs(1)).and_then(|r| r.reset), Some(secs(199)));
+        t.observe(&reading(100, 4, 201), ms(600));
+        assert_eq!(t.reading(secs(1)).and_then(|r| r.reset), Some(ms(200_600)));
+        for (reset, capped) in [(300, false), (301, true)] {
+            let mut t = tracker();
+            t.observe(&reading(100, 0, reset), secs(0));
+            assert_eq!(
+                t.admit(secs(0), Duration::ZERO, &mut rng()),
+                Admit::Wait {
+                    wait: secs(300),
+                    capped
+                },
+                "reset {reset}"
+            );
+        }
+    }
+
     #[test]
     fn sub_second_windows_are_told_apart() {
         let ms = Duration::from_millis;
