@@ -142,6 +142,14 @@ fn an_empty_budget_gives_up_instead_of_sleeping() {
     assert_eq!(ends[2], Action::GiveUp(Reason::BudgetExhausted));
 }
 
+/// A policy with `breaker_spec`'s breaker and no other shared limit.
+fn breaker_policy() -> Policy {
+    policy_with(LimitsSpec {
+        breaker: Some(breaker_spec()),
+        ..LimitsSpec::default()
+    })
+}
+
 /// Four calls, each sent once through `limits` and answered `outcome`
 /// (the breaker's minimum of outcomes in `breaker_spec`).
 fn four_calls_end_in(policy: &Policy, limits: &mut Limits, outcome: Outcome<'_>) {
@@ -154,10 +162,7 @@ fn four_calls_end_in(policy: &Policy, limits: &mut Limits, outcome: Outcome<'_>)
 
 #[test]
 fn an_open_breaker_fails_calls_at_once() {
-    let policy = policy_with(LimitsSpec {
-        breaker: Some(breaker_spec()),
-        ..LimitsSpec::default()
-    });
+    let policy = breaker_policy();
     let mut limits = Limits::new(&policy);
     four_calls_end_in(&policy, &mut limits, Outcome::status(503));
     let mut call = Call::new(&policy, GET, START, 9);
@@ -173,10 +178,7 @@ fn an_open_breaker_fails_calls_at_once() {
 /// rest of the limits.
 #[test]
 fn reset_closes_an_open_breaker() {
-    let policy = policy_with(LimitsSpec {
-        breaker: Some(breaker_spec()),
-        ..LimitsSpec::default()
-    });
+    let policy = breaker_policy();
     let mut limits = Limits::new(&policy);
     four_calls_end_in(&policy, &mut limits, Outcome::status(503));
     assert!(matches!(
@@ -219,10 +221,7 @@ fn a_grant_from_before_a_reset_takes_nothing_off_a_later_one() {
 /// open it. TLS failures say nothing of the server: they never do.
 #[test]
 fn network_failures_open_the_breaker_when_they_speak_of_the_server() {
-    let policy = policy_with(LimitsSpec {
-        breaker: Some(breaker_spec()),
-        ..LimitsSpec::default()
-    });
+    let policy = breaker_policy();
     for (error, opens) in [
         (NetworkError::ConnectionRefused, true),
         (NetworkError::Timeout, true),
