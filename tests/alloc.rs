@@ -77,6 +77,9 @@ fn count(policy: &Policy, request: Request, answers: &[Answer<'_>]) -> (u64, Act
 
 const RA: &[(&str, &str)] = &[("Retry-After", "120"), ("Content-Type", "application/json")];
 const DATE: &[(&str, &str)] = &[("Retry-After", "Fri, 15 Jan 2027 08:02:00 GMT")];
+/// A date only the lenient reader takes: no day name, one-digit day, a
+/// numeric zone.
+const LENIENT_DATE: &[(&str, &str)] = &[("Retry-After", "5 Jan 2027 09:32:00 +0130")];
 const DIALECTS: &[(&str, &str)] = &[
     ("X-Rate-Limit-Limit", "100"),
     ("X-Rate-Limit-Remaining", "0"),
@@ -121,6 +124,12 @@ fn a_whole_call_allocates_nothing() {
             &guide,
             get,
             vec![Response(429, DATE), Response(200, &[])],
+        ),
+        (
+            "429 with a lenient date",
+            &guide,
+            get,
+            vec![Response(429, LENIENT_DATE), Response(200, &[])],
         ),
         (
             "429 every dialect",

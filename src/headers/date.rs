@@ -49,30 +49,35 @@ fn lenient(text: &str) -> Option<SystemTime> {
         return None;
     }
     let day = match day.as_bytes() {
-        [d] if d.is_ascii_digit() => format!("0{day}"),
-        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => day.to_owned(),
+        [d] => [b'0', *d],
+        [a, b] => [*a, *b],
         _ => return None,
     };
     let month = MONTHS.into_iter().find(|m| *m == month)?;
-    let year_ok = year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit());
-    let time_ok = time.len() == 8
-        && time.bytes().enumerate().all(|(i, b)| {
-            if i == 2 || i == 5 {
-                b == b':'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    if !year_ok || !time_ok {
-        return None;
-    }
+    // Digits and colons are `httpdate`'s to check; the lengths are ours, so
+    // that the rewrite fills the IMF-fixdate exactly.
+    let (year, time) = (
+        <[u8; 4]>::try_from(year.as_bytes()).ok()?,
+        <[u8; 8]>::try_from(time.as_bytes()).ok()?,
+    );
     let (ahead, offset) = zone_offset(zone)?;
-    let fixdate = |name: &str| format!("{name}, {day} {month} {year} {time} GMT");
+    let fixdate = |name: &str| {
+        let mut text = *b"Ddd, DD Mmm YYYY hh:mm:ss GMT";
+        text[..3].copy_from_slice(name.as_bytes());
+        text[5..7].copy_from_slice(&day);
+        text[8..11].copy_from_slice(month.as_bytes());
+        text[12..16].copy_from_slice(&year);
+        text[17..25].copy_from_slice(&time);
+        text
+    };
+    // On the stack: a header reader allocates nothing, odd dates included.
+    let parse = |name: &str| {
+        let text = fixdate(name);
+        httpdate::parse_http_date(core::str::from_utf8(&text).ok()?).ok()
+    };
     let local = match day_name {
-        Some(name) => httpdate::parse_http_date(&fixdate(name)).ok()?,
-        None => DAY_NAMES
-            .into_iter()
-            .find_map(|name| httpdate::parse_http_date(&fixdate(name)).ok())?,
+        Some(name) => parse(name)?,
+        None => DAY_NAMES.into_iter().find_map(parse)?,
     };
     // Local time is UTC plus the offset: take it back off.
     if ahead {
