@@ -259,10 +259,13 @@ fn a_policy_file_is_validated_and_partial_files_take_defaults() {
 
 #[test]
 fn scaling_down_divides_every_duration() {
-    let p = Policy::seed_guide()
+    let mut spec = Policy::seed_guide()
         .with_deadline(secs(600))
-        .scaled_down(100)
-        .unwrap();
+        .with_max_retry_time(secs(60))
+        .spec()
+        .clone();
+    spec.rate_limit.give_up_above = Some(secs(120));
+    let p = Policy::new(spec).unwrap().scaled_down(100).unwrap();
     let s = p.spec();
     assert_eq!(
         s.schedule,
@@ -279,6 +282,12 @@ fn scaling_down_divides_every_duration() {
     assert_eq!(s.min_server_wait, Duration::from_millis(10));
     assert_eq!(s.rate_limit.default_wait, Duration::from_millis(600));
     assert_eq!(s.deadline, Some(secs(6)));
+    assert_eq!(s.max_retry_time, Some(Duration::from_millis(600)));
+    assert_eq!(
+        s.rate_limit.give_up_above,
+        Some(Duration::from_millis(1200))
+    );
+    assert_eq!(s.attempt_timeout, Some(Duration::from_millis(300)));
     let g = Policy::genesys_sdk().scaled_down(1000).unwrap();
     let ms = Duration::from_millis;
     assert_eq!(g.spec().schedule.delay(5, ms(100)), ms(3));

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use fastrand::Rng;
-use steadfast::{Jitter, Schedule};
+use steadfast::{Action, Call, Clock, Jitter, Method, Outcome, Policy, Request, Schedule};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -207,6 +207,48 @@ fn decorrelated_grows_from_base_within_three_times_the_previous() {
         Duration::MAX,
     );
     assert!(got.iter().all(|d| *d >= base));
+}
+
+/// Through a call, jitter is bounded by the policy's own schedule: a
+/// decorrelated first wait is drawn from 3 to 9 s (the guide's base, three
+/// times it), later ones from 3 s up to the 300 s cap; an added jitter
+/// never lifts a wait past the cap.
+#[test]
+fn a_calls_jitter_is_bounded_by_its_policys_schedule() {
+    let waits = |policy: &Policy, seed: u64| -> Vec<Duration> {
+        let mut clock = Clock::default();
+        let mut call = Call::new(policy, Request::new(Method::Get), clock, seed);
+        let mut waits = Vec::new();
+        loop {
+            match call.poll(clock) {
+                Action::Send { .. } => {
+                    call.observe(Outcome::status(500), clock).unwrap();
+                }
+                Action::Sleep(d) => {
+                    waits.push(d);
+                    clock = clock.advanced(d);
+                }
+                _ => break waits,
+            }
+        }
+    };
+    let decorrelated = Policy::seed_guide().with_jitter(Jitter::Decorrelated);
+    let added = Policy::seed_guide().with_jitter(Jitter::Added { max: secs(60) });
+    let mut firsts = BTreeSet::new();
+    for seed in 0..200 {
+        let got = waits(&decorrelated, seed);
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!((secs(3)..=secs(9)).contains(&got[0]), "{got:?}");
+        firsts.insert(got[0]);
+        assert!(
+            got.iter().all(|d| (secs(3)..=secs(300)).contains(d)),
+            "{got:?}"
+        );
+        let got = waits(&added, seed);
+        assert!(got[3] == secs(300), "{got:?}");
+        assert!((secs(27)..=secs(87)).contains(&got[2]), "{got:?}");
+    }
+    assert!(firsts.len() > 150, "{} distinct first waits", firsts.len());
 }
 
 #[test]
