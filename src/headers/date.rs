@@ -135,6 +135,8 @@ mod tests {
             // Numeric zones: 09:32 at +01:30 is 08:02 UTC.
             ("Fri, 15 Jan 2027 09:32:00 +0130", 0),
             ("Fri, 15 Jan 2027 03:02:00 -0500", 0),
+            ("Fri, 15 Jan 2027 18:02:00 +1000", 0),
+            ("Fri, 15 Jan 2027 13:47:00 +0545", 0),
             ("15 Jan 2027 08:02:00 +0100", -3600),
             // Single-digit day, alone or padded by spaces.
             ("Tue, 5 Jan 2027 08:02:00 GMT", -10 * 86_400),
