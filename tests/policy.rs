@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use steadfast::limits::{BreakerSpec, BudgetSpec};
 use steadfast::{
     CodeRule, Jitter, Policy, PolicyError, PolicySpec, PressureThresholds, Rule, Schedule,
     StatusRule,
@@ -15,6 +16,17 @@ fn with(f: impl FnOnce(&mut PolicySpec)) -> Result<Policy, PolicyError> {
     let mut spec = PolicySpec::default();
     f(&mut spec);
     Policy::new(spec)
+}
+
+/// A breaker that can open and close: the limits rows change one field.
+fn breaker() -> BreakerSpec {
+    BreakerSpec {
+        failure_ratio: 0.5,
+        window: secs(10),
+        min_outcomes: 20,
+        break_for: secs(30),
+        probes: 2,
+    }
 }
 
 fn exp(base: u64, factor: f64, cap: u64) -> Schedule {
@@ -169,7 +181,54 @@ fn nonsense_is_rejected_with_the_field_named() {
             },
             "pressure",
         ),
+        (
+            Box::new(|s| s.limits.stale_after = Duration::ZERO),
+            PolicyError::ZeroStaleAfter,
+            "limits.stale_after",
+        ),
+        (
+            Box::new(|s| {
+                s.limits.budget = Some(BudgetSpec::Quota {
+                    capacity: 0,
+                    retry_cost: 5,
+                    timeout_cost: 10,
+                    success_credit: 1,
+                })
+            }),
+            PolicyError::BadBudget("quota capacity is zero"),
+            "limits.budget",
+        ),
+        (
+            Box::new(|s| {
+                s.limits.budget = Some(BudgetSpec::Percentage {
+                    basis_points: 2000,
+                    window: Duration::ZERO,
+                    min_per_second: 1,
+                })
+            }),
+            PolicyError::BadBudget("percentage window is zero"),
+            "limits.budget",
+        ),
     ];
+    let ratio = PolicyError::BadBreaker("failure_ratio must be in (0, 1]");
+    let spans = PolicyError::BadBreaker("window and break_for must be above zero");
+    let probes = PolicyError::BadBreaker("probes must be at least 1");
+    let breakers: [(fn(&mut BreakerSpec), Option<&PolicyError>); 7] = [
+        (|b| b.failure_ratio = 0.0, Some(&ratio)),
+        (|b| b.failure_ratio = 1.01, Some(&ratio)),
+        (|b| b.failure_ratio = f64::NAN, Some(&ratio)),
+        (|b| b.window = Duration::ZERO, Some(&spans)),
+        (|b| b.break_for = Duration::ZERO, Some(&spans)),
+        (|b| b.probes = 0, Some(&probes)),
+        // The edge that is allowed: a breaker opening only on all failures.
+        (|b| b.failure_ratio = 1.0, None),
+    ];
+    for (change, want) in breakers {
+        let mut spec = breaker();
+        change(&mut spec);
+        let got = with(|s| s.limits.breaker = Some(spec));
+        assert_eq!(got.as_ref().err(), want, "{spec:?}");
+    }
     for (mutate, want, field) in rows {
         let got = with(mutate).unwrap_err();
         // NaN != NaN, so compare the message, which also names the field.
