@@ -324,6 +324,49 @@ fn rate_limit_odd_values() {
             Some((Duration::from_secs(u64::MAX) / 1000).saturating_sub(NOW)),
             guessed,
         ),
+        // A structured field's limit, and values it or Genesys gives that
+        // are no count: the rest of the reading stands.
+        (
+            &[("RateLimit", b"\"default\";q=100;r=3;t=12")],
+            Some(100),
+            Some(3),
+            secs(12),
+            HintNotes::empty(),
+        ),
+        (
+            &[("RateLimit", b"\"default\";r=x;t=12")],
+            None,
+            None,
+            secs(12),
+            invalid,
+        ),
+        (
+            &[("RateLimit", b"\"default\";q=-1;r=3")],
+            None,
+            Some(3),
+            None,
+            invalid,
+        ),
+        (
+            &[
+                ("inin-ratelimit-count", b"many"),
+                ("inin-ratelimit-allowed", b"300"),
+            ],
+            Some(300),
+            None,
+            None,
+            invalid,
+        ),
+        (
+            &[
+                ("inin-ratelimit-allowed", b"lots"),
+                ("inin-ratelimit-reset", b"17"),
+            ],
+            None,
+            None,
+            secs(17),
+            invalid,
+        ),
         // Repeats and several dialects: the most cautious value wins.
         (
             &[
@@ -347,6 +390,9 @@ fn rate_limit_odd_values() {
 fn check_rate_rows(rows: &[RateRow]) {
     for (headers, limit, remaining, reset, notes) in rows {
         let got = hints(headers);
+        if (limit, remaining, reset) == (&None, &None, &None) {
+            assert_eq!(got.rate_limit, None, "no usable value in {headers:?}");
+        }
         let rl = got.rate_limit.unwrap_or_default();
         assert_eq!(rl.limit, *limit, "limit of {headers:?}");
         assert_eq!(rl.remaining, *remaining, "remaining of {headers:?}");

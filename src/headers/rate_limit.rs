@@ -100,10 +100,10 @@ pub(crate) enum ResetUnit {
     Delta,
 }
 
-/// Accumulates rate-limit values as headers are read.
+/// Accumulates rate-limit values as headers are read; the reader makes one
+/// at the first rate-limit header, so a reading with no usable value is none.
 #[derive(Default)]
 pub(crate) struct Acc {
-    seen: bool,
     limit: Option<u64>,
     remaining: Option<u64>,
     reset: Option<Duration>,
@@ -117,7 +117,6 @@ fn min_in(slot: &mut Option<u64>, v: u64) {
 
 impl Acc {
     pub(crate) fn limit(&mut self, v: &[u8], notes: &mut HintNotes) {
-        self.seen = true;
         // The older IETF fields allow a list: `100, 100;w=60, 1000;w=3600`.
         if !self.bare_limits(v) {
             *notes |= HintNotes::RATE_LIMIT_INVALID;
@@ -139,7 +138,6 @@ impl Acc {
     }
 
     pub(crate) fn remaining(&mut self, v: &[u8], notes: &mut HintNotes) {
-        self.seen = true;
         match number::count(v) {
             Some(n) => min_in(&mut self.remaining, n),
             None => *notes |= HintNotes::RATE_LIMIT_INVALID,
@@ -153,7 +151,6 @@ impl Acc {
         now: Duration,
         notes: &mut HintNotes,
     ) {
-        self.seen = true;
         match number::seconds(v) {
             Some(raw) => self.reset_value(raw, unit, now, notes),
             None => *notes |= HintNotes::RESET_INVALID,
@@ -194,7 +191,6 @@ impl Acc {
     /// `RateLimit: limit=100, remaining=50, reset=30` (draft ≤ 07) or
     /// `RateLimit: "default";r=50;t=30` (draft ≥ 08).
     pub(crate) fn structured(&mut self, v: &[u8], now: Duration, notes: &mut HintNotes) {
-        self.seen = true;
         let mut any = false;
         for (key, value) in params(v) {
             match key {
@@ -226,7 +222,6 @@ impl Acc {
 
     /// `RateLimit-Policy: 100;w=60` (draft ≤ 07) or `"default";q=100;w=60`.
     pub(crate) fn policy(&mut self, v: &[u8], notes: &mut HintNotes) {
-        self.seen = true;
         let mut any = self.bare_limits(v);
         for (key, value) in params(v) {
             if key == b"q" {
@@ -242,7 +237,6 @@ impl Acc {
     }
 
     pub(crate) fn inin_count(&mut self, v: &[u8], notes: &mut HintNotes) {
-        self.seen = true;
         match number::count(v) {
             Some(n) => self.inin_count = Some(self.inin_count.map_or(n, |o| o.max(n))),
             None => *notes |= HintNotes::RATE_LIMIT_INVALID,
@@ -250,7 +244,6 @@ impl Acc {
     }
 
     pub(crate) fn inin_allowed(&mut self, v: &[u8], notes: &mut HintNotes) {
-        self.seen = true;
         match number::count(v) {
             Some(n) => min_in(&mut self.inin_allowed, n),
             None => *notes |= HintNotes::RATE_LIMIT_INVALID,
@@ -264,7 +257,7 @@ impl Acc {
                 min_in(&mut self.remaining, allowed.saturating_sub(count));
             }
         }
-        if !self.seen || (self.limit, self.remaining, self.reset) == (None, None, None) {
+        if (self.limit, self.remaining, self.reset) == (None, None, None) {
             return None;
         }
         Some(RateLimit {
