@@ -104,8 +104,83 @@ impl Limits {
 mod tests {
     use core::time::Duration;
 
-    use crate::limits::{BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec};
+    use super::StoreAnswer;
+    use crate::headers::RateLimit;
+    use crate::limits::breaker::Verdict;
+    use crate::limits::{Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec};
     use crate::policy::{Policy, PolicySpec};
+
+    /// Out of the store's reach, each limit is the process's own again: a
+    /// half-open breaker lets its own probe through (the fleet granted it
+    /// none), the quota is full (the fleet's slice was empty), and the
+    /// server's readings pace the process instead of waiting for the store.
+    #[test]
+    fn out_of_the_stores_reach_the_limits_are_the_processs_own() {
+        let policy = Policy::new(PolicySpec {
+            limits: LimitsSpec {
+                budget: Some(BudgetSpec::Quota {
+                    capacity: 10,
+                    retry_cost: 5,
+                    timeout_cost: 10,
+                    success_credit: 1,
+                }),
+                breaker: Some(BreakerSpec {
+                    failure_ratio: 0.5,
+                    window: Duration::from_secs(10),
+                    min_outcomes: 4,
+                    break_for: Duration::from_secs(30),
+                    probes: 1,
+                }),
+                ..LimitsSpec::default()
+            },
+            ..PolicySpec::default()
+        })
+        .unwrap();
+        let spec = policy.spec().limits;
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut limits = Limits::new(&policy);
+        let now = Duration::from_secs(1);
+        let report = limits.report(now);
+        let answer = StoreAnswer {
+            grant: 5,
+            ends: Some(Duration::from_secs(10)),
+            budget: Some(0),
+            breaker: Some(Verdict::HalfOpen {
+                granted: 0,
+                ask_in: Duration::from_secs(1),
+            }),
+        };
+        limits.settle(answer, &report, now);
+        let admit = |limits: &mut Limits, grant: &mut Grant, rng: &mut fastrand::Rng| {
+            limits.admit(grant, now, true, &spec, rng)
+        };
+        let mut grant = Grant::default();
+        assert!(matches!(
+            admit(&mut limits, &mut grant, &mut rng),
+            Admission::Refused(_)
+        ));
+        assert!(!limits.charge(&mut grant, now, false));
+
+        limits.go_local();
+        assert_eq!(admit(&mut limits, &mut grant, &mut rng), Admission::Granted);
+        assert!(limits.charge(&mut grant, now, false));
+        let exhausted = RateLimit {
+            limit: Some(100),
+            remaining: Some(0),
+            reset: Some(Duration::from_secs(5)),
+            ..RateLimit::default()
+        };
+        limits.landed(&mut grant, Some(&exhausted), Health::Ok, now);
+        assert!(matches!(
+            admit(&mut limits, &mut Grant::default(), &mut rng),
+            Admission::Wait { .. }
+        ));
+        assert_eq!(
+            limits.report(now).reading,
+            None,
+            "nothing kept for the store"
+        );
+    }
 
     #[test]
     fn a_report_that_never_arrived_is_told_again() {
