@@ -213,7 +213,8 @@ fn nonsense_is_rejected_with_the_field_named() {
     let ratio = PolicyError::BadBreaker("failure_ratio must be in (0, 1]");
     let spans = PolicyError::BadBreaker("window and break_for must be above zero");
     let probes = PolicyError::BadBreaker("probes must be at least 1");
-    let breakers: [(fn(&mut BreakerSpec), Option<&PolicyError>); 7] = [
+    type Row<'a> = (fn(&mut BreakerSpec), Option<&'a PolicyError>);
+    let breakers: [Row; 7] = [
         (|b| b.failure_ratio = 0.0, Some(&ratio)),
         (|b| b.failure_ratio = 1.01, Some(&ratio)),
         (|b| b.failure_ratio = f64::NAN, Some(&ratio)),
