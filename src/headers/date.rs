@@ -187,6 +187,38 @@ mod tests {
         assert_eq!(parse(b"15 Jan 2027 08:02:00 \xff"), None);
     }
 
+    proptest::proptest! {
+        /// Any instant from 1970 to 9999, written in the lenient form (no
+        /// day name, maybe a one-digit day, a numeric zone) for any zone,
+        /// reads back as that instant.
+        #[test]
+        fn a_lenient_date_names_its_instant(
+            secs in 0u64..253_402_300_800,
+            minutes in -1439i64..=1439,
+            one_digit_day: bool,
+        ) {
+            let at = UNIX_EPOCH + Duration::from_secs(secs);
+            let offset = Duration::from_secs(minutes.unsigned_abs() * 60);
+            let local = if minutes < 0 { at.checked_sub(offset) } else { at.checked_add(offset) };
+            // At the ends of the range the local time may leave httpdate's.
+            let Some(local) = local.filter(|l| {
+                l.duration_since(UNIX_EPOCH).is_ok_and(|d| d.as_secs() < 253_402_300_800)
+            }) else {
+                return Ok(());
+            };
+            // "Sun, 06 Nov 1994 08:49:37 GMT" -> "6 Nov 1994 08:49:37 +0130"
+            let fixdate = httpdate::fmt_http_date(local);
+            let mut text = fixdate[5..25].to_owned();
+            if one_digit_day && text.starts_with('0') {
+                text.remove(0);
+            }
+            let sign = if minutes < 0 { '-' } else { '+' };
+            let (h, m) = (minutes.unsigned_abs() / 60, minutes.unsigned_abs() % 60);
+            let text = format!("{text} {sign}{h:02}{m:02}");
+            proptest::prop_assert_eq!(parse(text.as_bytes()), Some(at), "{}", text);
+        }
+    }
+
     #[test]
     fn offsets_at_the_ends_of_time_do_not_panic() {
         let before = parse(b"1 Jan 1970 00:00:00 +2359").unwrap();
