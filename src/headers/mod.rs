@@ -66,6 +66,12 @@ pub struct Hints {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
     RetryAfter,
+    RateLimit(Dialect),
+}
+
+/// Which rate-limit value a header carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
     Limit,
     Remaining,
     Reset(ResetUnit),
@@ -116,20 +122,44 @@ const fn known(name: &[u8], field: Field) -> Known {
 
 const FIELDS: [Known; 15] = [
     known(b"retry-after", Field::RetryAfter),
-    known(b"x-rate-limit-limit", Field::Limit),
-    known(b"x-rate-limit-remaining", Field::Remaining),
-    known(b"x-rate-limit-reset", Field::Reset(ResetUnit::Epoch)),
-    known(b"x-ratelimit-limit", Field::Limit),
-    known(b"x-ratelimit-remaining", Field::Remaining),
-    known(b"x-ratelimit-reset", Field::Reset(ResetUnit::Epoch)),
-    known(b"ratelimit", Field::Structured),
-    known(b"ratelimit-policy", Field::Policy),
-    known(b"ratelimit-limit", Field::Limit),
-    known(b"ratelimit-remaining", Field::Remaining),
-    known(b"ratelimit-reset", Field::Reset(ResetUnit::Delta)),
-    known(b"inin-ratelimit-count", Field::IninCount),
-    known(b"inin-ratelimit-allowed", Field::IninAllowed),
-    known(b"inin-ratelimit-reset", Field::Reset(ResetUnit::Delta)),
+    known(b"x-rate-limit-limit", Field::RateLimit(Dialect::Limit)),
+    known(
+        b"x-rate-limit-remaining",
+        Field::RateLimit(Dialect::Remaining),
+    ),
+    known(
+        b"x-rate-limit-reset",
+        Field::RateLimit(Dialect::Reset(ResetUnit::Epoch)),
+    ),
+    known(b"x-ratelimit-limit", Field::RateLimit(Dialect::Limit)),
+    known(
+        b"x-ratelimit-remaining",
+        Field::RateLimit(Dialect::Remaining),
+    ),
+    known(
+        b"x-ratelimit-reset",
+        Field::RateLimit(Dialect::Reset(ResetUnit::Epoch)),
+    ),
+    known(b"ratelimit", Field::RateLimit(Dialect::Structured)),
+    known(b"ratelimit-policy", Field::RateLimit(Dialect::Policy)),
+    known(b"ratelimit-limit", Field::RateLimit(Dialect::Limit)),
+    known(b"ratelimit-remaining", Field::RateLimit(Dialect::Remaining)),
+    known(
+        b"ratelimit-reset",
+        Field::RateLimit(Dialect::Reset(ResetUnit::Delta)),
+    ),
+    known(
+        b"inin-ratelimit-count",
+        Field::RateLimit(Dialect::IninCount),
+    ),
+    known(
+        b"inin-ratelimit-allowed",
+        Field::RateLimit(Dialect::IninAllowed),
+    ),
+    known(
+        b"inin-ratelimit-reset",
+        Field::RateLimit(Dialect::Reset(ResetUnit::Delta)),
+    ),
 ];
 
 /// The field a header name stands for, case-insensitively. It runs on every
@@ -221,37 +251,35 @@ impl Reader {
     }
 
     fn apply(&mut self, f: Field, value: &[u8]) {
-        let notes = &mut self.notes;
-        if let Field::RetryAfter = f {
+        let Field::RateLimit(dialect) = f else {
             if self.retry_after_seen {
-                *notes |= HintNotes::RETRY_AFTER_REPEATED;
+                self.notes |= HintNotes::RETRY_AFTER_REPEATED;
             }
             self.retry_after_seen = true;
-            match retry_after::parse(value, self.unix_now, notes) {
+            match retry_after::parse(value, self.unix_now, &mut self.notes) {
                 Some(w) => self.retry_after = Some(self.retry_after.map_or(w, |o| o.max(w))),
-                None => *notes |= HintNotes::RETRY_AFTER_INVALID,
+                None => self.notes |= HintNotes::RETRY_AFTER_INVALID,
             }
             return;
-        }
-        self.rate_limit(f, value);
+        };
+        self.rate_limit(dialect, value);
     }
 
     // Out of line: the closure that runs on every header then saves fewer
     // registers for the headers most responses carry (`Retry-After`, and
     // the many that no rule reads).
     #[inline(never)]
-    fn rate_limit(&mut self, f: Field, value: &[u8]) {
+    fn rate_limit(&mut self, dialect: Dialect, value: &[u8]) {
         let notes = &mut self.notes;
         let acc = self.acc.get_or_insert_with(Acc::default);
-        match f {
-            Field::RetryAfter => {}
-            Field::Limit => acc.limit(value, notes),
-            Field::Remaining => acc.remaining(value, notes),
-            Field::Reset(unit) => acc.reset(value, unit, self.unix_now, notes),
-            Field::Structured => acc.structured(value, self.unix_now, notes),
-            Field::Policy => acc.policy(value, notes),
-            Field::IninCount => acc.inin_count(value, notes),
-            Field::IninAllowed => acc.inin_allowed(value, notes),
+        match dialect {
+            Dialect::Limit => acc.limit(value, notes),
+            Dialect::Remaining => acc.remaining(value, notes),
+            Dialect::Reset(unit) => acc.reset(value, unit, self.unix_now, notes),
+            Dialect::Structured => acc.structured(value, self.unix_now, notes),
+            Dialect::Policy => acc.policy(value, notes),
+            Dialect::IninCount => acc.inin_count(value, notes),
+            Dialect::IninAllowed => acc.inin_allowed(value, notes),
         }
     }
 
