@@ -231,13 +231,10 @@ impl<P: Borrow<Policy>> Call<P> {
                 );
                 (Observed::Status(status), retry_after, notes)
             }
-            Outcome::Network(error) => (Observed::Network(error), None, HintNotes::empty()),
-            Outcome::Refresh(r) => (Observed::Refresh(r), None, HintNotes::empty()),
-            Outcome::Search(s) => (Observed::Search(s), None, HintNotes::empty()),
+            Outcome::Network(error) => self.no_headers(Observed::Network(error)),
+            Outcome::Refresh(r) => self.no_headers(Observed::Refresh(r)),
+            Outcome::Search(s) => self.no_headers(Observed::Search(s)),
         };
-        if !matches!(outcome, Outcome::Response { .. }) {
-            self.last.rate_limit = None;
-        }
         self.last.observed = observed;
         let mut v = Verdict {
             next: Next::Send,
@@ -270,6 +267,13 @@ impl<P: Borrow<Policy>> Call<P> {
             v.basis = Basis::Rule;
         }
         v
+    }
+
+    /// What an outcome without headers hints: nothing, and no reading is
+    /// kept from an earlier response.
+    fn no_headers(&mut self, observed: Observed) -> (Observed, Option<Duration>, HintNotes) {
+        self.last.rate_limit = None;
+        (observed, None, HintNotes::empty())
     }
 
     /// Makes a verdict the call's: the counters, the next action and the
