@@ -110,20 +110,11 @@ mod tests {
     use crate::limits::{Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec};
     use crate::policy::{Policy, PolicySpec};
 
-    /// Out of the store's reach, each limit is the process's own again: a
-    /// half-open breaker lets its own probe through (the fleet granted it
-    /// none), the quota is full (the fleet's slice was empty), and the
-    /// server's readings pace the process instead of waiting for the store.
-    #[test]
-    fn out_of_the_stores_reach_the_limits_are_the_processs_own() {
-        let policy = Policy::new(PolicySpec {
+    /// A policy with `budget` and a breaker of one probe.
+    fn with_budget(budget: BudgetSpec) -> Policy {
+        Policy::new(PolicySpec {
             limits: LimitsSpec {
-                budget: Some(BudgetSpec::Quota {
-                    capacity: 10,
-                    retry_cost: 5,
-                    timeout_cost: 10,
-                    success_credit: 1,
-                }),
+                budget: Some(budget),
                 breaker: Some(BreakerSpec {
                     failure_ratio: 0.5,
                     window: Duration::from_secs(10),
@@ -135,7 +126,21 @@ mod tests {
             },
             ..PolicySpec::default()
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Out of the store's reach, each limit is the process's own again: a
+    /// half-open breaker lets its own probe through (the fleet granted it
+    /// none), the quota is full (the fleet's slice was empty), and the
+    /// server's readings pace the process instead of waiting for the store.
+    #[test]
+    fn out_of_the_stores_reach_the_limits_are_the_processs_own() {
+        let policy = with_budget(BudgetSpec::Quota {
+            capacity: 10,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_credit: 1,
+        });
         let spec = policy.spec().limits;
         let mut rng = fastrand::Rng::with_seed(1);
         let mut limits = Limits::new(&policy);
@@ -184,25 +189,11 @@ mod tests {
 
     #[test]
     fn a_report_that_never_arrived_is_told_again() {
-        let policy = Policy::new(PolicySpec {
-            limits: LimitsSpec {
-                budget: Some(BudgetSpec::Percentage {
-                    basis_points: 1000,
-                    window: Duration::from_secs(10),
-                    min_per_second: 0,
-                }),
-                breaker: Some(BreakerSpec {
-                    failure_ratio: 0.5,
-                    window: Duration::from_secs(10),
-                    min_outcomes: 4,
-                    break_for: Duration::from_secs(30),
-                    probes: 1,
-                }),
-                ..LimitsSpec::default()
-            },
-            ..PolicySpec::default()
-        })
-        .unwrap();
+        let policy = with_budget(BudgetSpec::Percentage {
+            basis_points: 1000,
+            window: Duration::from_secs(10),
+            min_per_second: 0,
+        });
         let mut limits = Limits::new(&policy);
         let now = Duration::from_secs(1);
         limits.report(now);
