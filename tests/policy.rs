@@ -325,8 +325,30 @@ fn scaling_down_divides_every_duration() {
         .spec()
         .clone();
     spec.rate_limit.give_up_above = Some(secs(120));
+    spec.limits.budget = Some(BudgetSpec::Percentage {
+        basis_points: 2000,
+        window: secs(10),
+        min_per_second: 3,
+    });
+    spec.limits.breaker = Some(breaker());
     let p = Policy::new(spec).unwrap().scaled_down(100).unwrap();
     let s = p.spec();
+    let ms = Duration::from_millis;
+    assert_eq!(s.limits.reset_jitter, ms(10));
+    assert_eq!(s.limits.stale_after, ms(600));
+    // A percentage budget's floor is per second: a window of a hundredth
+    // still allows as many retries.
+    assert_eq!(
+        s.limits.budget,
+        Some(BudgetSpec::Percentage {
+            basis_points: 2000,
+            window: ms(100),
+            min_per_second: 300,
+        })
+    );
+    let b = s.limits.breaker.unwrap();
+    assert_eq!((b.window, b.break_for), (ms(100), ms(300)));
+    assert_eq!((b.failure_ratio, b.min_outcomes, b.probes), (0.5, 20, 2));
     assert_eq!(
         s.schedule,
         Schedule::Explicit {
@@ -349,7 +371,6 @@ fn scaling_down_divides_every_duration() {
     );
     assert_eq!(s.attempt_timeout, Some(Duration::from_millis(300)));
     let g = Policy::genesys_sdk().scaled_down(1000).unwrap();
-    let ms = Duration::from_millis;
     assert_eq!(g.spec().schedule.delay(5, ms(100)), ms(3));
     assert_eq!(g.spec().schedule.delay(5, ms(350)), ms(9));
     // Scaled past nanoseconds, delays become zero (allowed: immediate

@@ -109,6 +109,38 @@ pub struct BreakerSpec {
     pub probes: u32,
 }
 
+impl LimitsSpec {
+    /// Every duration divided by `by`; the percentage budget's floor, a
+    /// rate per second, multiplied by it, so that a window still allows as
+    /// many retries.
+    pub(super) fn scaled_down(self, by: u32) -> Self {
+        let budget = self.budget.map(|budget| match budget {
+            BudgetSpec::Percentage {
+                basis_points,
+                window,
+                min_per_second,
+            } => BudgetSpec::Percentage {
+                basis_points,
+                window: window / by,
+                min_per_second: min_per_second.saturating_mul(by),
+            },
+            quota @ BudgetSpec::Quota { .. } => quota,
+        });
+        let breaker = self.breaker.map(|breaker| BreakerSpec {
+            window: breaker.window / by,
+            break_for: breaker.break_for / by,
+            ..breaker
+        });
+        Self {
+            reset_jitter: self.reset_jitter / by,
+            stale_after: self.stale_after / by,
+            budget,
+            breaker,
+            ..self
+        }
+    }
+}
+
 pub(super) fn validate_limits(limits: &LimitsSpec) -> Result<(), PolicyError> {
     if limits.stale_after.is_zero() {
         return Err(PolicyError::ZeroStaleAfter);

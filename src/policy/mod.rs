@@ -364,10 +364,12 @@ impl Policy {
     }
 
     /// The same policy with every duration divided by `by`: schedule, caps,
-    /// floor, default waits, deadline and attempt timeout. For demos and
-    /// tests that must not wait in real time; server hints stay as sent and
-    /// meet the scaled cap. Fails if a duration becomes zero where zero is
-    /// refused.
+    /// floor, default waits, deadline, attempt timeout and the limits'
+    /// reset jitter, staleness, budget window and breaker windows (the
+    /// percentage budget's retries per second are multiplied, so a window
+    /// allows as many). For demos and tests that must not wait in real
+    /// time; server hints stay as sent and meet the scaled cap. Fails if a
+    /// duration becomes zero where zero is refused.
     pub fn scaled_down(&self, by: u32) -> Result<Self, PolicyError> {
         let by = by.max(1);
         let mut spec = self.spec.clone();
@@ -379,6 +381,7 @@ impl Policy {
         spec.deadline = spec.deadline.map(|d| d / by);
         spec.max_retry_time = spec.max_retry_time.map(|d| d / by);
         spec.attempt_timeout = spec.attempt_timeout.map(|d| d / by);
+        spec.limits = spec.limits.scaled_down(by);
         Self::new(spec)
     }
 
