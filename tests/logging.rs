@@ -5,9 +5,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steadfast::driver::blocking::{run, Hooks};
+use steadfast::driver::blocking::{run, run_with_limits, Hooks};
 use steadfast::driver::Reply;
-use steadfast::{Method, NetworkError, Policy, PolicySpec, Request, Schedule};
+use steadfast::{Limits, Method, NetworkError, Policy, PolicySpec, Request, Schedule};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -164,4 +164,56 @@ fn endpoints_are_logged_without_userinfo_or_query_values() {
         );
     }
     assert!(!log.contains("SECRET"), "{log}");
+}
+
+/// A wait the shared limits impose before a send (here: pacing to the reset
+/// of a window the server said was exhausted) is a decision of its own and
+/// logged once; the send that follows it is not.
+#[test]
+fn a_wait_the_limits_impose_is_logged_once() {
+    // The guide's policy at 1/10,000: the cap on a server's wait is 30 ms,
+    // so the window's 20 ms are waited out whole.
+    let policy = Policy::seed_guide().scaled_down(10_000).unwrap();
+    let limits = Mutex::new(Limits::new(&policy));
+    let exhausted = [
+        ("RateLimit-Limit", "10"),
+        ("RateLimit-Remaining", "0"),
+        ("RateLimit-Reset", "0.02"),
+    ];
+    let hooks = |replies| Scripted {
+        replies,
+        body: Vec::new(),
+        endpoint: "/contacts",
+    };
+    // Under a subscriber as well: tracing caches, process-wide, whether a
+    // log line is wanted by the first thread to reach it; a thread with no
+    // subscriber would silence the line for the other tests here.
+    captured(|| {
+        let first = run_with_limits(
+            &policy,
+            Request::new(Method::Get),
+            Some(&limits),
+            &mut hooks(vec![reply(200, &exhausted)]),
+        );
+        assert!(first.result.is_ok());
+    });
+    let log = captured(|| {
+        let run = run_with_limits(
+            &policy,
+            Request::new(Method::Get),
+            Some(&limits),
+            &mut hooks(vec![reply(200, &[])]),
+        );
+        assert!(run.result.is_ok());
+        assert_eq!(run.attempts, 1);
+    });
+    let decisions: Vec<&str> = log.lines().filter(|l| l.contains("INFO")).collect();
+    assert_eq!(decisions.len(), 2, "{log}");
+    assert!(decisions[0].contains("decision=sleep"), "{}", decisions[0]);
+    assert!(decisions[0].contains("basis=limits"), "{}", decisions[0]);
+    assert!(
+        decisions[1].contains("decision=done: success (200)"),
+        "{}",
+        decisions[1]
+    );
 }
