@@ -188,3 +188,22 @@ pub(crate) fn seed() -> u64 {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     KEYS.get_or_init(RandomState::new).hash_one(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    /// Calls started at once, on one thread or several, draw different
+    /// jitter: no two of them get the same seed.
+    #[test]
+    fn calls_started_together_get_different_seeds() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..250).map(|_| super::seed()).collect::<Vec<_>>()))
+            .collect();
+        let seeds: HashSet<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(seeds.len(), 1000);
+    }
+}
