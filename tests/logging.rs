@@ -217,3 +217,43 @@ fn a_wait_the_limits_impose_is_logged_once() {
         decisions[1]
     );
 }
+
+/// Hooks that say nothing of their request log an empty endpoint and no
+/// body; a call that gave up on a status hands back that last response, one
+/// that gave up on an error hands back the error.
+#[test]
+fn bare_hooks_log_no_endpoint_or_body_and_a_failure_keeps_the_last_answer() {
+    struct Bare(Vec<Result<Reply, NetworkError>>);
+    impl Hooks for Bare {
+        type Response = Reply;
+        type Id = String;
+        fn send(&mut self, _: u32, _: Option<Duration>) -> Result<Reply, NetworkError> {
+            self.0.remove(0)
+        }
+    }
+    let log = captured(|| {
+        let failure = run(
+            Policy::seed_guide(),
+            Request::new(Method::Get),
+            &mut Bare(vec![Ok(reply(404, &[]))]),
+        )
+        .result
+        .unwrap_err();
+        assert_eq!(failure.response().map(|r| r.status), Some(404));
+        assert!(failure.error().is_none());
+        let failure = run(
+            Policy::seed_guide(),
+            Request::new(Method::Get),
+            &mut Bare(vec![Err(NetworkError::Tls)]),
+        )
+        .result
+        .unwrap_err();
+        assert_eq!(failure.error(), Some(&NetworkError::Tls));
+        assert!(failure.response().is_none());
+    });
+    assert_eq!(log.lines().count(), 4, "{log}");
+    for line in log.lines() {
+        assert!(line.contains("endpoint=\"\""), "{line}");
+        assert!(!line.contains("body="), "{line}");
+    }
+}
