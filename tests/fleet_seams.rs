@@ -1,5 +1,6 @@
 //! Every seam takes a fleet: the async closure API, the reqwest middleware,
-//! the tower layer and the blocking closure API (on threads, with ureq),
+//! the tower layer, the blocking closure API and blocking hooks (on threads,
+//! with ureq),
 //! each running 50 concurrent creates through `RedisLimits` (a real
 //! `redis-server`) against one quota, keep to it after the first window.
 
@@ -19,6 +20,7 @@ use steadfast::driver::middleware::RetryMiddleware;
 use steadfast::driver::redis::RedisLimits;
 use steadfast::driver::tokio::retry_in_fleet;
 use steadfast::driver::tower::RetryLayer;
+use steadfast::driver::Success;
 use steadfast::{Method, Policy, Request};
 
 use support::fake_api::FakeApi;
@@ -153,6 +155,68 @@ fn the_blocking_closure_api_takes_a_fleet() {
                         request.header("Authorization", "Bearer tok-0").send(&body)
                     });
                 created.is_ok_and(|r| r.status() == 201)
+            })
+        })
+        .collect();
+    let created = threads
+        .into_iter()
+        .map(|t| usize::from(t.join().unwrap()))
+        .sum();
+    check(&api, &fleet, created);
+}
+
+/// The blocking hooks: a create through ureq.
+struct Create {
+    agent: ureq::Agent,
+    url: String,
+    body: String,
+}
+
+impl steadfast::driver::blocking::Hooks for Create {
+    type Response = steadfast::driver::Reply;
+    type Id = String;
+    fn send(
+        &mut self,
+        _: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Self::Response, steadfast::NetworkError> {
+        let request = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(timeout)
+            .build();
+        let sent = request
+            .header("Authorization", "Bearer tok-0")
+            .send(&self.body);
+        steadfast::driver::ureq_adapter::reply(sent)
+    }
+}
+
+#[test]
+fn blocking_hooks_take_a_fleet() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let (api, fleet) = setup(&redis, "hooks", &policy);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let threads: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let (policy, fleet) = (policy.clone(), fleet.clone());
+            let mut hooks = Create {
+                agent: agent.clone(),
+                url: api.url("/contacts"),
+                body: contact_json(&format!("h{i}")),
+            };
+            std::thread::spawn(move || {
+                let create = Request::new(Method::Post).with_idempotency_key();
+                let run =
+                    steadfast::driver::blocking::run_in_fleet(&*policy, create, &fleet, &mut hooks);
+                matches!(run.result, Ok(Success::Response(r)) if r.status == 201)
             })
         })
         .collect();
