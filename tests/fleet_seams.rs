@@ -132,13 +132,18 @@ async fn the_closure_api_the_middleware_and_the_tower_layer_take_a_fleet() {
     check(&api, &fleet, created);
 }
 
-#[test]
-fn the_blocking_closure_api_takes_a_fleet() {
+/// One blocking create: through the fleet, with this agent, to this URL,
+/// with this body; whether it created the record.
+type BlockingCreate = fn(&Policy, &RedisLimits, &ureq::Agent, &str, &str) -> bool;
+
+/// Runs the creates on a thread each, all through one fleet member named
+/// `name`, and checks they kept to the quota.
+fn blocking_creates(name: &str, create: BlockingCreate) {
     let Some(redis) = RedisServer::start() else {
         return;
     };
     let policy = Arc::new(policy());
-    let (api, fleet) = setup(&redis, "blocking", &policy);
+    let (api, fleet) = setup(&redis, name, &policy);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -146,16 +151,8 @@ fn the_blocking_closure_api_takes_a_fleet() {
     let threads: Vec<_> = (0..CALLS)
         .map(|i| {
             let (policy, fleet, agent) = (policy.clone(), fleet.clone(), agent.clone());
-            let (url, body) = (api.url("/contacts"), contact_json(&format!("b{i}")));
-            std::thread::spawn(move || {
-                let create = Request::new(Method::Post).with_idempotency_key();
-                let created =
-                    steadfast::driver::blocking::retry_in_fleet(&*policy, create, &fleet, |a| {
-                        let request = agent.post(&url).config().timeout_global(a.timeout).build();
-                        request.header("Authorization", "Bearer tok-0").send(&body)
-                    });
-                created.is_ok_and(|r| r.status() == 201)
-            })
+            let (url, body) = (api.url("/contacts"), contact_json(&format!("{name}{i}")));
+            std::thread::spawn(move || create(&policy, &fleet, &agent, &url, &body))
         })
         .collect();
     let created = threads
@@ -165,14 +162,26 @@ fn the_blocking_closure_api_takes_a_fleet() {
     check(&api, &fleet, created);
 }
 
-/// The blocking hooks: a create through ureq.
-struct Create {
-    agent: ureq::Agent,
-    url: String,
-    body: String,
+#[test]
+fn the_blocking_closure_api_takes_a_fleet() {
+    blocking_creates("blocking", |policy, fleet, agent, url, body| {
+        let create = Request::new(Method::Post).with_idempotency_key();
+        let created = steadfast::driver::blocking::retry_in_fleet(policy, create, fleet, |a| {
+            let request = agent.post(url).config().timeout_global(a.timeout).build();
+            request.header("Authorization", "Bearer tok-0").send(body)
+        });
+        created.is_ok_and(|r| r.status() == 201)
+    });
 }
 
-impl steadfast::driver::blocking::Hooks for Create {
+/// The blocking hooks: a create through ureq.
+struct Create<'a> {
+    agent: &'a ureq::Agent,
+    url: &'a str,
+    body: &'a str,
+}
+
+impl steadfast::driver::blocking::Hooks for Create<'_> {
     type Response = steadfast::driver::Reply;
     type Id = String;
     fn send(
@@ -182,47 +191,23 @@ impl steadfast::driver::blocking::Hooks for Create {
     ) -> Result<Self::Response, steadfast::NetworkError> {
         let request = self
             .agent
-            .post(&self.url)
+            .post(self.url)
             .config()
             .timeout_global(timeout)
             .build();
         let sent = request
             .header("Authorization", "Bearer tok-0")
-            .send(&self.body);
+            .send(self.body);
         steadfast::driver::ureq_adapter::reply(sent)
     }
 }
 
 #[test]
 fn blocking_hooks_take_a_fleet() {
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
-    let policy = Arc::new(policy());
-    let (api, fleet) = setup(&redis, "hooks", &policy);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let threads: Vec<_> = (0..CALLS)
-        .map(|i| {
-            let (policy, fleet) = (policy.clone(), fleet.clone());
-            let mut hooks = Create {
-                agent: agent.clone(),
-                url: api.url("/contacts"),
-                body: contact_json(&format!("h{i}")),
-            };
-            std::thread::spawn(move || {
-                let create = Request::new(Method::Post).with_idempotency_key();
-                let run =
-                    steadfast::driver::blocking::run_in_fleet(&*policy, create, &fleet, &mut hooks);
-                matches!(run.result, Ok(Success::Response(r)) if r.status == 201)
-            })
-        })
-        .collect();
-    let created = threads
-        .into_iter()
-        .map(|t| usize::from(t.join().unwrap()))
-        .sum();
-    check(&api, &fleet, created);
+    blocking_creates("hooks", |policy, fleet, agent, url, body| {
+        let create = Request::new(Method::Post).with_idempotency_key();
+        let mut hooks = Create { agent, url, body };
+        let run = steadfast::driver::blocking::run_in_fleet(policy, create, fleet, &mut hooks);
+        matches!(run.result, Ok(Success::Response(r)) if r.status == 201)
+    });
 }
