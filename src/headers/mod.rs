@@ -120,46 +120,27 @@ const fn known(name: &[u8], field: Field) -> Known {
     }
 }
 
+/// A rate-limit dialect's name.
+const fn rate(name: &[u8], dialect: Dialect) -> Known {
+    known(name, Field::RateLimit(dialect))
+}
+
 const FIELDS: [Known; 15] = [
     known(b"retry-after", Field::RetryAfter),
-    known(b"x-rate-limit-limit", Field::RateLimit(Dialect::Limit)),
-    known(
-        b"x-rate-limit-remaining",
-        Field::RateLimit(Dialect::Remaining),
-    ),
-    known(
-        b"x-rate-limit-reset",
-        Field::RateLimit(Dialect::Reset(ResetUnit::Epoch)),
-    ),
-    known(b"x-ratelimit-limit", Field::RateLimit(Dialect::Limit)),
-    known(
-        b"x-ratelimit-remaining",
-        Field::RateLimit(Dialect::Remaining),
-    ),
-    known(
-        b"x-ratelimit-reset",
-        Field::RateLimit(Dialect::Reset(ResetUnit::Epoch)),
-    ),
-    known(b"ratelimit", Field::RateLimit(Dialect::Structured)),
-    known(b"ratelimit-policy", Field::RateLimit(Dialect::Policy)),
-    known(b"ratelimit-limit", Field::RateLimit(Dialect::Limit)),
-    known(b"ratelimit-remaining", Field::RateLimit(Dialect::Remaining)),
-    known(
-        b"ratelimit-reset",
-        Field::RateLimit(Dialect::Reset(ResetUnit::Delta)),
-    ),
-    known(
-        b"inin-ratelimit-count",
-        Field::RateLimit(Dialect::IninCount),
-    ),
-    known(
-        b"inin-ratelimit-allowed",
-        Field::RateLimit(Dialect::IninAllowed),
-    ),
-    known(
-        b"inin-ratelimit-reset",
-        Field::RateLimit(Dialect::Reset(ResetUnit::Delta)),
-    ),
+    rate(b"x-rate-limit-limit", Dialect::Limit),
+    rate(b"x-rate-limit-remaining", Dialect::Remaining),
+    rate(b"x-rate-limit-reset", Dialect::Reset(ResetUnit::Epoch)),
+    rate(b"x-ratelimit-limit", Dialect::Limit),
+    rate(b"x-ratelimit-remaining", Dialect::Remaining),
+    rate(b"x-ratelimit-reset", Dialect::Reset(ResetUnit::Epoch)),
+    rate(b"ratelimit", Dialect::Structured),
+    rate(b"ratelimit-policy", Dialect::Policy),
+    rate(b"ratelimit-limit", Dialect::Limit),
+    rate(b"ratelimit-remaining", Dialect::Remaining),
+    rate(b"ratelimit-reset", Dialect::Reset(ResetUnit::Delta)),
+    rate(b"inin-ratelimit-count", Dialect::IninCount),
+    rate(b"inin-ratelimit-allowed", Dialect::IninAllowed),
+    rate(b"inin-ratelimit-reset", Dialect::Reset(ResetUnit::Delta)),
 ];
 
 /// The field a header name stands for, case-insensitively. It runs on every
