@@ -125,7 +125,7 @@ fn main() {
         };
         let call = &mut calls[i];
         tally.decisions += 1;
-        let outcome = match call.poll(now) {
+        let outcome = match call.poll(now, None) {
             Action::Send { .. } => {
                 tally.sends += 1;
                 match api.answer() {
@@ -165,7 +165,7 @@ fn main() {
             }
         };
         // The loop only ever answers what the call asked for.
-        if call.observe(outcome, now).is_ok() {
+        if call.observe(outcome, now, None).is_ok() {
             ready.push_back(i);
         }
     }

@@ -25,10 +25,10 @@
 //! let request = Request::new(Method::Get);
 //! let mut call = Call::new(&policy, request, clock, 42); // 42: the jitter seed
 //! let done = loop {
-//!     match call.poll(clock) {
+//!     match call.poll(clock, None) {
 //!         Action::Send { .. } => {
 //!             let status = send();
-//!             call.observe(Outcome::response(status, &[("retry-after", "2")]), clock)?;
+//!             call.observe(Outcome::response(status, &[("retry-after", "2")]), clock, None)?;
 //!         }
 //!         Action::Sleep(d) => clock = clock.advanced(d), // really: sleep(d)
 //!         Action::RefreshToken => { /* refresh, then observe Outcome::Refresh */ }

@@ -54,7 +54,7 @@ fn count(policy: &Policy, request: Request, answers: &[Answer<'_>]) -> (u64, Act
     let mut answers = answers.iter();
     let before = allocations();
     let end = loop {
-        let action = call.poll(clock);
+        let action = call.poll(clock, None);
         let outcome = match action {
             Action::Sleep(d) => {
                 clock = clock.advanced(d);
@@ -69,7 +69,7 @@ fn count(policy: &Policy, request: Request, answers: &[Answer<'_>]) -> (u64, Act
                 None => break action,
             },
         };
-        let event = call.observe(outcome, clock).expect("answers fit");
+        let event = call.observe(outcome, clock, None).expect("answers fit");
         std::hint::black_box(event);
     };
     (allocations() - before, end)

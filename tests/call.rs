@@ -37,11 +37,11 @@ fn polling_twice_returns_the_same_action_in_every_state() {
     for (request, outcomes) in setups {
         let mut call = Call::new(&p, request, START, SEED);
         for o in &outcomes {
-            call.observe(*o, START).unwrap();
+            call.observe(*o, START, None).unwrap();
         }
-        let first = call.poll(START);
-        assert_eq!(call.poll(START), first, "{outcomes:?}");
-        assert_eq!(call.poll(START), first, "{outcomes:?}");
+        let first = call.poll(START, None);
+        assert_eq!(call.poll(START, None), first, "{outcomes:?}");
+        assert_eq!(call.poll(START, None), first, "{outcomes:?}");
     }
 }
 
@@ -49,22 +49,25 @@ fn polling_twice_returns_the_same_action_in_every_state() {
 fn a_sleep_shrinks_with_the_clock_then_turns_into_the_send() {
     let p = Policy::seed_guide();
     let mut call = Call::new(&p, GET, START, SEED);
-    let event = call.observe(Outcome::status(503), START).unwrap();
+    let event = call.observe(Outcome::status(503), START, None).unwrap();
     assert_eq!(event.action, Action::Sleep(secs(3)));
-    assert_eq!(call.poll(START.advanced(secs(1))), Action::Sleep(secs(2)));
     assert_eq!(
-        call.poll(START.advanced(Duration::from_millis(2999))),
+        call.poll(START.advanced(secs(1)), None),
+        Action::Sleep(secs(2))
+    );
+    assert_eq!(
+        call.poll(START.advanced(Duration::from_millis(2999)), None),
         Action::Sleep(Duration::from_millis(1))
     );
     assert_eq!(
-        call.poll(START.advanced(secs(3))),
+        call.poll(START.advanced(secs(3)), None),
         Action::Send { attempt: 2 }
     );
     // Late wake-ups are fine too.
     let mut late = Call::new(&p, GET, START, SEED);
-    late.observe(Outcome::status(503), START).unwrap();
+    late.observe(Outcome::status(503), START, None).unwrap();
     assert_eq!(
-        late.poll(START.advanced(secs(3600))),
+        late.poll(START.advanced(secs(3600)), None),
         Action::Send { attempt: 2 }
     );
 }
@@ -74,15 +77,18 @@ fn a_clock_going_backwards_never_lengthens_a_wait() {
     let p = Policy::seed_guide();
     let t10 = START.advanced(secs(10));
     let mut call = Call::new(&p, GET, t10, SEED);
-    call.observe(Outcome::status(503), t10).unwrap();
-    assert_eq!(call.poll(t10.advanced(secs(1))), Action::Sleep(secs(2)));
+    call.observe(Outcome::status(503), t10, None).unwrap();
+    assert_eq!(
+        call.poll(t10.advanced(secs(1)), None),
+        Action::Sleep(secs(2))
+    );
     // Back to before the call began: the call holds its latest reading.
-    assert_eq!(call.poll(START), Action::Sleep(secs(2)));
+    assert_eq!(call.poll(START, None), Action::Sleep(secs(2)));
     assert_eq!(call.elapsed(), secs(1));
     let back = Clock::new(Duration::ZERO, Duration::ZERO);
-    assert_eq!(call.poll(back), Action::Sleep(secs(2)));
+    assert_eq!(call.poll(back, None), Action::Sleep(secs(2)));
     assert_eq!(
-        call.poll(t10.advanced(secs(3))),
+        call.poll(t10.advanced(secs(3)), None),
         Action::Send { attempt: 2 }
     );
 }
@@ -99,13 +105,16 @@ fn a_wait_past_the_end_of_time_is_what_is_left_of_it() {
     .unwrap();
     let late = Clock::new(Duration::MAX - secs(1), START.unix);
     let mut call = Call::new(&p, GET, late, SEED);
-    let event = *call.observe(Outcome::status(503), late).unwrap();
+    let event = *call.observe(Outcome::status(503), late, None).unwrap();
     assert_eq!(event.action, Action::Sleep(secs(1)));
-    assert_eq!(call.poll(late), Action::Sleep(secs(1)));
+    assert_eq!(call.poll(late, None), Action::Sleep(secs(1)));
     let nearly = Clock::new(Duration::MAX - Duration::from_millis(1), START.unix);
-    assert_eq!(call.poll(nearly), Action::Sleep(Duration::from_millis(1)));
+    assert_eq!(
+        call.poll(nearly, None),
+        Action::Sleep(Duration::from_millis(1))
+    );
     let end = Clock::new(Duration::MAX, START.unix);
-    assert_eq!(call.poll(end), Action::Send { attempt: 2 });
+    assert_eq!(call.poll(end, None), Action::Send { attempt: 2 });
 }
 #[test]
 fn outcomes_that_answer_nothing_are_refused_and_change_nothing() {
@@ -134,12 +143,12 @@ fn outcomes_that_answer_nothing_are_refused_and_change_nothing() {
     for (before, misfit, waiting) in rows {
         let mut call = Call::new(&p, create, START, SEED);
         for o in &before {
-            call.observe(*o, START).unwrap();
+            call.observe(*o, START, None).unwrap();
         }
-        let action = call.poll(START);
-        let err = call.observe(misfit, START).unwrap_err();
+        let action = call.poll(START, None);
+        let err = call.observe(misfit, START, None).unwrap_err();
         assert_eq!(err.waiting, waiting, "{before:?} then {misfit:?}");
-        assert_eq!(call.poll(START), action, "unchanged after {misfit:?}");
+        assert_eq!(call.poll(START, None), action, "unchanged after {misfit:?}");
         assert!(!err.to_string().is_empty());
     }
     let err = OutcomeError {
@@ -158,11 +167,11 @@ fn the_policy_may_be_borrowed_shared_or_owned() {
     let mut a = Call::new(Arc::clone(&shared), GET, START, SEED);
     let mut b = Call::new(Policy::seed_guide(), GET, START, SEED);
     let mut c = Call::new(&*shared, GET, START, SEED);
-    a.observe(Outcome::status(503), START).unwrap();
-    b.observe(Outcome::status(503), START).unwrap();
-    c.observe(Outcome::status(503), START).unwrap();
-    assert_eq!(a.poll(START), b.poll(START));
-    assert_eq!(b.poll(START), c.poll(START));
+    a.observe(Outcome::status(503), START, None).unwrap();
+    b.observe(Outcome::status(503), START, None).unwrap();
+    c.observe(Outcome::status(503), START, None).unwrap();
+    assert_eq!(a.poll(START, None), b.poll(START, None));
+    assert_eq!(b.poll(START, None), c.poll(START, None));
     assert_eq!(a.policy(), &*shared);
 }
 
@@ -172,21 +181,22 @@ fn counters_follow_the_call() {
     let mut call = Call::new(&p, GET, START, SEED);
     assert_eq!((call.attempts(), call.retries()), (1, 0));
     assert_eq!(call.last_event(), None, "nothing decided yet");
-    call.poll(START);
+    call.poll(START, None);
     assert_eq!(call.last_event(), None, "a poll decides nothing");
-    call.observe(Outcome::status(503), START).unwrap();
+    call.observe(Outcome::status(503), START, None).unwrap();
     assert_eq!((call.attempts(), call.retries()), (2, 1));
     assert_eq!(call.last_event().map(|e| e.attempt), Some(1));
     let debug = format!("{call:?}");
     for part in ["Call", "request", "Sleep", "attempt: 2", "retries: 1"] {
         assert!(debug.contains(part), "{part} in {debug}");
     }
-    call.poll(START.advanced(secs(3)));
-    call.observe(Outcome::status(401), START.advanced(secs(3)))
+    call.poll(START.advanced(secs(3)), None);
+    call.observe(Outcome::status(401), START.advanced(secs(3)), None)
         .unwrap();
     call.observe(
         Outcome::Refresh(Refresh::Refreshed),
         START.advanced(secs(4)),
+        None,
     )
     .unwrap();
     assert_eq!((call.attempts(), call.retries()), (3, 1));
@@ -208,10 +218,10 @@ fn an_event_never_carries_an_earlier_responses_reading() {
     let mut clock = START;
     let mut call = Call::new(&p, GET, clock, SEED);
     let mut step = |outcome: Outcome<'_>| {
-        let event = *call.observe(outcome, clock).unwrap();
-        if let Action::Sleep(d) = call.poll(clock) {
+        let event = *call.observe(outcome, clock, None).unwrap();
+        if let Action::Sleep(d) = call.poll(clock, None) {
             clock = clock.advanced(d);
-            call.poll(clock);
+            call.poll(clock, None);
         }
         event.rate_limit
     };
@@ -243,7 +253,7 @@ fn no_header_value_ever_reaches_an_event() {
     for status in [200, 401, 409, 429, 500, 503, 504] {
         let mut call = Call::new(&p, create, START, SEED);
         let event = *call
-            .observe(Outcome::response(status, &SECRET_HEADERS), START)
+            .observe(Outcome::response(status, &SECRET_HEADERS), START, None)
             .unwrap();
         let json = serde_json::to_string(&event).unwrap();
         let text = format!("{event} {event:?} {call:?}");

@@ -27,10 +27,10 @@ fn secs(s: u64) -> Duration {
 /// The action after one response.
 fn after(policy: &Policy, request: Request, status: u16, headers: &[(&str, &str)]) -> Action {
     let mut call = Call::new(policy, request, START, SEED);
-    assert_eq!(call.poll(START), Action::Send { attempt: 1 });
-    call.observe(Outcome::response(status, &headers.to_vec()), START)
+    assert_eq!(call.poll(START, None), Action::Send { attempt: 1 });
+    call.observe(Outcome::response(status, &headers.to_vec()), START, None)
         .expect("a response answers a send");
-    call.poll(START)
+    call.poll(START, None)
 }
 
 /// How a scripted run ends.
@@ -400,8 +400,8 @@ fn row_network_errors_and_idempotency() {
 
 fn net(policy: &Policy, request: Request, error: NetworkError) -> Action {
     let mut call = Call::new(policy, request, START, SEED);
-    call.observe(Outcome::Network(error), START).unwrap();
-    call.poll(START)
+    call.observe(Outcome::Network(error), START, None).unwrap();
+    call.poll(START, None)
 }
 
 #[test]
@@ -616,8 +616,8 @@ fn jitter_keeps_rows_but_varies_waits() {
     let waits: Vec<Action> = (0..20)
         .map(|seed| {
             let mut call = Call::new(&p, GET, START, seed);
-            call.observe(Outcome::status(503), START).unwrap();
-            call.poll(START)
+            call.observe(Outcome::status(503), START, None).unwrap();
+            call.poll(START, None)
         })
         .collect();
     assert!(waits
@@ -648,7 +648,7 @@ fn notes_say_when_a_servers_wait_was_changed() {
     let step = |p: &Policy, status: u16, headers: &[(&str, &str)]| {
         let mut call = Call::new(p, GET, START, SEED);
         let event = *call
-            .observe(Outcome::response(status, &headers.to_vec()), START)
+            .observe(Outcome::response(status, &headers.to_vec()), START, None)
             .unwrap();
         (event.action, event.notes)
     };
@@ -705,11 +705,11 @@ fn notes_say_when_a_servers_wait_was_changed() {
     let mut ignored = Vec::new();
     for _ in 0..7 {
         let outcome = Outcome::response(503, &[("Retry-After", "2")]);
-        let event = *call.observe(outcome, clock).unwrap();
+        let event = *call.observe(outcome, clock, None).unwrap();
         ignored.push(event.notes.contains(N::RETRY_AFTER_IGNORED));
-        if let Action::Sleep(d) = call.poll(clock) {
+        if let Action::Sleep(d) = call.poll(clock, None) {
             clock = clock.advanced(d);
-            call.poll(clock);
+            call.poll(clock, None);
         }
     }
     assert_eq!(ignored, [false, false, false, false, false, true, true]);

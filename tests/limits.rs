@@ -1,4 +1,4 @@
-//! Cross-call limits through calls (`poll_with` / `observe_with` /
+//! Cross-call limits through calls (`poll` / `observe` with limits /
 //! `abandon`): pacing, the budget and the breaker as calls meet them, and
 //! properties over many calls sharing one `Limits` with cancellations and
 //! vanished calls mixed in. The tracker, budget and breaker on their own are
@@ -48,14 +48,18 @@ fn after_exhausted_window<'p>(
 ) -> (Call<&'p Policy>, Action) {
     let mut first = Call::new(policy, GET, START, 1);
     assert!(matches!(
-        first.poll_with(limits, START),
+        first.poll(START, Some(limits)),
         Action::Send { .. }
     ));
     first
-        .observe_with(limits, Outcome::response(200, &headers.to_vec()), START)
+        .observe(
+            Outcome::response(200, &headers.to_vec()),
+            START,
+            Some(limits),
+        )
         .unwrap();
     let mut second = Call::new(policy, GET, START, 2);
-    let action = second.poll_with(limits, START);
+    let action = second.poll(START, Some(limits));
     (second, action)
 }
 
@@ -85,13 +89,39 @@ fn calls_pace_before_sending_into_an_exhausted_window() {
         Some(Pressure::Exhausted)
     );
     assert_eq!(
-        second.poll_with(&mut limits, START.advanced(secs(20))),
+        second.poll(START.advanced(secs(20)), Some(&mut limits)),
         Action::Send { attempt: 1 }
     );
 }
 
 /// Calls waiting for an exhausted window wake spread over `reset_jitter`
 /// after its reset (the default: one second), not all at once.
+/// The limits' own spec decides pacing, whatever the policy of the call
+/// they are lent to says: a call that paces meets limits that do not, and
+/// the other way round.
+#[test]
+fn the_limits_spec_decides_pacing_not_the_calls_policy() {
+    let paces = policy_with(LimitsSpec {
+        reset_jitter: Duration::ZERO,
+        ..LimitsSpec::default()
+    });
+    let does_not = policy_with(LimitsSpec {
+        pacing: false,
+        ..LimitsSpec::default()
+    });
+    let headers = [
+        ("RateLimit-Remaining", "0"),
+        ("RateLimit-Limit", "100"),
+        ("RateLimit-Reset", "20"),
+    ];
+    for (limits_from, call_under, waits) in [(&does_not, &paces, false), (&paces, &does_not, true)]
+    {
+        let mut limits = Limits::new(limits_from);
+        let (_, action) = after_exhausted_window(call_under, &mut limits, &headers);
+        assert_eq!(matches!(action, Action::Sleep(_)), waits, "{action:?}");
+    }
+}
+
 #[test]
 fn calls_paced_to_a_reset_wake_spread_over_the_jitter() {
     let policy = policy_with(LimitsSpec::default());
@@ -104,7 +134,7 @@ fn calls_paced_to_a_reset_wake_spread_over_the_jitter() {
     after_exhausted_window(&policy, &mut limits, &headers);
     let waits: std::collections::BTreeSet<Duration> = (10..30)
         .map(
-            |seed| match Call::new(&policy, GET, START, seed).poll_with(&mut limits, START) {
+            |seed| match Call::new(&policy, GET, START, seed).poll(START, Some(&mut limits)) {
                 Action::Sleep(d) => d,
                 other => panic!("paced, not {other:?}"),
             },
@@ -132,9 +162,9 @@ fn an_empty_budget_gives_up_instead_of_sleeping() {
     let mut ends = Vec::new();
     for seed in 0..3 {
         let mut call = Call::new(&policy, GET, START, seed);
-        call.poll_with(&mut limits, START);
+        call.poll(START, Some(&mut limits));
         let e = *call
-            .observe_with(&mut limits, Outcome::status(503), START)
+            .observe(Outcome::status(503), START, Some(&mut limits))
             .unwrap();
         ends.push(e.action);
     }
@@ -155,8 +185,8 @@ fn breaker_policy() -> Policy {
 fn four_calls_end_in(policy: &Policy, limits: &mut Limits, outcome: Outcome<'_>) {
     for seed in 0..4 {
         let mut call = Call::new(policy, GET, START, seed);
-        call.poll_with(limits, START);
-        call.observe_with(limits, outcome, START).unwrap();
+        call.poll(START, Some(limits));
+        call.observe(outcome, START, Some(limits)).unwrap();
     }
 }
 
@@ -167,7 +197,7 @@ fn an_open_breaker_fails_calls_at_once() {
     four_calls_end_in(&policy, &mut limits, Outcome::status(503));
     let mut call = Call::new(&policy, GET, START, 9);
     assert_eq!(
-        call.poll_with(&mut limits, START),
+        call.poll(START, Some(&mut limits)),
         Action::GiveUp(Reason::CircuitOpen {
             retry_after: secs(30)
         })
@@ -189,7 +219,7 @@ fn reset_closes_an_open_breaker() {
     assert_eq!(limits.snapshot(START).breaker, Some(BreakerState::Closed));
     let mut call = Call::new(&policy, GET, START, 9);
     assert_eq!(
-        call.poll_with(&mut limits, START),
+        call.poll(START, Some(&mut limits)),
         Action::Send { attempt: 1 }
     );
 }
@@ -201,10 +231,10 @@ fn a_grant_from_before_a_reset_takes_nothing_off_a_later_one() {
     let policy = policy_with(LimitsSpec::default());
     let mut limits = Limits::new(&policy);
     let mut old = Call::new(&policy, GET, START, 1);
-    old.poll_with(&mut limits, START);
+    old.poll(START, Some(&mut limits));
     limits.reset();
     let mut new = Call::new(&policy, GET, START, 2);
-    new.poll_with(&mut limits, START);
+    new.poll(START, Some(&mut limits));
     assert_eq!(limits.snapshot(START).in_flight, 1);
     old.abandon(&mut limits, START);
     assert_eq!(
@@ -231,7 +261,7 @@ fn network_failures_open_the_breaker_when_they_speak_of_the_server() {
         four_calls_end_in(&policy, &mut limits, Outcome::Network(error));
         let mut call = Call::new(&policy, GET, START, 9);
         let refused = matches!(
-            call.poll_with(&mut limits, START),
+            call.poll(START, Some(&mut limits)),
             Action::GiveUp(Reason::CircuitOpen { .. })
         );
         assert_eq!(refused, opens, "{error:?}");
@@ -256,10 +286,10 @@ proptest! {
             let mut clock = START;
             let mut call = Call::new(&policy, GET, clock, seed as u64);
             loop {
-                match call.poll_with(&mut limits, clock) {
+                match call.poll(clock, Some(&mut limits)) {
                     Action::Send { attempt } => {
                         retries += u32::from(attempt > 1);
-                        call.observe_with(&mut limits, Outcome::status(503), clock).unwrap();
+                        call.observe(Outcome::status(503), clock, Some(&mut limits)).unwrap();
                     }
                     Action::Sleep(d) => clock = clock.advanced(d),
                     _ => break,
@@ -357,20 +387,20 @@ fn interleave(
         // A misfit (an answer the call did not ask for) is refused and
         // changes nothing; the properties hold either way.
         let _ = match op {
-            Op::Poll => Ok(call.poll_with(limits, now)),
+            Op::Poll => Ok(call.poll(now, Some(limits))),
             Op::Answer(status, reading) => {
                 let headers = rate_limit_headers(*reading);
-                call.observe_with(limits, Outcome::response(*status, &headers), now)
+                call.observe(Outcome::response(*status, &headers), now, Some(limits))
                     .map(|e| e.action)
             }
             Op::Network(error) => call
-                .observe_with(limits, Outcome::Network(*error), now)
+                .observe(Outcome::Network(*error), now, Some(limits))
                 .map(|e| e.action),
             Op::Refreshed => call
-                .observe_with(limits, Outcome::Refresh(Refresh::Refreshed), now)
+                .observe(Outcome::Refresh(Refresh::Refreshed), now, Some(limits))
                 .map(|e| e.action),
             Op::NotFound => call
-                .observe_with(limits, Outcome::Search(Search::NotFound), now)
+                .observe(Outcome::Search(Search::NotFound), now, Some(limits))
                 .map(|e| e.action),
             Op::Abandon => {
                 call.abandon(limits, now);
@@ -383,7 +413,7 @@ fn interleave(
                 Ok(Action::Send { attempt: 0 })
             }
         };
-        if slot.as_mut().is_some_and(|c| c.poll(now).is_final()) {
+        if slot.as_mut().is_some_and(|c| c.poll(now, None).is_final()) {
             *slot = None;
         }
         tokens_within_capacity(limits, now)?;
@@ -406,9 +436,9 @@ fn time_to_first_send(policy: &Policy, limits: &mut Limits, from: Clock) -> Dura
     for seed in 0..10_000 {
         let mut call = Call::new(policy, GET, now, seed);
         loop {
-            match call.poll_with(limits, now) {
+            match call.poll(now, Some(limits)) {
                 Action::Send { .. } => {
-                    call.observe_with(limits, Outcome::response(200, &healthy), now)
+                    call.observe(Outcome::response(200, &healthy), now, Some(limits))
                         .unwrap();
                     return now.mono - from.mono;
                 }
@@ -468,7 +498,7 @@ fn a_snapshot_reads_without_changing_anything() {
     });
     let mut limits = Limits::new(&policy);
     let mut call = Call::new(&policy, GET, START, 1);
-    call.poll_with(&mut limits, START);
+    call.poll(START, Some(&mut limits));
     let before = limits.clone();
     let snapshot = limits.snapshot(START.advanced(secs(3600)));
     assert_eq!(limits, before);
@@ -506,7 +536,7 @@ fn a_cloned_call_holds_none_of_the_originals_grant() {
     let mut limits = Limits::new(&policy);
     let mut call = Call::new(&policy, GET, START, 1);
     assert!(matches!(
-        call.poll_with(&mut limits, START),
+        call.poll(START, Some(&mut limits)),
         Action::Send { .. }
     ));
     assert_eq!(limits.snapshot(START).in_flight, 1);

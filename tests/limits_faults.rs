@@ -57,15 +57,19 @@ fn one_send(
     headers: &[(&str, &str)],
 ) -> Action {
     let mut call = Call::new(policy, GET, clock, 1);
-    let action = call.poll_with(limits, clock);
+    let action = call.poll(clock, Some(limits));
     assert!(matches!(action, Action::Send { .. }), "{action:?}");
-    call.observe_with(limits, Outcome::response(status, &headers.to_vec()), clock)
-        .unwrap()
-        .action
+    call.observe(
+        Outcome::response(status, &headers.to_vec()),
+        clock,
+        Some(limits),
+    )
+    .unwrap()
+    .action
 }
 
 fn first_poll(policy: &Policy, limits: &mut Limits, clock: Clock) -> Action {
-    Call::new(policy, GET, clock, 7).poll_with(limits, clock)
+    Call::new(policy, GET, clock, 7).poll(clock, Some(limits))
 }
 
 #[test]
@@ -96,7 +100,7 @@ fn an_abandoned_probe_gives_its_slot_back_at_once() {
     }
     let mut probe = Call::new(&policy, GET, at(secs(31)), 1);
     assert_eq!(
-        probe.poll_with(&mut limits, at(secs(31))),
+        probe.poll(at(secs(31)), Some(&mut limits)),
         Action::Send { attempt: 1 }
     );
     probe.abandon(&mut limits, at(secs(31)));
@@ -125,11 +129,11 @@ fn sends_admitted_but_never_reported_age_out() {
         let clock = later.advanced(Duration::from_millis(i));
         let mut call = Call::new(&policy, GET, clock, i);
         assert_eq!(
-            call.poll_with(&mut limits, clock),
+            call.poll(clock, Some(&mut limits)),
             Action::Send { attempt: 1 },
             "call {i}"
         );
-        call.observe_with(&mut limits, Outcome::response(200, &NO_RESET), clock)
+        call.observe(Outcome::response(200, &NO_RESET), clock, Some(&mut limits))
             .unwrap();
     }
 }
@@ -142,7 +146,7 @@ fn abandoned_sends_give_their_place_back_at_once() {
     for _ in 0..19 {
         let mut call = Call::new(&policy, GET, START, 1);
         assert_eq!(
-            call.poll_with(&mut limits, START),
+            call.poll(START, Some(&mut limits)),
             Action::Send { attempt: 1 }
         );
         call.abandon(&mut limits, START);
@@ -189,12 +193,12 @@ fn a_fresher_reading_replaces_a_poisoned_window() {
     // one healthy and for another window.
     let mut a = Call::new(&policy, GET, START, 1);
     let mut b = Call::new(&policy, GET, START, 2);
-    a.poll_with(&mut limits, START);
-    b.poll_with(&mut limits, START);
-    b.observe_with(&mut limits, Outcome::response(200, &POISON), START)
+    a.poll(START, Some(&mut limits));
+    b.poll(START, Some(&mut limits));
+    b.observe(Outcome::response(200, &POISON), START, Some(&mut limits))
         .unwrap();
     let later = at(secs(1));
-    a.observe_with(&mut limits, Outcome::response(200, &HEALTHY), later)
+    a.observe(Outcome::response(200, &HEALTHY), later, Some(&mut limits))
         .unwrap();
     assert_eq!(
         first_poll(&policy, &mut limits, later),
@@ -207,10 +211,10 @@ fn opens(policy: &Policy, status: u16) -> bool {
     let mut limits = Limits::new(policy);
     (0..=6).any(|_| {
         let mut call = Call::new(policy, GET, START, 1);
-        match call.poll_with(&mut limits, START) {
+        match call.poll(START, Some(&mut limits)) {
             Action::GiveUp(Reason::CircuitOpen { .. }) => true,
             _ => {
-                call.observe_with(&mut limits, Outcome::status(status), START)
+                call.observe(Outcome::status(status), START, Some(&mut limits))
                     .unwrap();
                 false
             }
@@ -255,9 +259,9 @@ fn a_refused_retry_leaves_the_counters_as_they_were() {
         Action::Sleep(secs(3))
     );
     let mut call = Call::new(&policy, GET, START, 1);
-    call.poll_with(&mut limits, START);
+    call.poll(START, Some(&mut limits));
     let event = *call
-        .observe_with(&mut limits, Outcome::status(503), START)
+        .observe(Outcome::status(503), START, Some(&mut limits))
         .unwrap();
     assert_eq!(event.action, Action::GiveUp(Reason::BudgetExhausted));
     assert_eq!((call.attempts(), call.retries()), (1, 0));
@@ -283,7 +287,7 @@ fn budgeted_429s(charge_uncounted: bool) -> Vec<Action> {
     let mut clock = START;
     let mut seen = Vec::new();
     for _ in 0..4 {
-        match call.poll_with(&mut limits, clock) {
+        match call.poll(clock, Some(&mut limits)) {
             Action::Send { .. } => {}
             other => {
                 seen.push(other);
@@ -291,10 +295,10 @@ fn budgeted_429s(charge_uncounted: bool) -> Vec<Action> {
             }
         }
         let e = call
-            .observe_with(
-                &mut limits,
+            .observe(
                 Outcome::response(429, &[("Retry-After", "2")]),
                 clock,
+                Some(&mut limits),
             )
             .unwrap();
         seen.push(e.action);

@@ -31,9 +31,9 @@ fn secs(s: u64) -> Duration {
 
 fn after(policy: &Policy, request: Request, status: u16, headers: &[(&str, &str)]) -> Action {
     let mut call = Call::new(policy, request, START, SEED);
-    call.observe(Outcome::response(status, &headers.to_vec()), START)
+    call.observe(Outcome::response(status, &headers.to_vec()), START, None)
         .unwrap();
-    call.poll(START)
+    call.poll(START, None)
 }
 
 /// Headers written as (name, value) text pairs.
@@ -228,10 +228,10 @@ fn aws_standard_shares_a_500_token_quota() {
         let mut clock = START;
         let mut call = Call::new(&p, GET, clock, seed);
         loop {
-            match call.poll_with(&mut limits, clock) {
+            match call.poll(clock, Some(&mut limits)) {
                 Action::Send { attempt } => {
                     retries += u32::from(attempt > 1);
-                    call.observe_with(&mut limits, Outcome::status(503), clock)
+                    call.observe(Outcome::status(503), clock, Some(&mut limits))
                         .unwrap();
                 }
                 Action::Sleep(d) => clock = clock.advanced(d),
@@ -243,8 +243,8 @@ fn aws_standard_shares_a_500_token_quota() {
     assert_eq!(tokens(&limits), 0);
     // A success without a retry earns a token back.
     let mut call = Call::new(&p, GET, START, 1);
-    call.poll_with(&mut limits, START);
-    call.observe_with(&mut limits, Outcome::status(200), START)
+    call.poll(START, Some(&mut limits));
+    call.observe(Outcome::status(200), START, Some(&mut limits))
         .unwrap();
     assert_eq!(tokens(&limits), 1);
 }
@@ -310,9 +310,9 @@ fn aws_standard_retries_throttling_and_transient_codes() {
         let a = after(&p, GET, 400, &[("x-amzn-ErrorType", &header)]);
         assert!(backs_off(a), "{code} in the header: {a:?}");
         let mut call = Call::new(&p, GET, START, SEED);
-        call.observe(Outcome::status(400).with_code(code), START)
+        call.observe(Outcome::status(400).with_code(code), START, None)
             .unwrap();
-        let a = call.poll(START);
+        let a = call.poll(START, None);
         assert!(backs_off(a), "{code} from the body: {a:?}");
     }
     // Other codes, and a code on a success, leave the status rule alone.
@@ -365,9 +365,10 @@ fn aws_standard_retries_throttling_and_transient_codes() {
     call.observe(
         Outcome::response(400, &headers).with_code("SlowDown"),
         START,
+        None,
     )
     .unwrap();
-    assert!(backs_off(call.poll(START)));
+    assert!(backs_off(call.poll(START, None)));
 }
 
 fn tokens(limits: &Limits) -> u32 {

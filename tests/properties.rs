@@ -116,7 +116,7 @@ proptest! {
         all.extend(named.into_iter().map(|(n, v)| (n.as_bytes().to_vec(), v)));
         let clock = Clock::new(std::time::Duration::ZERO, std::time::Duration::from_secs(unix));
         let mut call = Call::new(&p, Request::new(Method::Get), clock, 0);
-        let event = call.observe(Outcome::response(status, &all), clock).unwrap();
+        let event = call.observe(Outcome::response(status, &all), clock, None).unwrap();
         if let Action::Sleep(d) = event.action {
             prop_assert!(d <= p.max_sleep());
         }

@@ -220,9 +220,9 @@ fn a_calls_jitter_is_bounded_by_its_policys_schedule() {
         let mut call = Call::new(policy, Request::new(Method::Get), clock, seed);
         let mut waits = Vec::new();
         loop {
-            match call.poll(clock) {
+            match call.poll(clock, None) {
                 Action::Send { .. } => {
-                    call.observe(Outcome::status(500), clock).unwrap();
+                    call.observe(Outcome::status(500), clock, None).unwrap();
                 }
                 Action::Sleep(d) => {
                     waits.push(d);

@@ -45,10 +45,14 @@ pub fn endless_policy() -> Policy {
 /// 120 s pass, poll (which yields the next send).
 #[inline(never)]
 pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
-    let event = call.observe(Outcome::response(503, black_box(&RETRY_AFTER)), *clock);
+    let event = call.observe(
+        Outcome::response(503, black_box(&RETRY_AFTER)),
+        *clock,
+        None,
+    );
     black_box(event.ok());
     *clock = clock.advanced(Duration::from_secs(120));
-    call.poll(*clock)
+    call.poll(*clock, None)
 }
 
 /// The decision step's observable work, written by hand for this one
@@ -198,8 +202,8 @@ pub fn limited_policy() -> Policy {
 }
 
 /// One request cycle through shared limits: a new call is admitted
-/// (`poll_with`), the server's 200 is observed (`observe_with`: tracker,
-/// breaker, budget), and the final poll says done. 10 ms pass between
+/// (`poll` with the limits), the server's 200 is observed (`observe` with
+/// them: tracker, breaker, budget), and the final poll says done. 10 ms pass between
 /// cycles.
 #[inline(never)]
 pub fn request_cycle(
@@ -210,11 +214,15 @@ pub fn request_cycle(
 ) -> Action {
     *clock = clock.advanced(Duration::from_millis(10));
     let mut call = Call::new(policy, Request::new(Method::Get), *clock, 1);
-    black_box(call.poll_with(limits, *clock));
+    black_box(call.poll(*clock, Some(limits)));
     let headers = server.answer();
-    let event = call.observe_with(limits, Outcome::response(200, black_box(&headers)), *clock);
+    let event = call.observe(
+        Outcome::response(200, black_box(&headers)),
+        *clock,
+        Some(limits),
+    );
     black_box(event.ok());
-    call.poll_with(limits, *clock)
+    call.poll(*clock, Some(limits))
 }
 
 /// One request through limits shared behind a lock, as the drivers run
@@ -228,15 +236,15 @@ pub fn admission_cycle(policy: &Policy, limits: &std::sync::Mutex<Limits>, clock
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
     let mut call = Call::new(policy, Request::new(Method::Get), clock, 1);
-    black_box(call.poll_with(&mut lock(), clock));
+    black_box(call.poll(clock, Some(&mut lock())));
     let mut shared = lock();
-    let event = call.observe_with(
-        &mut shared,
+    let event = call.observe(
         Outcome::response(200, black_box(&NO_HEADERS)),
         clock,
+        Some(&mut shared),
     );
     black_box(event.ok());
-    call.poll_with(&mut shared, clock)
+    call.poll(clock, Some(&mut shared))
 }
 
 const NO_HEADERS: [(&str, &str); 0] = [];
@@ -248,10 +256,10 @@ pub fn whole_call(policy: &Policy) -> Action {
     let mut clock = start();
     let mut call = Call::new(policy, Request::new(Method::Get), clock, 1);
     loop {
-        match call.poll(clock) {
+        match call.poll(clock, None) {
             Action::Send { .. } => {
                 let outcome = Outcome::response(503, black_box(&RETRY_AFTER));
-                black_box(call.observe(outcome, clock).ok());
+                black_box(call.observe(outcome, clock, None).ok());
             }
             Action::Sleep(d) => clock = clock.advanced(d),
             end => break end,

@@ -117,8 +117,8 @@ fuzz_target!(|data: &[u8]| {
     let mut limits = Limits::new(&policy);
     let (mut sends, mut refreshes, mut uncounted) = (0u64, 0u32, 0u64);
     for _ in 0..64 {
-        let action = call.poll_with(&mut limits, clock);
-        assert_eq!(call.poll_with(&mut limits, clock), action);
+        let action = call.poll(clock, Some(&mut limits));
+        assert_eq!(call.poll(clock, Some(&mut limits)), action);
         match action {
             Action::Done(_) | Action::GiveUp(_) => break,
             Action::Sleep(d) => {
@@ -159,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
         };
         // A misfit is refused and changes nothing; only accepted outcomes
         // count as sends and refreshes.
-        if call.observe_with(&mut limits, outcome, clock).is_ok() {
+        if call.observe(outcome, clock, Some(&mut limits)).is_ok() {
             match outcome {
                 Outcome::Response { status, .. } => {
                     sends += 1;
@@ -172,7 +172,7 @@ fuzz_target!(|data: &[u8]| {
                 Outcome::Search(_) => {}
             }
         } else {
-            assert_eq!(call.poll_with(&mut limits, clock), action);
+            assert_eq!(call.poll(clock, Some(&mut limits)), action);
         }
     }
     // Whatever the call still holds comes back: nothing stays in flight.

@@ -3,41 +3,28 @@
 
 use core::borrow::Borrow;
 
-use super::{Call, Next, OutcomeError};
+use super::{Call, Next, Verdict};
 use crate::action::{Action, Reason};
 use crate::event::{Basis, Event, Observed};
 use crate::headers::HintNotes;
 use crate::limits::{Admission, Limits};
-use crate::outcome::{Clock, Outcome};
+use crate::outcome::Clock;
 use crate::policy::Policy;
 
 impl<P: Borrow<Policy>> Call<P> {
-    /// [`poll`](Self::poll), consulting the limits shared by every call to
-    /// the API before a send: an open circuit breaker gives up at once
-    /// ([`Reason::CircuitOpen`]); an exhausted or critical rate-limit window
-    /// turns the send into a wait (pacing), cut to the policy's
-    /// `retry_after_cap` and refused past its deadline. Each such decision
-    /// is recorded as the call's [`last_event`](Self::last_event), with
+    /// Asks the limits to let `send` through: an open circuit breaker gives
+    /// up at once, an exhausted or critical rate-limit window turns the send
+    /// into a wait, cut to the policy's `retry_after_cap` and refused past
+    /// its deadline. Such a decision is the call's latest event, with
     /// [`Basis::Limits`].
-    ///
-    /// A send let through is held by the call until
-    /// [`observe_with`](Self::observe_with) reports on it, or
-    /// [`abandon`](Self::abandon) gives it back. A call polled through
-    /// limits reports through them too: plain [`observe`](Self::observe)
-    /// would leave its send counted until `stale_after` forgets it.
     // Pinned, as `Call::poll` is.
     #[inline(always)]
-    pub fn poll_with(&mut self, limits: &mut Limits, clock: Clock) -> Action {
-        let action = self.poll(clock);
-        if !matches!(action, Action::Send { .. }) || self.grant.admitted() {
-            return action;
-        }
+    pub(super) fn admit(&mut self, limits: &mut Limits, send: Action) -> Action {
         let first = self.attempt == 1;
-        let spec = &self.policy.borrow().spec().limits;
-        let admission = limits.admit(&mut self.grant, self.now, first, spec, &mut self.rng);
+        let admission = limits.admit(&mut self.grant, self.now, first, &mut self.rng);
         let mut notes = HintNotes::empty();
         self.next = match admission {
-            Admission::Granted => return action,
+            Admission::Granted => return send,
             Admission::Wait { wait, capped } => {
                 if capped {
                     notes |= HintNotes::CAPPED;
@@ -59,37 +46,31 @@ impl<P: Borrow<Policy>> Call<P> {
         self.last.action
     }
 
-    /// [`observe`](Self::observe), feeding the shared limits: the response's
-    /// rate-limit reading goes to the tracker, and whether the policy calls
-    /// it a failure to the breaker; a retry is paid from the retry budget
-    /// before the call commits it (when the budget cannot pay, the call
-    /// gives up with [`Reason::BudgetExhausted`] and its counters stay as
-    /// they were), and a success refunds it.
+    /// Feeds a decision's outcome to the limits before the call commits
+    /// it: the response's rate-limit reading goes to the tracker, and
+    /// whether the policy calls it a failure to the breaker; a re-send is
+    /// paid from the retry budget (when it cannot pay, the call gives up
+    /// with [`Reason::BudgetExhausted`] and its counters stay as they
+    /// were), and a success refunds it.
     // Pinned, as `Call::poll` is.
     #[inline(always)]
-    pub fn observe_with(
-        &mut self,
-        limits: &mut Limits,
-        outcome: Outcome<'_>,
-        clock: Clock,
-    ) -> Result<&Event, OutcomeError> {
-        self.fits(&outcome)?;
-        let mut verdict = self.decide(outcome, clock);
+    pub(super) fn settle(&mut self, limits: &mut Limits, verdict: &mut Verdict) {
         let now = self.now;
         if let Some(health) = verdict.health {
             let reading = self.last.rate_limit.as_ref();
             limits.landed(&mut self.grant, reading, health, now);
         }
-        if verdict.charge && !limits.charge(&mut self.grant, now, verdict.after_timeout) {
-            verdict.give_up(Reason::BudgetExhausted);
-            verdict.basis = Basis::Limits;
+        if let Some(resend) = verdict.charge {
+            if !limits.charge(&mut self.grant, resend, now, verdict.after_timeout) {
+                verdict.give_up(Reason::BudgetExhausted);
+                verdict.basis = Basis::Limits;
+            }
         }
         match verdict.next {
             Next::Done(_) => limits.finish(&mut self.grant, true),
             Next::GiveUp(_) => limits.finish(&mut self.grant, false),
             _ => {}
         }
-        Ok(self.commit(verdict))
     }
 
     /// Gives back everything the shared limits granted this call — the

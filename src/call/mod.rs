@@ -14,7 +14,7 @@ use crate::action::{Action, Completion, Reason};
 use crate::classify::{self, NetworkVerdict};
 use crate::event::{Basis, Event, Observed};
 use crate::headers::{self, HintNotes};
-use crate::limits::{Grant, Health};
+use crate::limits::{Grant, Health, Limits, Resend};
 use crate::outcome::{Clock, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search};
 use crate::policy::{OnConflict, Policy, PolicySpec, Rule, StatusRetries};
 
@@ -33,12 +33,12 @@ use crate::policy::{OnConflict, Policy, PolicySpec, Rule, StatusRetries};
 /// let mut clock = Clock::default();
 /// let mut call = Call::new(&policy, Request::new(Method::Get), clock, 7);
 ///
-/// assert_eq!(call.poll(clock), Action::Send { attempt: 1 });
-/// call.observe(Outcome::status(503), clock)?;
-/// assert_eq!(call.poll(clock), Action::Sleep(Duration::from_secs(3)));
+/// assert_eq!(call.poll(clock, None), Action::Send { attempt: 1 });
+/// call.observe(Outcome::status(503), clock, None)?;
+/// assert_eq!(call.poll(clock, None), Action::Sleep(Duration::from_secs(3)));
 ///
 /// clock = clock.advanced(Duration::from_secs(3));
-/// assert_eq!(call.poll(clock), Action::Send { attempt: 2 });
+/// assert_eq!(call.poll(clock, None), Action::Send { attempt: 2 });
 /// # Ok::<(), steadfast::OutcomeError>(())
 /// ```
 pub struct Call<P> {
@@ -57,7 +57,7 @@ pub struct Call<P> {
     rng: fastrand::Rng,
     /// The latest decision's record, lent out by `observe`.
     last: Event,
-    /// What the shared limits granted the call (`poll_with`), held until
+    /// What the shared limits granted the call, held until
     /// it reports or is abandoned.
     grant: Grant,
 }
@@ -158,31 +158,64 @@ impl<P: Borrow<Policy>> Call<P> {
     /// What to do now. Polling again at the same clock returns the same
     /// action; as the clock advances a `Sleep` shrinks, and a poll at or
     /// after its end returns the next `Send`.
+    ///
+    /// `limits` are the [`Limits`] every call to the API shares, or `None`
+    /// for a call alone. Before a send they may veto it: an open circuit
+    /// breaker gives up at once ([`Reason::CircuitOpen`]); an exhausted or
+    /// critical rate-limit window turns the send into a wait (pacing), cut
+    /// to the policy's `retry_after_cap` and refused past its deadline. Each
+    /// such decision is recorded as the call's
+    /// [`last_event`](Self::last_event), with [`Basis::Limits`]. A send they
+    /// let through is held by the call until [`observe`](Self::observe)
+    /// reports on it through the same limits, or [`abandon`](Self::abandon)
+    /// gives it back; a call reported without them leaves its send counted
+    /// until the limits' `stale_after` forgets it.
     // Inlining of the call's entry points is pinned: left to the caller's
     // build, it swung the decision step by 10 % with unrelated changes.
     #[inline(always)]
-    pub fn poll(&mut self, clock: Clock) -> Action {
+    pub fn poll(&mut self, clock: Clock, limits: Option<&mut Limits>) -> Action {
         self.tick(clock);
         if let Next::Sleep { until, .. } = self.next {
             if self.now >= until {
                 self.next = Next::Send;
             }
         }
-        self.action()
+        let action = self.action();
+        match limits {
+            Some(limits) if matches!(action, Action::Send { .. }) && !self.grant.admitted() => {
+                self.admit(limits, action)
+            }
+            _ => action,
+        }
     }
 
     /// Tells the call what happened in answer to its last action, and
     /// decides the next one (returned by the next `poll`). The returned event
     /// records the decision; it is `Copy`, so keep it with `*event`.
     ///
+    /// With `limits` (the ones the call was polled with), the outcome feeds
+    /// them: the response's rate-limit reading goes to the tracker, and
+    /// whether the policy calls it a failure to the breaker; a retry is
+    /// paid from the retry budget before the call commits it (when the
+    /// budget cannot pay, the call gives up with [`Reason::BudgetExhausted`]
+    /// and its counters stay as they were), and a success refunds it.
+    ///
     /// An outcome that answers nothing the call asked for (a response while
     /// it sleeps, a search result it never requested, anything after the end)
-    /// is an error and leaves the call unchanged.
+    /// is an error and leaves the call and the limits unchanged.
     // Pinned, as `poll` is.
     #[inline(always)]
-    pub fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<&Event, OutcomeError> {
+    pub fn observe(
+        &mut self,
+        outcome: Outcome<'_>,
+        clock: Clock,
+        limits: Option<&mut Limits>,
+    ) -> Result<&Event, OutcomeError> {
         self.fits(&outcome)?;
-        let verdict = self.decide(outcome, clock);
+        let mut verdict = self.decide(outcome, clock);
+        if let Some(limits) = limits {
+            self.settle(limits, &mut verdict);
+        }
         Ok(self.commit(verdict))
     }
 
@@ -242,7 +275,7 @@ impl<P: Borrow<Policy>> Call<P> {
             retry_after,
             notes,
             retry: false,
-            charge: false,
+            charge: None,
             health: None,
             after_timeout: false,
         };
@@ -442,8 +475,8 @@ impl<P: Borrow<Policy>> Call<P> {
             _ => self.bounded_server_wait(hint, &mut v.notes),
         };
         self.retry_in(v, wait, rule.counts_as_retry, basis);
-        if v.next_is_resend() && self.spec().limits.charge_uncounted_waits {
-            v.charge = true;
+        if v.next_is_resend() && v.charge.is_none() {
+            v.charge = Some(Resend::UncountedWait);
         }
     }
 
@@ -546,7 +579,7 @@ impl<P: Borrow<Policy>> Call<P> {
         if v.next_is_resend() {
             v.basis = basis;
             v.retry = counts;
-            v.charge = counts;
+            v.charge = counts.then_some(Resend::Retry);
         }
     }
 
@@ -589,8 +622,8 @@ struct Verdict {
     notes: HintNotes,
     /// The re-send uses one of `max_retries`.
     retry: bool,
-    /// The retry budget pays for the wait.
-    charge: bool,
+    /// What the retry budget is asked to pay for.
+    charge: Option<Resend>,
     /// What a send's outcome says of the server (`None`: not a send's).
     health: Option<Health>,
     /// The outcome was a timeout (the AWS quota charges more for it).
@@ -601,7 +634,7 @@ impl Verdict {
     fn give_up(&mut self, reason: Reason) {
         self.next = Next::GiveUp(reason);
         self.retry = false;
-        self.charge = false;
+        self.charge = None;
     }
 
     fn next_is_resend(&self) -> bool {

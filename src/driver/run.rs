@@ -150,9 +150,9 @@ impl<'l, P: Borrow<Policy>> Driven<'l, P> {
     pub(crate) fn poll(&mut self, (method, endpoint): (&str, &str)) -> Action {
         let now = super::now();
         let Some(limits) = self.limits else {
-            return self.call.poll(now);
+            return self.call.poll(now, None);
         };
-        let action = self.call.poll_with(&mut lock(limits), now);
+        let action = self.call.poll(now, Some(&mut lock(limits)));
         if let Some(e) = self.call.last_event() {
             let fresh = e.observed == Observed::Nothing && e.action == action;
             if fresh && !matches!(action, Action::Send { .. }) {
@@ -164,10 +164,8 @@ impl<'l, P: Borrow<Policy>> Driven<'l, P> {
 
     fn observe(&mut self, outcome: Outcome<'_>) -> Result<&Event, OutcomeError> {
         let now = super::now();
-        match self.limits {
-            Some(limits) => self.call.observe_with(&mut lock(limits), outcome, now),
-            None => self.call.observe(outcome, now),
-        }
+        let mut shared = self.limits.map(lock);
+        self.call.observe(outcome, now, shared.as_deref_mut())
     }
 }
 

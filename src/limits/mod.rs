@@ -2,10 +2,10 @@
 //! rate-limit tracker, a retry budget and a circuit breaker.
 //!
 //! [`Limits`] is a plain value the caller owns (behind a `Mutex` when calls
-//! run on several threads) and lends to
-//! [`Call::poll_with`](crate::Call::poll_with) and
-//! [`Call::observe_with`](crate::Call::observe_with); no clock, lock or IO
-//! here. Its state is sealed: calls change it only through the admission
+//! run on several threads) and lends to [`Call::poll`](crate::Call::poll)
+//! and [`Call::observe`](crate::Call::observe); no clock, lock or IO here.
+//! It carries the settings it was built from ([`LimitsSpec`]): a call under
+//! these limits meets those, whatever its own policy says of limits. Its state is sealed: calls change it only through the admission
 //! protocol below, and everyone else reads it through
 //! [`Limits::snapshot`].
 //!
@@ -59,6 +59,9 @@ use crate::policy::Policy;
 /// retry budget and the circuit breaker.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
+    /// The settings these limits were built from: the one source of every
+    /// limits setting a call meets.
+    spec: LimitsSpec,
     tracker: RateTracker,
     budget: Option<RetryBudget>,
     breaker: Option<CircuitBreaker>,
@@ -106,6 +109,15 @@ impl Grant {
     }
 }
 
+/// What kind of re-send a call asks the budget to pay for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// One of the policy's `max_retries`.
+    Retry,
+    /// A rate-limit wait the policy does not count as a retry.
+    UncountedWait,
+}
+
 /// The limits' answer to a send about to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admission {
@@ -124,6 +136,7 @@ impl Limits {
         let spec = policy.spec();
         let stale = spec.limits.stale_after;
         Self {
+            spec: spec.limits,
             tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
             budget: spec.limits.budget.map(RetryBudget::new),
             breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
@@ -169,11 +182,10 @@ impl Limits {
         grant: &mut Grant,
         now: Duration,
         first_attempt: bool,
-        spec: &LimitsSpec,
         rng: &mut fastrand::Rng,
     ) -> Admission {
-        let send = if spec.pacing {
-            match self.tracker.admit(now, spec.reset_jitter, rng) {
+        let send = if self.spec.pacing {
+            match self.tracker.admit(now, self.spec.reset_jitter, rng) {
                 Admit::Go(generation) => Some(generation),
                 Admit::Wait { wait, capped } => return Admission::Wait { wait, capped },
             }
@@ -229,11 +241,23 @@ impl Limits {
         }
     }
 
-    /// Pays for a retry; `false` when the budget cannot. The charge is
-    /// held until the call succeeds (refunded) or ends otherwise (spent).
+    /// Pays for a re-send; `false` when the budget cannot. A retry is
+    /// always paid for, a rate-limit wait the policy does not count as one
+    /// only when these limits say so. The charge is held until the call
+    /// succeeds (refunded) or ends otherwise (spent).
     #[inline]
-    pub(crate) fn charge(&mut self, grant: &mut Grant, now: Duration, after_timeout: bool) -> bool {
-        let Some(budget) = self.budget.as_mut() else {
+    pub(crate) fn charge(
+        &mut self,
+        grant: &mut Grant,
+        resend: Resend,
+        now: Duration,
+        after_timeout: bool,
+    ) -> bool {
+        let pays = match resend {
+            Resend::Retry => true,
+            Resend::UncountedWait => self.spec.charge_uncounted_waits,
+        };
+        let Some(budget) = self.budget.as_mut().filter(|_| pays) else {
             return true;
         };
         match budget.withdraw(now, after_timeout) {

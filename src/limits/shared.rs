@@ -107,7 +107,9 @@ mod tests {
     use super::StoreAnswer;
     use crate::headers::RateLimit;
     use crate::limits::breaker::Verdict;
-    use crate::limits::{Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec};
+    use crate::limits::{
+        Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec, Resend,
+    };
     use crate::policy::{Policy, PolicySpec};
 
     /// A policy with `budget` and a breaker of one probe.
@@ -141,7 +143,6 @@ mod tests {
             timeout_cost: 10,
             success_credit: 1,
         });
-        let spec = policy.spec().limits;
         let mut rng = fastrand::Rng::with_seed(1);
         let mut limits = Limits::new(&policy);
         let now = Duration::from_secs(1);
@@ -157,18 +158,18 @@ mod tests {
         };
         limits.settle(answer, &report, now);
         let admit = |limits: &mut Limits, grant: &mut Grant, rng: &mut fastrand::Rng| {
-            limits.admit(grant, now, true, &spec, rng)
+            limits.admit(grant, now, true, rng)
         };
         let mut grant = Grant::default();
         assert!(matches!(
             admit(&mut limits, &mut grant, &mut rng),
             Admission::Refused(_)
         ));
-        assert!(!limits.charge(&mut grant, now, false));
+        assert!(!limits.charge(&mut grant, Resend::Retry, now, false));
 
         limits.go_local();
         assert_eq!(admit(&mut limits, &mut grant, &mut rng), Admission::Granted);
-        assert!(limits.charge(&mut grant, now, false));
+        assert!(limits.charge(&mut grant, Resend::Retry, now, false));
         let exhausted = RateLimit {
             limit: Some(100),
             remaining: Some(0),
@@ -198,10 +199,9 @@ mod tests {
         let now = Duration::from_secs(1);
         limits.report(now);
         let mut rng = fastrand::Rng::with_seed(1);
-        let spec = policy.spec().limits;
         for health in [Health::Failed, Health::Ok] {
             let mut grant = Grant::default();
-            limits.admit(&mut grant, now, true, &spec, &mut rng);
+            limits.admit(&mut grant, now, true, &mut rng);
             limits.landed(&mut grant, None, health, now);
         }
         let lost = limits.report(now);

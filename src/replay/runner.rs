@@ -61,17 +61,13 @@ pub(crate) struct Session<'l, 'p> {
 impl Session<'_, '_> {
     /// Polls as a driver would: through the limits when there are any.
     pub(crate) fn poll(&mut self, clock: Clock) -> Action {
-        match self.limits.as_deref_mut() {
-            Some(l) => self.call.poll_with(l, clock),
-            None => self.call.poll(clock),
-        }
+        self.call.poll(clock, self.limits.as_deref_mut())
     }
 
     fn observe(&mut self, outcome: Outcome<'_>, clock: Clock) -> Result<Event, OutcomeError> {
-        match self.limits.as_deref_mut() {
-            Some(l) => self.call.observe_with(l, outcome, clock).copied(),
-            None => self.call.observe(outcome, clock).copied(),
-        }
+        self.call
+            .observe(outcome, clock, self.limits.as_deref_mut())
+            .copied()
     }
 }
 

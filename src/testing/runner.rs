@@ -195,7 +195,7 @@ impl<'a> Script for Checks<'a> {
             return false;
         };
         let earlier = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
-        match run.call.poll(earlier) {
+        match run.call.poll(earlier, None) {
             Action::Sleep(again) if again <= d => {}
             other => self.breaches.push(format!(
                 "sleep {d:?} became {other:?} as the clock went back"
@@ -214,8 +214,8 @@ impl<'a> Script for Checks<'a> {
             Waiting::Response => Outcome::Search(a.search),
             _ => Outcome::response(a.status, &a.headers),
         };
-        let before = run.call.poll(clock);
-        if run.call.observe(wrong, clock).is_ok() || run.call.poll(clock) != before {
+        let before = run.call.poll(clock, None);
+        if run.call.observe(wrong, clock, None).is_ok() || run.call.poll(clock, None) != before {
             self.breaches
                 .push(format!("a misfit {wrong:?} changed the call"));
         }

@@ -368,11 +368,10 @@ pub fn run_with_progress(
         while let Some(wake) = next.take() {
             match wake {
                 Wake::Poll => {
-                    let action = if contender.shared_limits {
-                        call.poll_with(&mut limits[i % sets as usize], clock)
-                    } else {
-                        call.poll(clock)
-                    };
+                    let shared = contender
+                        .shared_limits
+                        .then(|| &mut limits[i % sets as usize]);
+                    let action = call.poll(clock, shared);
                     match action {
                         Action::Send { .. } => {
                             sent += 1;
@@ -429,12 +428,10 @@ pub fn run_with_progress(
                         _ => &[],
                     };
                     let outcome = Outcome::response(status, &headers);
-                    let observed = if contender.shared_limits {
-                        call.observe_with(&mut limits[i % sets as usize], outcome, clock)
-                            .is_ok()
-                    } else {
-                        call.observe(outcome, clock).is_ok()
-                    };
+                    let shared = contender
+                        .shared_limits
+                        .then(|| &mut limits[i % sets as usize]);
+                    let observed = call.observe(outcome, clock, shared).is_ok();
                     if observed {
                         next = Some(Wake::Poll);
                     }
