@@ -14,6 +14,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use steadfast::driver::blocking::{run, Hooks};
 use steadfast::driver::Reply;
+use steadfast::driver::Sharing;
 use steadfast::{Method, NetworkError, Policy, PolicySpec, Request, Schedule};
 
 /// A server thread answering each request with the next status of a script.
@@ -98,7 +99,7 @@ fn bench(c: &mut Criterion) {
         let t = transport(script);
         group.bench_function("blocking driver", |b| {
             b.iter(|| {
-                let run = run(&policy, Request::new(Method::Get), &mut &t);
+                let run = run(&policy, Request::new(Method::Get), Sharing::Alone, &mut &t);
                 black_box(run.result.is_ok())
             })
         });

@@ -1,4 +1,4 @@
-//! What a fleet admission costs: calls through `run_in_fleet` with a lease
+//! What a fleet admission costs: calls through `tokio::run` in a fleet with a lease
 //! of one send, so every call makes one round trip to a `redis-server` the
 //! bench starts on a free 127.0.0.1 port (quiet: nothing else runs), beside
 //! the same calls with leases of eight. The round trips' median and p99
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use steadfast::driver::redis::RedisLimits;
-use steadfast::driver::tokio::{run_in_fleet, Hooks};
+use steadfast::driver::tokio::{run, Hooks};
 use steadfast::driver::Reply;
 use steadfast::{Method, NetworkError, Policy, Request};
 
@@ -99,9 +99,7 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(format!("a call, leases of {lease}"), |b| {
             b.iter(|| {
-                runtime.block_on(async {
-                    run_in_fleet(&policy, request, &fleet, &mut Instant200).await
-                })
+                runtime.block_on(async { run(&policy, request, &fleet, &mut Instant200).await })
             })
         });
         report(&format!("leases of {lease}"), &fleet);
@@ -111,9 +109,7 @@ fn bench(c: &mut Criterion) {
         .expect("a client")
         .with_lease_size(1);
     group.bench_function("a blocking call, leases of 1", |b| {
-        b.iter(|| {
-            steadfast::driver::blocking::run_in_fleet(&policy, request, &fleet, &mut Instant200)
-        })
+        b.iter(|| steadfast::driver::blocking::run(&policy, request, &fleet, &mut Instant200))
     });
     report("blocking, leases of 1", &fleet);
     group.finish();

@@ -6,6 +6,7 @@
 //! ```
 
 use steadfast::driver::tokio::retry;
+use steadfast::driver::Sharing;
 use steadfast::{Method, Policy, Request};
 use steadfast_loopback::scenarios::contact_json;
 use steadfast_loopback::{FakeApi, Fault};
@@ -19,7 +20,7 @@ async fn main() {
     // The guide's policy a hundred times faster, so the demo waits 120 ms.
     let policy = Policy::seed_guide().scaled_down(100).expect("valid");
 
-    let send = || {
+    let send = |_| {
         client
             .post(&url)
             .bearer_auth("tok-0")
@@ -29,7 +30,7 @@ async fn main() {
 
     // --- adoption: the retried call ---
     let create = Request::new(Method::Post).with_external_id();
-    let result = retry(&policy, create, send).await;
+    let result = retry(&policy, create, Sharing::Alone, send).await;
     // --- end ---
 
     match result {

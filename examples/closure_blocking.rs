@@ -6,6 +6,7 @@
 //! ```
 
 use steadfast::driver::blocking::retry;
+use steadfast::driver::Sharing;
 use steadfast::{Method, Policy, Request};
 use steadfast_loopback::scenarios::contact_json;
 use steadfast_loopback::{FakeApi, Fault};
@@ -23,7 +24,7 @@ fn main() {
 
     // --- adoption: the retried call ---
     let create = Request::new(Method::Post).with_external_id();
-    let result = retry(&policy, create, |a| {
+    let result = retry(&policy, create, Sharing::Alone, |a| {
         let request = agent.post(&url).config().timeout_global(a.timeout).build();
         request.header("Authorization", "Bearer tok-0").send(&body)
     });

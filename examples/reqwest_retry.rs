@@ -6,6 +6,7 @@
 //! cargo run --example reqwest_retry --features reqwest
 //! ```
 
+use steadfast::driver::Sharing;
 use steadfast_loopback as fake_api;
 
 use steadfast::driver::reqwest_adapter::network_error;
@@ -48,7 +49,7 @@ async fn main() {
     };
     // A create carrying an external id is safe to retry.
     let request = Request::new(Method::Post).with_external_id();
-    let run = run(&policy, request, &mut create).await;
+    let run = run(&policy, request, Sharing::Alone, &mut create).await;
     match run.result {
         Ok(Success::Response(r)) => println!(
             "{} after {} attempts, {:?} waiting",

@@ -190,6 +190,26 @@ impl NetworkError {
     }
 }
 
+/// What kind of failure an I/O error of a client is: the one reading of
+/// `std::io::ErrorKind` every adapter shares. A read that timed out
+/// (`TimedOut`, or `WouldBlock` from a socket with a read timeout) may have
+/// been applied, as may a connection cut after the request went; kinds
+/// that say nothing of the server are [`NetworkError::Other`].
+impl From<std::io::ErrorKind> for NetworkError {
+    fn from(kind: std::io::ErrorKind) -> Self {
+        use std::io::ErrorKind;
+        match kind {
+            ErrorKind::ConnectionRefused => Self::ConnectionRefused,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => Self::Timeout,
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => Self::ConnectionReset,
+            _ => Self::Other,
+        }
+    }
+}
+
 impl fmt::Display for NetworkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -11,6 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use steadfast::driver::Sharing;
 use steadfast::driver::{blocking, tokio as async_driver, Attempt};
 use steadfast::{Method, NetworkError, Policy, Reason, Request};
 
@@ -37,7 +38,7 @@ fn flaky_then_ok() -> FakeApi {
 fn blocking_503_503_201() {
     let api = flaky_then_ok();
     let (agent, url, body) = (agent(), api.url("/contacts"), contact_json("ext-1"));
-    let response = blocking::retry(policy(), POST, |a| {
+    let response = blocking::retry(policy(), POST, Sharing::Alone, |a| {
         agent
             .post(&url)
             .config()
@@ -59,7 +60,7 @@ async fn async_503_503_201() {
         api.url("/contacts"),
         contact_json("ext-1"),
     );
-    let response = async_driver::retry(&policy(), POST, || {
+    let response = async_driver::retry(&policy(), POST, Sharing::Alone, |_| {
         client
             .post(&url)
             .bearer_auth("tok-0")
@@ -76,7 +77,10 @@ async fn async_503_503_201() {
 fn a_give_up_names_the_last_error() {
     let url = format!("http://127.0.0.1:{}/contacts", closed_port());
     let agent = agent();
-    let failure = blocking::retry(policy(), POST, |_| agent.post(&url).send("{}")).unwrap_err();
+    let failure = blocking::retry(policy(), POST, Sharing::Alone, |_| {
+        agent.post(&url).send("{}")
+    })
+    .unwrap_err();
     assert_eq!(failure.reason, Reason::RetriesExhausted { retries: 4 });
     let said = failure.to_string();
     assert!(said.starts_with("retries exhausted"), "{said}");
@@ -95,9 +99,11 @@ fn a_give_up_names_the_last_error() {
 async fn a_give_up_names_the_last_error_async() {
     let url = format!("http://127.0.0.1:{}/contacts", closed_port());
     let client = reqwest::Client::new();
-    let failure = async_driver::retry(&policy(), POST, || client.post(&url).send())
-        .await
-        .unwrap_err();
+    let failure = async_driver::retry(&policy(), POST, Sharing::Alone, |_| {
+        client.post(&url).send()
+    })
+    .await
+    .unwrap_err();
     assert_eq!(failure.reason, Reason::RetriesExhausted { retries: 4 });
     let said = failure.to_string();
     assert!(said.contains("last error: error sending request"), "{said}");
@@ -140,7 +146,7 @@ fn a_silent_server_is_given_up_on_within_the_deadline() {
     let (url, _server) = silent_server();
     let agent = agent();
     let started = Instant::now();
-    let failure = blocking::retry(scaled_default(), POST, |a| {
+    let failure = blocking::retry(scaled_default(), POST, Sharing::Alone, |a| {
         agent
             .post(&url)
             .config()
@@ -159,9 +165,11 @@ async fn a_silent_server_is_given_up_on_within_the_deadline_async() {
     let (url, _server) = silent_server();
     let client = reqwest::Client::new();
     let started = Instant::now();
-    let failure = async_driver::retry(&scaled_default(), POST, || client.post(&url).send())
-        .await
-        .unwrap_err();
+    let failure = async_driver::retry(&scaled_default(), POST, Sharing::Alone, |_| {
+        client.post(&url).send()
+    })
+    .await
+    .unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(1800));
     // The driver's timer cut the attempts: the closure's error never came.
     assert_eq!(failure.reason, Reason::RetriesExhausted { retries: 4 });
@@ -290,7 +298,7 @@ fn every_plain_scenario_blocking() {
     for s in plain_scenarios() {
         let api = serve(&s);
         let (url, body) = (api.url("/contacts"), contact_json("ext-1"));
-        let result = blocking::retry(policy(), POST, |a| {
+        let result = blocking::retry(policy(), POST, Sharing::Alone, |a| {
             agent
                 .post(&url)
                 .config()
@@ -309,7 +317,7 @@ async fn every_plain_scenario_async() {
     for s in plain_scenarios() {
         let api = serve(&s);
         let (url, body) = (api.url("/contacts"), contact_json("ext-1"));
-        let result = async_driver::retry(policy(), POST, || {
+        let result = async_driver::retry(policy(), POST, Sharing::Alone, |_| {
             client
                 .post(&url)
                 .bearer_auth("tok-0")
@@ -326,14 +334,14 @@ async fn every_plain_scenario_async() {
 #[test]
 fn bare_pairs_and_http_responses_are_attempts() {
     let mut statuses = [503u16, 503, 200].into_iter();
-    let pair = blocking::retry(policy(), Request::new(Method::Get), |_| {
+    let pair = blocking::retry(policy(), Request::new(Method::Get), Sharing::Alone, |_| {
         let status = statuses.next().unwrap_or(200);
         (status, vec![("Retry-After", "0")])
     })
     .unwrap();
     assert_eq!(pair.0, 200);
     let mut statuses = [429u16, 201].into_iter();
-    let response = blocking::retry(policy(), Request::new(Method::Get), |_| {
+    let response = blocking::retry(policy(), Request::new(Method::Get), Sharing::Alone, |_| {
         let status = statuses.next().unwrap_or(201);
         http::Response::builder().status(status).body(()).unwrap()
     })

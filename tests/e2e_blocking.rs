@@ -29,7 +29,7 @@ mod panicking_hooks_through_shared_limits {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use steadfast::driver::blocking::{run_with_limits, Hooks};
+    use steadfast::driver::blocking::{run, Hooks};
     use steadfast::driver::ureq_adapter::reply;
     use steadfast::driver::Reply;
     use steadfast::{Limits, Method, NetworkError, Request};
@@ -100,7 +100,7 @@ mod panicking_hooks_through_shared_limits {
                         let panic_at = rng.bool().then(|| (rng.u32(1..=3), rng.bool()));
                         let mut hooks = flaky(&api, &format!("p-{t}-{i}"), panic_at);
                         let run = catch_unwind(AssertUnwindSafe(|| {
-                            run_with_limits(&*policy, request, Some(&*limits), &mut hooks)
+                            run(&*policy, request, &*limits, &mut hooks)
                         }));
                         panics += u32::from(run.is_err());
                     }
@@ -114,10 +114,10 @@ mod panicking_hooks_through_shared_limits {
 
         api.random_faults(0, 0.0, Vec::new());
         std::thread::sleep(ms(300));
-        let run = run_with_limits(
+        let run = run(
             &*policy,
             request,
-            Some(&*limits),
+            &*limits,
             &mut flaky(&api, "healed", None),
         );
         assert!(

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use steadfast::driver::reqwest_adapter::network_error;
 use steadfast::driver::tokio::{run, Hooks};
+use steadfast::driver::Sharing;
 use steadfast::driver::TokenStore;
 use steadfast::driver::{Lookup, Reply, Success};
 use steadfast::{Method, NetworkError, Refresh, Request};
@@ -141,7 +142,7 @@ async fn every_scenario() {
         let api = serve(&s);
         let token = Arc::new(TokenStore::new("tok-0".to_owned()));
         let mut hooks = Create::new(api.url(""), token, "ext-1");
-        let run = run(&policy, create_request(), &mut hooks).await;
+        let run = run(&policy, create_request(), Sharing::Alone, &mut hooks).await;
         check(&s, &api, got(run.result));
     }
 }
@@ -151,7 +152,7 @@ async fn a_closed_port_is_refused_and_retried_until_exhausted() {
     let token = Arc::new(TokenStore::new("tok-0".to_owned()));
     let base = format!("http://127.0.0.1:{}", support::closed_port());
     let mut hooks = Create::new(base, token, "ext-1");
-    let run = run(&policy(), create_request(), &mut hooks).await;
+    let run = run(&policy(), create_request(), Sharing::Alone, &mut hooks).await;
     assert_eq!(
         got(run.result),
         Got::Failed(steadfast::Reason::RetriesExhausted { retries: 4 }.to_string())
@@ -170,7 +171,7 @@ async fn concurrent_401s_share_one_refresh() {
             let (policy, token, base) = (Arc::clone(&policy), Arc::clone(&token), api.url(""));
             tokio::spawn(async move {
                 let mut hooks = Create::new(base, token, &format!("ext-{i}"));
-                run(&*policy, create_request(), &mut hooks).await
+                run(&*policy, create_request(), Sharing::Alone, &mut hooks).await
             })
         })
         .collect();
@@ -193,7 +194,11 @@ async fn dropping_the_future_cancels_everything() {
     .unwrap();
     let token = Arc::new(TokenStore::new("tok-0".to_owned()));
     let mut hooks = Create::new(api.url(""), token, "ext-1");
-    let cut = tokio::time::timeout(ms(200), run(&slow, create_request(), &mut hooks)).await;
+    let cut = tokio::time::timeout(
+        ms(200),
+        run(&slow, create_request(), Sharing::Alone, &mut hooks),
+    )
+    .await;
     assert!(cut.is_err(), "the call was still sleeping");
     let seen = api.log().len();
     tokio::time::sleep(ms(1500)).await;
@@ -207,7 +212,7 @@ async fn dropping_the_future_cancels_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_headers() {
-    use steadfast::driver::tokio::run_with_limits;
+    use steadfast::driver::tokio::run;
     use steadfast::{Limits, LimitsSpec};
 
     let api = Arc::new(FakeApi::start());
@@ -231,8 +236,8 @@ async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_header
 
     // One call first: after it the tracker knows the window.
     let mut first = Create::new(api.url(""), Arc::clone(&token), "ext-first");
-    let run = run_with_limits(&*policy, create_request(), Some(&limits), &mut first).await;
-    assert!(run.result.is_ok());
+    let ran = run(&*policy, create_request(), &limits, &mut first).await;
+    assert!(ran.result.is_ok());
 
     let tasks: Vec<_> = (0..50)
         .map(|i| {
@@ -244,16 +249,16 @@ async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_header
             );
             tokio::spawn(async move {
                 let mut hooks = Create::new(base, token, &format!("ext-{i}"));
-                run_with_limits(&*policy, create_request(), Some(&limits), &mut hooks).await
+                run(&*policy, create_request(), &limits, &mut hooks).await
             })
         })
         .collect();
     for t in tasks {
-        let run = t.await.unwrap();
+        let ran = t.await.unwrap();
         assert!(
-            run.result.is_ok(),
+            ran.result.is_ok(),
             "{:?}",
-            run.result.err().map(|f| f.reason)
+            ran.result.err().map(|f| f.reason)
         );
     }
     let log = api.log();
@@ -266,7 +271,7 @@ async fn fifty_concurrent_calls_draw_no_429_once_the_tracker_has_seen_the_header
 mod cancelled_through_shared_limits {
     use std::sync::{Arc, Mutex};
 
-    use steadfast::driver::tokio::run_with_limits;
+    use steadfast::driver::tokio::run;
     use steadfast::driver::TokenStore;
     use steadfast::limits::BreakerState;
     use steadfast::{Limits, Reason};
@@ -285,8 +290,8 @@ mod cancelled_through_shared_limits {
 
         // Four 503s open the breaker in the middle of one call.
         api.script(vec![Fault::status(503); 4]);
-        let run = run_with_limits(&policy, create_request(), Some(&limits), &mut create("a")).await;
-        let reason = run.result.err().map(|f| f.reason);
+        let ran = run(&policy, create_request(), &limits, &mut create("a")).await;
+        let reason = ran.result.err().map(|f| f.reason);
         assert!(
             matches!(reason, Some(Reason::CircuitOpen { .. })),
             "{reason:?}"
@@ -297,7 +302,7 @@ mod cancelled_through_shared_limits {
         api.script([Fault::StoreThenStall(ms(600))]);
         let cut = tokio::time::timeout(
             ms(80),
-            run_with_limits(&policy, create_request(), Some(&limits), &mut create("b")),
+            run(&policy, create_request(), &limits, &mut create("b")),
         )
         .await;
         assert!(cut.is_err(), "the probe was still waiting for its answer");
@@ -309,11 +314,11 @@ mod cancelled_through_shared_limits {
         );
 
         // The next call is the probe at once, and closes the breaker.
-        let run = run_with_limits(&policy, create_request(), Some(&limits), &mut create("c")).await;
+        let ran = run(&policy, create_request(), &limits, &mut create("c")).await;
         assert!(
-            run.result.is_ok(),
+            ran.result.is_ok(),
             "{:?}",
-            run.result.err().map(|f| f.reason)
+            ran.result.err().map(|f| f.reason)
         );
         let snapshot = limits.lock().unwrap().snapshot(steadfast::driver::now());
         assert_eq!(snapshot.breaker, Some(BreakerState::Closed));
@@ -335,9 +340,8 @@ mod cancelled_through_shared_limits {
                 let mut hooks = Create::new(api.url(""), Arc::clone(&token), &format!("r-{i}"));
                 let cut_after = ms(rng.u64(0..150));
                 tokio::spawn(async move {
-                    let run =
-                        run_with_limits(&*policy, create_request(), Some(&*limits), &mut hooks);
-                    tokio::time::timeout(cut_after, run).await.is_err()
+                    let ran = run(&*policy, create_request(), &*limits, &mut hooks);
+                    tokio::time::timeout(cut_after, ran).await.is_err()
                 })
             })
             .collect();
@@ -352,11 +356,11 @@ mod cancelled_through_shared_limits {
         api.random_faults(0, 0.0, Vec::new());
         tokio::time::sleep(ms(300)).await;
         let mut hooks = Create::new(api.url(""), Arc::clone(&token), "healed");
-        let run = run_with_limits(&*policy, create_request(), Some(&*limits), &mut hooks).await;
+        let ran = run(&*policy, create_request(), &*limits, &mut hooks).await;
         assert!(
-            run.result.is_ok(),
+            ran.result.is_ok(),
             "{:?}",
-            run.result.err().map(|f| f.reason)
+            ran.result.err().map(|f| f.reason)
         );
         assert_nothing_held(&limits);
     }

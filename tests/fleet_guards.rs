@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::driver::redis::RedisLimits;
-use steadfast::driver::tokio::{retry_in_fleet, retry_with_limits};
+use steadfast::driver::tokio::retry;
+use steadfast::driver::Sharing;
 use steadfast::limits::{BreakerSpec, BudgetSpec};
 use steadfast::{Limits, LimitsSpec, Method, Policy, PolicySpec, Reason, Request};
 
@@ -31,7 +32,7 @@ enum Member {
 async fn create(policy: &Policy, member: &Member, api: &FakeApi, ext: &str) -> Result<(), Reason> {
     let client = reqwest::Client::new();
     let (url, body) = (api.url("/contacts"), contact_json(ext));
-    let send = || {
+    let send = |_| {
         client
             .post(&url)
             .bearer_auth("tok-0")
@@ -39,10 +40,11 @@ async fn create(policy: &Policy, member: &Member, api: &FakeApi, ext: &str) -> R
             .send()
     };
     let request = Request::new(Method::Post).with_idempotency_key();
-    let done = match member {
-        Member::Fleet(fleet) => retry_in_fleet(policy, request, fleet, send).await,
-        Member::Alone(own) => retry_with_limits(policy, request, Some(own), send).await,
+    let sharing = match member {
+        Member::Fleet(fleet) => Sharing::from(fleet),
+        Member::Alone(own) => Sharing::from(own),
     };
+    let done = retry(policy, request, sharing, send).await;
     match done {
         Ok(r) if r.status() == 201 => Ok(()),
         Ok(r) => panic!("unexpected {}", r.status()),
@@ -386,7 +388,7 @@ async fn news_of_a_cancelled_renewal_goes_with_the_next() {
         let (policy, fleet) = (policy.clone(), fleet.clone());
         async move {
             let request = Request::new(Method::Post).with_idempotency_key();
-            let send = || {
+            let send = |_| {
                 proxy.stall(stall);
                 client
                     .post(&url)
@@ -394,7 +396,7 @@ async fn news_of_a_cancelled_renewal_goes_with_the_next() {
                     .body(contact_json(ext))
                     .send()
             };
-            retry_in_fleet(&policy, request, &fleet, send).await
+            retry(&policy, request, &fleet, send).await
         }
     };
     let failed_in_redis = || {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::driver::redis::RedisLimits;
-use steadfast::driver::tokio::{run_in_fleet, run_with_limits, Hooks};
+use steadfast::driver::tokio::{run, Hooks};
 use steadfast::driver::{Reply, Success};
 use steadfast::{Limits, Method, NetworkError, Policy, Request};
 
@@ -61,13 +61,13 @@ impl Hooks for Create {
 }
 
 /// How each member shares: through Redis, or on its own.
-enum Sharing {
+enum Members {
     Fleet(Vec<Arc<RedisLimits>>),
     Alone(Vec<Arc<Mutex<Limits>>>),
 }
 
 /// Runs every member's calls at once; how many were created.
-async fn run_fleet(api: &FakeApi, policy: &Arc<Policy>, sharing: &Sharing) -> usize {
+async fn run_fleet(api: &FakeApi, policy: &Arc<Policy>, sharing: &Members) -> usize {
     let members: Vec<usize> = (0..MEMBERS).collect();
     run_members(&api.url("/contacts"), policy, sharing, &members).await
 }
@@ -77,7 +77,7 @@ async fn run_fleet(api: &FakeApi, policy: &Arc<Policy>, sharing: &Sharing) -> us
 async fn run_members(
     url: &str,
     policy: &Arc<Policy>,
-    sharing: &Sharing,
+    sharing: &Members,
     members: &[usize],
 ) -> usize {
     let mut tasks = Vec::new();
@@ -92,21 +92,17 @@ async fn run_members(
             let policy = policy.clone();
             let request = Request::new(Method::Post).with_idempotency_key();
             let task = match sharing {
-                Sharing::Fleet(fleet) => {
+                Members::Fleet(fleet) => {
                     let fleet = fleet[slot].clone();
-                    tokio::spawn(async move {
-                        run_in_fleet(&*policy, request, &fleet, &mut hooks)
-                            .await
-                            .result
-                    })
+                    tokio::spawn(
+                        async move { run(&*policy, request, &fleet, &mut hooks).await.result },
+                    )
                 }
-                Sharing::Alone(own) => {
+                Members::Alone(own) => {
                     let own = own[slot].clone();
-                    tokio::spawn(async move {
-                        run_with_limits(&*policy, request, Some(&own), &mut hooks)
-                            .await
-                            .result
-                    })
+                    tokio::spawn(
+                        async move { run(&*policy, request, &own, &mut hooks).await.result },
+                    )
                 }
             };
             tasks.push(task);
@@ -156,7 +152,7 @@ async fn a_fleet_keeps_to_one_quota_through_redis() {
     let fleet: Vec<_> = (0..MEMBERS)
         .map(|_| Arc::new(RedisLimits::new(&redis.url, "fleet-test", &policy).unwrap()))
         .collect();
-    let created = run_fleet(&api, &policy, &Sharing::Fleet(fleet.clone())).await;
+    let created = run_fleet(&api, &policy, &Members::Fleet(fleet.clone())).await;
     assert_eq!(created, MEMBERS * CALLS, "every call completes");
     every_record_once(&api);
     let shared_429s = late_429s(&api);
@@ -169,7 +165,7 @@ async fn a_fleet_keeps_to_one_quota_through_redis() {
     let own = (0..MEMBERS)
         .map(|_| Arc::new(Mutex::new(Limits::new(&policy))))
         .collect();
-    let created = run_fleet(&baseline, &policy, &Sharing::Alone(own)).await;
+    let created = run_fleet(&baseline, &policy, &Members::Alone(own)).await;
     assert_eq!(created, MEMBERS * CALLS);
     let alone_429s = late_429s(&baseline);
     let p99 = fleet
@@ -206,7 +202,7 @@ async fn a_silent_redis_delays_calls_once_not_in_turn() {
     let created = run_members(
         &api.url("/contacts"),
         &policy,
-        &Sharing::Fleet(vec![member.clone()]),
+        &Members::Fleet(vec![member.clone()]),
         &[0],
     )
     .await;
@@ -233,7 +229,7 @@ async fn sub_second_windows_are_kept_to_as_well() {
     let fleet: Vec<_> = (0..MEMBERS)
         .map(|_| Arc::new(RedisLimits::new(&redis.url, "half-second", &policy).unwrap()))
         .collect();
-    let created = run_fleet(&api, &policy, &Sharing::Fleet(fleet)).await;
+    let created = run_fleet(&api, &policy, &Members::Fleet(fleet)).await;
     assert_eq!(created, MEMBERS * CALLS, "every call completes");
     every_record_once(&api);
     let late = late_429s_after(&api, window);
@@ -253,7 +249,7 @@ async fn at_normal_pressure_leases_save_round_trips() {
     let fleet: Vec<_> = (0..MEMBERS)
         .map(|_| Arc::new(RedisLimits::new(&redis.url, "roomy", &policy).unwrap()))
         .collect();
-    let created = run_fleet(&api, &policy, &Sharing::Fleet(fleet.clone())).await;
+    let created = run_fleet(&api, &policy, &Members::Fleet(fleet.clone())).await;
     assert_eq!(created, MEMBERS * CALLS);
     let trips: u64 = fleet.iter().map(|f| f.round_trips()).sum();
     let per_request = trips as f64 / (MEMBERS * CALLS) as f64;
@@ -286,7 +282,7 @@ async fn when_redis_dies_the_fleet_goes_on_alone() {
     let fleet: Vec<_> = (0..MEMBERS)
         .map(|_| Arc::new(RedisLimits::new(&redis.url, "dies", &policy).unwrap()))
         .collect();
-    let sharing = Sharing::Fleet(fleet.clone());
+    let sharing = Members::Fleet(fleet.clone());
     let run = run_fleet(&api, &policy, &sharing);
     let kill = async {
         tokio::time::sleep(WINDOW * 2).await;
@@ -316,10 +312,10 @@ fn fleet_member() {
     let created = runtime.block_on(async {
         let policy = Arc::new(policy());
         let sharing = if redis.is_empty() {
-            Sharing::Alone(vec![Arc::new(Mutex::new(Limits::new(&policy)))])
+            Members::Alone(vec![Arc::new(Mutex::new(Limits::new(&policy)))])
         } else {
             let limits = RedisLimits::new(&redis, "processes", &policy).unwrap();
-            Sharing::Fleet(vec![Arc::new(limits)])
+            Members::Fleet(vec![Arc::new(limits)])
         };
         run_members(&url, &policy, &sharing, &[member]).await
     });
@@ -381,7 +377,7 @@ async fn when_redis_comes_back_the_member_uses_it_again() {
     let policy = Arc::new(policy());
     let api = FakeApi::start();
     let member = Arc::new(RedisLimits::new(&redis.url, "back", &policy).unwrap());
-    let sharing = Sharing::Fleet(vec![member.clone()]);
+    let sharing = Members::Fleet(vec![member.clone()]);
     let url = api.url("/contacts");
 
     assert_eq!(run_members(&url, &policy, &sharing, &[0]).await, CALLS);
@@ -425,24 +421,22 @@ async fn a_dead_members_lease_runs_out() {
             .unwrap()
             .with_lease_size(size)
             .with_lease_ttl(ttl);
-        Sharing::Fleet(vec![Arc::new(member)])
+        Members::Fleet(vec![Arc::new(member)])
     };
     let steady = one(1, Duration::from_secs(30));
-    let create = |sharing: &Sharing, ext: &str| {
+    let create = |sharing: &Members, ext: &str| {
         let mut hooks = Create {
             client: reqwest::Client::new(),
             url: url.clone(),
             body: contact_json(ext),
         };
-        let Sharing::Fleet(fleet) = sharing else {
+        let Members::Fleet(fleet) = sharing else {
             unreachable!()
         };
         let (policy, fleet) = (policy.clone(), fleet[0].clone());
         async move {
             let request = Request::new(Method::Post).with_idempotency_key();
-            run_in_fleet(&*policy, request, &fleet, &mut hooks)
-                .await
-                .result
+            run(&*policy, request, &fleet, &mut hooks).await.result
         }
     };
     // Two creates: Redis now knows the window (38 left of 40).

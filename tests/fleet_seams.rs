@@ -18,7 +18,7 @@ use tower_service::Service;
 
 use steadfast::driver::middleware::RetryMiddleware;
 use steadfast::driver::redis::RedisLimits;
-use steadfast::driver::tokio::retry_in_fleet;
+use steadfast::driver::tokio::retry;
 use steadfast::driver::tower::RetryLayer;
 use steadfast::driver::Success;
 use steadfast::{Method, Policy, Request};
@@ -68,14 +68,14 @@ async fn the_closure_api_the_middleware_and_the_tower_layer_take_a_fleet() {
             tokio::spawn(async move {
                 let client = reqwest::Client::new();
                 let create = Request::new(Method::Post).with_idempotency_key();
-                let send = || {
+                let send = |_| {
                     client
                         .post(&url)
                         .bearer_auth("tok-0")
                         .body(body.clone())
                         .send()
                 };
-                retry_in_fleet(&*policy, create, &fleet, send).await.is_ok()
+                retry(&*policy, create, &fleet, send).await.is_ok()
             })
         })
         .collect();
@@ -166,7 +166,7 @@ fn blocking_creates(name: &str, create: BlockingCreate) {
 fn the_blocking_closure_api_takes_a_fleet() {
     blocking_creates("blocking", |policy, fleet, agent, url, body| {
         let create = Request::new(Method::Post).with_idempotency_key();
-        let created = steadfast::driver::blocking::retry_in_fleet(policy, create, fleet, |a| {
+        let created = steadfast::driver::blocking::retry(policy, create, fleet, |a| {
             let request = agent.post(url).config().timeout_global(a.timeout).build();
             request.header("Authorization", "Bearer tok-0").send(body)
         });
@@ -207,7 +207,7 @@ fn blocking_hooks_take_a_fleet() {
     blocking_creates("hooks", |policy, fleet, agent, url, body| {
         let create = Request::new(Method::Post).with_idempotency_key();
         let mut hooks = Create { agent, url, body };
-        let run = steadfast::driver::blocking::run_in_fleet(policy, create, fleet, &mut hooks);
+        let run = steadfast::driver::blocking::run(policy, create, fleet, &mut hooks);
         matches!(run.result, Ok(Success::Response(r)) if r.status == 201)
     });
 }

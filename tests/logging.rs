@@ -5,8 +5,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steadfast::driver::blocking::{run, run_with_limits, Hooks};
+use steadfast::driver::blocking::{run, Hooks};
 use steadfast::driver::Reply;
+use steadfast::driver::Sharing;
 use steadfast::{Limits, Method, NetworkError, Policy, PolicySpec, Request, Schedule};
 
 #[derive(Clone, Default)]
@@ -102,6 +103,7 @@ fn every_event_is_a_record_without_secrets() {
         let run = run(
             &policy,
             Request::new(Method::Post).with_external_id(),
+            Sharing::Alone,
             &mut hooks,
         );
         assert!(run.result.is_ok());
@@ -151,7 +153,12 @@ fn endpoints_are_logged_without_userinfo_or_query_values() {
             "https://sync:SECRET-4@api.example/contacts?access_token=SECRET-5&page=2#SECRET-6",
     };
     let log = captured(|| {
-        let run = run(Policy::seed_guide(), Request::new(Method::Get), &mut hooks);
+        let run = run(
+            Policy::seed_guide(),
+            Request::new(Method::Get),
+            Sharing::Alone,
+            &mut hooks,
+        );
         assert!(run.result.is_ok());
     });
     assert_eq!(log.lines().count(), 2, "{log}");
@@ -189,19 +196,19 @@ fn a_wait_the_limits_impose_is_logged_once() {
     // log line is wanted by the first thread to reach it; a thread with no
     // subscriber would silence the line for the other tests here.
     captured(|| {
-        let first = run_with_limits(
+        let first = run(
             &policy,
             Request::new(Method::Get),
-            Some(&limits),
+            &limits,
             &mut hooks(vec![reply(200, &exhausted)]),
         );
         assert!(first.result.is_ok());
     });
     let log = captured(|| {
-        let run = run_with_limits(
+        let run = run(
             &policy,
             Request::new(Method::Get),
-            Some(&limits),
+            &limits,
             &mut hooks(vec![reply(200, &[])]),
         );
         assert!(run.result.is_ok());
@@ -235,6 +242,7 @@ fn bare_hooks_log_no_endpoint_or_body_and_a_failure_keeps_the_last_answer() {
         let failure = run(
             Policy::seed_guide(),
             Request::new(Method::Get),
+            Sharing::Alone,
             &mut Bare(vec![Ok(reply(404, &[]))]),
         )
         .result
@@ -244,6 +252,7 @@ fn bare_hooks_log_no_endpoint_or_body_and_a_failure_keeps_the_last_answer() {
         let failure = run(
             Policy::seed_guide(),
             Request::new(Method::Get),
+            Sharing::Alone,
             &mut Bare(vec![Err(NetworkError::Tls)]),
         )
         .result

@@ -1,6 +1,7 @@
 //! The closure API's side of an attempt: what a closure may return, and the
 //! hooks that run it.
 
+use core::convert::Infallible;
 use core::fmt;
 use core::time::Duration;
 
@@ -35,9 +36,9 @@ impl<R: Response> Attempt for Result<R, NetworkError> {
 /// A response that cannot fail: a bare `(status, headers)` pair.
 impl<H: Headers> Attempt for (u16, H) {
     type Response = (u16, H);
-    type Error = core::convert::Infallible;
+    type Error = Infallible;
 
-    fn split(self) -> Result<(u16, H), (NetworkError, core::convert::Infallible)> {
+    fn split(self) -> Result<(u16, H), (NetworkError, Infallible)> {
         Ok(self)
     }
 }
@@ -47,9 +48,9 @@ impl<H: Headers> Attempt for (u16, H) {
 #[cfg(feature = "http")]
 impl<B> Attempt for http::Response<B> {
     type Response = http::Response<B>;
-    type Error = core::convert::Infallible;
+    type Error = Infallible;
 
-    fn split(self) -> Result<http::Response<B>, (NetworkError, core::convert::Infallible)> {
+    fn split(self) -> Result<http::Response<B>, (NetworkError, Infallible)> {
         Ok(self)
     }
 }
@@ -88,13 +89,16 @@ impl Attempt for Result<http::Response<ureq::Body>, ureq::Error> {
 /// the caller, its kind goes to the call.
 pub(crate) struct Closure<F, E> {
     pub(crate) attempt: F,
+    /// The policy's attempt timeout, told to each attempt.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) error: Option<E>,
 }
 
 impl<F, E> Closure<F, E> {
-    pub(crate) fn new(attempt: F) -> Self {
+    pub(crate) fn new(attempt: F, timeout: Option<Duration>) -> Self {
         Self {
             attempt,
+            timeout,
             error: None,
         }
     }
@@ -112,16 +116,12 @@ impl<F, E> Closure<F, E> {
     /// The driver's result, with the last error as the closure returned it.
     pub(crate) fn finish<R>(
         self,
-        result: Result<Success<R, ()>, Failure<R>>,
+        result: Result<Success<R, Infallible>, Failure<R>>,
     ) -> Result<R, Failure<R, E>> {
         match result {
             Ok(Success::Response(r)) => Ok(r),
-            // A closure call has no conflict search, so no lookup can find
-            // anything; kept total all the same.
-            Ok(Success::Existing(()) | Success::Update(())) => Err(Failure {
-                reason: crate::action::Reason::SearchFailed,
-                last: None,
-            }),
+            // A closure call has no conflict search: no lookup finds an id.
+            Ok(Success::Existing(never) | Success::Update(never)) => match never {},
             Err(Failure { reason, last }) => Err(Failure {
                 reason,
                 last: match last {
@@ -140,8 +140,9 @@ impl<F, E> fmt::Debug for Closure<F, E> {
     }
 }
 
-/// The attempt's number and time limit, handed to a blocking closure so
-/// that it can bound its own IO (blocking IO cannot be interrupted).
+/// The attempt's number and time limit, handed to each attempt of a
+/// closure: a blocking one must bound its own IO by the timeout (blocking
+/// IO cannot be interrupted); an async one is bounded by the driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttemptInfo {
     /// The attempt number, from 1.

@@ -3,14 +3,14 @@
 //! For a plain request, [`retry`] runs a closure per attempt:
 //!
 //! ```no_run
-//! use steadfast::driver::blocking::retry;
+//! use steadfast::driver::{blocking::retry, Sharing};
 //! use steadfast::{Method, Policy, Request};
 //!
 //! let agent: ureq::Agent = ureq::Agent::config_builder()
 //!     .http_status_as_error(false)
 //!     .build()
 //!     .into();
-//! let response = retry(&Policy::seed_guide(), Request::new(Method::Get), |a| {
+//! let response = retry(&Policy::seed_guide(), Request::new(Method::Get), Sharing::Alone, |a| {
 //!     agent.get("http://127.0.0.1:8080/health").config().timeout_global(a.timeout).build().call()
 //! });
 //! ```
@@ -20,7 +20,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use steadfast::driver::blocking::{run, Hooks};
-//! use steadfast::driver::{Lookup, Reply};
+//! use steadfast::driver::{Lookup, Reply, Sharing};
 //! use steadfast::{Method, NetworkError, Policy, Refresh, Request};
 //!
 //! struct Contacts;
@@ -37,23 +37,19 @@
 //! }
 //!
 //! let request = Request::new(Method::Post).with_external_id();
-//! let run = run(&Policy::seed_guide(), request, &mut Contacts);
+//! let run = run(&Policy::seed_guide(), request, Sharing::Alone, &mut Contacts);
 //! assert!(run.result.is_ok());
 //! ```
 
 use core::borrow::Borrow;
+use core::convert::Infallible;
 use core::time::Duration;
-use std::sync::Mutex;
-use std::time::Instant;
 
 use super::attempt::{Attempt, AttemptInfo, Closure};
-use super::log::log_attempt;
-use super::run::seed;
-use super::run::{Driven, Tally};
-use super::{now, Failure, Lookup, Response, Run};
-use crate::action::Action;
-use crate::call::Call;
-use crate::limits::Limits;
+#[cfg(feature = "redis")]
+use super::now;
+use super::run::{Driven, Io};
+use super::{Failure, Lookup, Response, Run, Sharing};
 use crate::outcome::{Refresh, Request};
 use crate::policy::Policy;
 
@@ -97,17 +93,19 @@ pub trait Hooks {
 }
 
 /// Runs `attempt` under `policy` until it succeeds or the policy gives up,
-/// sleeping between attempts. The closure gets the attempt's number and the
-/// policy's attempt timeout, and must bound its IO by it (with ureq:
+/// sleeping between attempts, with the limits `sharing` says (see
+/// [`Sharing`]). The closure gets the attempt's number and the policy's
+/// attempt timeout, and must bound its IO by it (with ureq:
 /// `.config().timeout_global(a.timeout).build()`); blocking IO cannot be
 /// interrupted from outside. The failure says why, with the last response
 /// or the closure's own last error.
 ///
 /// For token refresh and conflict search, implement [`Hooks`] and call
 /// [`run`].
-pub fn retry<P, A, F>(
+pub fn retry<'s, P, A, F>(
     policy: P,
     request: Request,
+    sharing: impl Into<Sharing<'s>>,
     attempt: F,
 ) -> Result<A::Response, Failure<A::Response, A::Error>>
 where
@@ -115,23 +113,9 @@ where
     A: Attempt,
     F: FnMut(AttemptInfo) -> A,
 {
-    retry_with_limits(policy, request, None, attempt)
-}
-
-/// [`retry`], sharing `limits` with every other call given the same ones.
-pub fn retry_with_limits<P, A, F>(
-    policy: P,
-    request: Request,
-    limits: Option<&Mutex<Limits>>,
-    attempt: F,
-) -> Result<A::Response, Failure<A::Response, A::Error>>
-where
-    P: Borrow<Policy>,
-    A: Attempt,
-    F: FnMut(AttemptInfo) -> A,
-{
-    let mut hooks = Closure::new(attempt);
-    let run = run_with_limits(policy, request, limits, &mut hooks);
+    let timeout = policy.borrow().spec().attempt_timeout;
+    let mut hooks = Closure::new(attempt, timeout);
+    let run = run(policy, request, sharing, &mut hooks);
     hooks.finish(run.result)
 }
 
@@ -141,123 +125,49 @@ where
     F: FnMut(AttemptInfo) -> A,
 {
     type Response = A::Response;
-    type Id = ();
+    type Id = Infallible;
 
+    /// The closure is told the policy's timeout, the one `timeout` is.
     fn send(
         &mut self,
         attempt: u32,
-        timeout: Option<Duration>,
+        _timeout: Option<Duration>,
     ) -> Result<A::Response, crate::NetworkError> {
+        let timeout = self.timeout;
         let result = (self.attempt)(AttemptInfo { attempt, timeout }).split();
         self.keep(result)
     }
 }
 
-/// Runs one call under `policy` to its end.
-pub fn run<P: Borrow<Policy>, H: Hooks>(
+/// Runs one call under `policy` to its end, with the limits `sharing` says
+/// (see [`Sharing`]). In a fleet, renewals are made on this thread, each
+/// bounded by the policy's attempt timeout (at most a second).
+pub fn run<'s, P: Borrow<Policy>, H: Hooks>(
     policy: P,
     request: Request,
+    sharing: impl Into<Sharing<'s>>,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
-    run_with_limits(policy, request, None, hooks)
-}
-
-/// Runs one call under `policy` to its end, sharing `limits` (rate-limit
-/// pacing, retry budget, circuit breaker) with every other call given the
-/// same ones. The lock is taken only around decisions.
-pub fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    limits: Option<&Mutex<Limits>>,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    run_inner(policy, request, limits, None, hooks)
-}
-
-/// [`run_with_limits`] with limits a fleet of processes shares through
-/// Redis (see [`redis`](super::redis)): renewals are made on this thread,
-/// each bounded by the policy's attempt timeout (at most a second).
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub fn run_in_fleet<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    fleet: &super::redis::RedisLimits,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    run_inner(policy, request, Some(fleet.local()), Some(fleet), hooks)
-}
-
-/// [`retry`] in a fleet: see [`run_in_fleet`].
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub fn retry_in_fleet<P, A, F>(
-    policy: P,
-    request: Request,
-    fleet: &super::redis::RedisLimits,
-    attempt: F,
-) -> Result<A::Response, Failure<A::Response, A::Error>>
-where
-    P: Borrow<Policy>,
-    A: Attempt,
-    F: FnMut(AttemptInfo) -> A,
-{
-    let mut hooks = Closure::new(attempt);
-    let run = run_in_fleet(policy, request, fleet, &mut hooks);
-    hooks.finish(run.result)
-}
-
-#[cfg(feature = "redis")]
-type Fleet = super::redis::RedisLimits;
-#[cfg(not(feature = "redis"))]
-type Fleet = core::convert::Infallible;
-
-fn run_inner<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    limits: Option<&Mutex<Limits>>,
-    fleet: Option<&Fleet>,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    // Dropped early (a hook panics, the future is dropped), this gives back
-    // whatever the shared limits granted the call.
-    let mut call = Driven::new(Call::new(policy, request, now(), seed()), limits);
-    let timeout = call.call().policy().spec().attempt_timeout;
-    let method = request.method.as_str();
-    let mut tally = Tally::new();
+    // Dropped early (a hook panics), this gives back whatever the shared
+    // limits granted the call.
+    let mut call = Driven::new(policy, request, sharing.into());
     loop {
         #[cfg(feature = "redis")]
-        if let Some(fleet) = fleet {
+        if let Some(fleet) = call.fleet() {
             fleet.prepare_blocking(now());
         }
-        #[cfg(not(feature = "redis"))]
-        let _ = fleet;
-        let observed = match call.poll((method, hooks.endpoint())) {
-            Action::Send { attempt } => {
-                log_attempt(method, hooks.endpoint(), attempt, hooks.body());
-                let started = Instant::now();
+        match call.next(hooks.endpoint(), hooks.body()) {
+            Ok(Io::Send { attempt, timeout }) => {
                 let sent = hooks.send(attempt, timeout);
-                tally.sent(&mut call, (method, hooks.endpoint()), sent, started)
+                call.sent(hooks.endpoint(), sent);
             }
-            Action::Sleep(d) => {
+            Ok(Io::Sleep(d)) => {
                 std::thread::sleep(d);
-                tally.waited += d;
-                Ok(())
+                call.slept(d);
             }
-            Action::RefreshToken => {
-                let started = Instant::now();
-                let refreshed = hooks.refresh_token();
-                tally.refreshed(&mut call, refreshed, started)
-            }
-            Action::SearchExisting => {
-                let started = Instant::now();
-                let lookup = hooks.find_existing();
-                tally.looked_up(&mut call, lookup, started)
-            }
-            Action::Done(c) => return tally.finish(Ok(c)),
-            Action::GiveUp(r) => return tally.finish(Err(r)),
-        };
-        // The driver answers exactly what was asked, so this cannot fail.
-        debug_assert!(observed.is_ok(), "{observed:?}");
+            Ok(Io::Refresh) => call.refreshed(hooks.refresh_token()),
+            Ok(Io::Search) => call.looked_up(hooks.find_existing()),
+            Err(run) => return run,
+        }
     }
 }

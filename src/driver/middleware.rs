@@ -31,11 +31,12 @@ use std::sync::{Arc, Mutex};
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
-use super::tokio::{run_shared, Hooks, Shared};
-use super::{Failure, Last, RetryInfo, Success, TokenStore};
+use super::seam::{self, Ended, Shared};
+use super::tokio::{run, Hooks};
+use super::{RetryInfo, TokenStore};
 use crate::action::Reason;
 use crate::limits::Limits;
-use crate::outcome::{Method, NetworkError, Refresh, Request};
+use crate::outcome::{NetworkError, Refresh};
 use crate::policy::Policy;
 
 /// Retries requests under a policy; add it with
@@ -93,7 +94,7 @@ impl RetryMiddleware {
     /// request through this middleware and anyone else holding them.
     #[must_use]
     pub fn with_limits(mut self, limits: Arc<Mutex<Limits>>) -> Self {
-        self.limits = Some(Shared::Local(limits));
+        self.limits = Some(Shared::Process(limits));
         self
     }
 
@@ -147,10 +148,7 @@ impl RetryMiddleware {
             });
             return Ok(response);
         }
-        let mut request = Request::new(Method::from(req.method()));
-        if req.headers().contains_key("idempotency-key") {
-            request = request.with_idempotency_key();
-        }
+        let request = seam::request(req.method(), req.headers());
         // The logs redact it.
         let endpoint = req.url().as_str().to_owned();
         let mut hooks = Attempts {
@@ -162,31 +160,24 @@ impl RetryMiddleware {
             token: self.token.as_ref(),
             seen: 0,
         };
-        let run = run_shared(&*self.policy, request, self.limits.as_ref(), &mut hooks).await;
-        let info = |gave_up| RetryInfo {
-            attempts: run.attempts,
-            gave_up,
-            body_not_cloneable: false,
-        };
-        let (mut response, info) = match run.result {
-            Ok(Success::Response(r)) => (r, info(None)),
-            Err(Failure {
-                reason,
-                last: Some(Last::Response(r)),
-            }) => (r, info(Some(reason))),
-            Err(Failure {
-                reason,
-                last: Some(Last::Error(_)),
-            }) => return Err(hooks.error.unwrap_or_else(|| gave_up(reason, run.attempts))),
-            // No attempt finished (an open circuit, a refused budget), or a
-            // search result, which a plain request never asks for.
-            Ok(Success::Existing(()) | Success::Update(())) => {
-                return Err(gave_up(Reason::SearchFailed, run.attempts))
+        let sharing = seam::sharing(self.limits.as_ref());
+        let run = run(&*self.policy, request, sharing, &mut hooks).await;
+        let attempts = run.attempts;
+        match seam::ended(run, hooks.error) {
+            Ended::Response(mut response, info) => {
+                response.extensions_mut().insert(info);
+                Ok(response)
             }
-            Err(Failure { reason, last: None }) => return Err(gave_up(reason, run.attempts)),
-        };
-        response.extensions_mut().insert(info);
-        Ok(response)
+            Ended::Failed {
+                error: Some(error), ..
+            } => Err(error),
+            // No attempt brought an error of the client's: an open circuit,
+            // a refused budget.
+            Ended::Failed {
+                reason,
+                error: None,
+            } => Err(gave_up(reason, attempts)),
+        }
     }
 }
 
@@ -219,7 +210,7 @@ struct Attempts<'e, 'n> {
 
 impl Hooks for Attempts<'_, '_> {
     type Response = reqwest::Response;
-    type Id = ();
+    type Id = core::convert::Infallible;
 
     fn send(
         &mut self,

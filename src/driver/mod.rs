@@ -48,6 +48,8 @@ pub mod redis;
 pub mod reqwest_adapter;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod run;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+mod seam;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod token;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
@@ -106,6 +108,70 @@ pub struct RetryInfo {
     /// The body could not be cloned, so the request was sent once, without
     /// the policy.
     pub body_not_cloneable: bool,
+}
+
+/// Where the limits a driven call shares live: told to a driver's `run` or
+/// `retry` (and so to every seam built on them).
+///
+/// A `&Mutex<Limits>` and, with feature `redis`, a
+/// [`&RedisLimits`](redis::RedisLimits) convert into it.
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "blocking", feature = "tokio"))))]
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub enum Sharing<'a> {
+    /// The call is alone: no limits but its policy's own.
+    #[default]
+    Alone,
+    /// Limits the calls of this process share (rate-limit pacing, retry
+    /// budget, circuit breaker). The lock is taken only around decisions.
+    Process(&'a std::sync::Mutex<crate::limits::Limits>),
+    /// Limits a fleet of processes shares through Redis (see
+    /// [`redis`]): the process renews its lease before each decision.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    Fleet(&'a redis::RedisLimits),
+}
+
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+impl<'a> Sharing<'a> {
+    /// The limits in this process a call locks around its decisions.
+    fn limits(self) -> Option<&'a std::sync::Mutex<crate::limits::Limits>> {
+        match self {
+            Self::Alone => None,
+            Self::Process(limits) => Some(limits),
+            #[cfg(feature = "redis")]
+            Self::Fleet(fleet) => Some(fleet.local()),
+        }
+    }
+}
+
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+impl<'a> From<&'a std::sync::Mutex<crate::limits::Limits>> for Sharing<'a> {
+    fn from(limits: &'a std::sync::Mutex<crate::limits::Limits>) -> Self {
+        Self::Process(limits)
+    }
+}
+
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+impl<'a> From<&'a std::sync::Arc<std::sync::Mutex<crate::limits::Limits>>> for Sharing<'a> {
+    fn from(limits: &'a std::sync::Arc<std::sync::Mutex<crate::limits::Limits>>) -> Self {
+        Self::Process(limits)
+    }
+}
+
+#[cfg(feature = "redis")]
+impl<'a> From<&'a redis::RedisLimits> for Sharing<'a> {
+    fn from(fleet: &'a redis::RedisLimits) -> Self {
+        Self::Fleet(fleet)
+    }
+}
+
+#[cfg(feature = "redis")]
+impl<'a> From<&'a std::sync::Arc<redis::RedisLimits>> for Sharing<'a> {
+    fn from(fleet: &'a std::sync::Arc<redis::RedisLimits>) -> Self {
+        Self::Fleet(fleet)
+    }
 }
 
 /// The result of looking up the existing record after a conflict.

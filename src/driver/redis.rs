@@ -40,7 +40,7 @@
 //!
 //! let policy = Policy::seed_guide();
 //! let fleet = RedisLimits::new("redis://127.0.0.1:6379/", "contacts-api", &policy)?;
-//! // steadfast::driver::tokio::run_in_fleet(&policy, request, &fleet, &mut hooks).await
+//! // steadfast::driver::tokio::run(&policy, request, &fleet, &mut hooks).await
 //! # Ok(())
 //! # }
 //! ```
@@ -58,7 +58,7 @@ use crate::outcome::Clock;
 use crate::policy::Policy;
 
 /// Limits shared through Redis; hand it to
-/// [`run_in_fleet`](super::tokio::run_in_fleet).
+/// [`tokio::run`](super::tokio::run) given it as its [`Sharing`](super::Sharing).
 pub struct RedisLimits {
     local: Mutex<Limits>,
     client: redis::Client,

@@ -46,14 +46,8 @@ pub fn network_error(e: &reqwest::Error) -> NetworkError {
             _ => NetworkError::ConnectionRefused,
         };
     }
-    match io_kind {
-        Some(io::ErrorKind::TimedOut) => NetworkError::Timeout,
-        Some(
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof,
-        ) => NetworkError::ConnectionReset,
+    match io_kind.map(NetworkError::from) {
+        Some(kind @ (NetworkError::Timeout | NetworkError::ConnectionReset)) => kind,
         // hyper reports a connection closed before or during the response
         // as an incomplete message, not as an io error.
         _ if e.is_request() || e.is_body() => NetworkError::ConnectionReset,

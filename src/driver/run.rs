@@ -1,5 +1,6 @@
-//! A call as a driver runs it: the guard that gives back what the shared
-//! limits granted it, and the tally the driver's result is built from.
+//! A call as a driver runs it: the step both drivers loop over, the guard
+//! that gives back what the shared limits granted it, and the tally the
+//! driver's result is built from.
 
 use core::borrow::Borrow;
 use core::time::Duration;
@@ -9,77 +10,125 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
-use super::log::log_event;
-use super::{Failure, Last, Lookup, Response, Run, Success};
+use super::log::{log_attempt, log_event};
+use super::{Failure, Last, Lookup, Response, Run, Sharing, Success};
 use crate::action::{Action, Completion, Reason};
-use crate::call::{Call, OutcomeError};
-use crate::event::{Event, Observed};
+use crate::call::Call;
+use crate::event::Observed;
 use crate::limits::Limits;
-use crate::outcome::{NetworkError, Outcome, Refresh, Search};
+use crate::outcome::{NetworkError, Outcome, Refresh, Request, Search};
 use crate::policy::Policy;
 
-/// What a driver remembers between actions to build the result.
-pub(crate) struct Tally<R, Id> {
-    pub last: Option<Last<R>>,
-    pub found: Option<Id>,
-    pub attempts: u32,
-    pub waited: Duration,
-    pub started: Instant,
+/// What a driver is told to do next: the IO of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Io {
+    /// Send attempt `attempt`, bounded by `timeout`.
+    Send {
+        attempt: u32,
+        timeout: Option<Duration>,
+    },
+    /// Sleep this long.
+    Sleep(Duration),
+    /// Refresh the access token.
+    Refresh,
+    /// Look up the existing record.
+    Search,
 }
 
-impl<R, Id> Tally<R, Id> {
-    pub(crate) fn new() -> Self {
+/// A call as a driver runs it, with the limits it shares: the loop both
+/// drivers run, without its IO. The driver asks [`next`](Self::next) what
+/// to do, does it, and reports back; the clocks are read, the limits locked
+/// (only around a decision, never across IO or a sleep) and every event
+/// logged here. Whatever the limits granted the call comes back when this
+/// is dropped before the call has reported: its future dropped at an
+/// await, a hook panicking.
+pub(crate) struct Driven<'s, P: Borrow<Policy>, R, Id> {
+    call: Call<P>,
+    sharing: Sharing<'s>,
+    method: &'static str,
+    /// What the last attempt brought, and the id a lookup found.
+    last: Option<Last<R>>,
+    found: Option<Id>,
+    attempts: u32,
+    waited: Duration,
+    started: Instant,
+    /// When the IO being done now began.
+    asked: Instant,
+}
+
+impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
+    pub(crate) fn new(policy: P, request: Request, sharing: Sharing<'s>) -> Self {
+        let started = Instant::now();
         Self {
+            call: Call::new(policy, request, super::now(), seed()),
+            sharing,
+            method: request.method.as_str(),
             last: None,
             found: None,
             attempts: 0,
             waited: Duration::ZERO,
-            started: Instant::now(),
+            started,
+            asked: started,
         }
     }
 
-    /// Observes what a send brought, logs it, and keeps the response.
-    pub(crate) fn sent<P: Borrow<Policy>>(
-        &mut self,
-        driven: &mut Driven<'_, P>,
-        (method, endpoint): (&str, &str),
-        sent: Result<R, NetworkError>,
-        started: Instant,
-    ) -> Result<(), OutcomeError>
-    where
-        R: Response,
-    {
+    /// The fleet the call's limits are shared with, if any: the driver
+    /// renews its lease before each step.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(&self) -> Option<&'s super::redis::RedisLimits> {
+        match self.sharing {
+            Sharing::Fleet(fleet) => Some(fleet),
+            _ => None,
+        }
+    }
+
+    /// What to do next, or the call's end. A decision the limits took
+    /// (pacing, an open circuit) is logged, and so is a send about to go.
+    pub(crate) fn next(&mut self, endpoint: &str, body: Option<&[u8]>) -> Result<Io, Run<R, Id>> {
+        let action = self.poll(endpoint);
+        self.asked = Instant::now();
+        Ok(match action {
+            Action::Send { attempt } => {
+                log_attempt(self.method, endpoint, attempt, body);
+                Io::Send {
+                    attempt,
+                    timeout: self.call.policy().spec().attempt_timeout,
+                }
+            }
+            Action::Sleep(d) => Io::Sleep(d),
+            Action::RefreshToken => Io::Refresh,
+            Action::SearchExisting => Io::Search,
+            Action::Done(c) => return Err(self.finish(Ok(c))),
+            Action::GiveUp(r) => return Err(self.finish(Err(r))),
+        })
+    }
+
+    /// Observes what a send brought, logs it, and keeps it.
+    pub(crate) fn sent(&mut self, endpoint: &str, sent: Result<R, NetworkError>) {
         self.attempts += 1;
-        let event = match &sent {
-            Ok(r) => driven.observe(Outcome::response(r.status(), r.headers())),
-            Err(e) => driven.observe(Outcome::Network(*e)),
+        let observed = match &sent {
+            Ok(r) => Outcome::response(r.status(), r.headers()),
+            Err(e) => Outcome::Network(*e),
         };
-        let logged = event.map(|e| log_event(method, endpoint, e, started.elapsed()));
+        self.observe(observed, (self.method, endpoint));
         self.last = Some(match sent {
             Ok(r) => Last::Response(r),
             Err(e) => Last::Error(e),
         });
-        logged
+    }
+
+    /// The sleep asked for is over.
+    pub(crate) fn slept(&mut self, d: Duration) {
+        self.waited += d;
     }
 
     /// Observes a token refresh's result and logs it.
-    pub(crate) fn refreshed<P: Borrow<Policy>>(
-        &mut self,
-        driven: &mut Driven<'_, P>,
-        refresh: Refresh,
-        started: Instant,
-    ) -> Result<(), OutcomeError> {
-        let event = driven.observe(Outcome::Refresh(refresh));
-        event.map(|e| log_event("-", "(token refresh)", e, started.elapsed()))
+    pub(crate) fn refreshed(&mut self, refresh: Refresh) {
+        self.observe(Outcome::Refresh(refresh), ("-", "(token refresh)"));
     }
 
     /// Observes a lookup's result, keeps a found id, and logs it.
-    pub(crate) fn looked_up<P: Borrow<Policy>>(
-        &mut self,
-        driven: &mut Driven<'_, P>,
-        lookup: Lookup<Id>,
-        started: Instant,
-    ) -> Result<(), OutcomeError> {
+    pub(crate) fn looked_up(&mut self, lookup: Lookup<Id>) {
         let search = match lookup {
             Lookup::Found(id) => {
                 self.found = Some(id);
@@ -88,12 +137,38 @@ impl<R, Id> Tally<R, Id> {
             Lookup::NotFound => Search::NotFound,
             Lookup::Failed => Search::Failed,
         };
-        let event = driven.observe(Outcome::Search(search));
-        event.map(|e| log_event("-", "(search existing)", e, started.elapsed()))
+        self.observe(Outcome::Search(search), ("-", "(search existing)"));
+    }
+
+    fn poll(&mut self, endpoint: &str) -> Action {
+        let now = super::now();
+        let Some(limits) = self.sharing.limits() else {
+            return self.call.poll(now, None);
+        };
+        let action = self.call.poll(now, Some(&mut lock(limits)));
+        if let Some(e) = self.call.last_event() {
+            let fresh = e.observed == Observed::Nothing && e.action == action;
+            if fresh && !matches!(action, Action::Send { .. }) {
+                log_event(self.method, endpoint, e, Duration::ZERO);
+            }
+        }
+        action
+    }
+
+    fn observe(&mut self, outcome: Outcome<'_>, (method, endpoint): (&str, &str)) {
+        let now = super::now();
+        let mut shared = self.sharing.limits().map(lock);
+        let event = self.call.observe(outcome, now, shared.as_deref_mut());
+        drop(shared);
+        // The driver answers exactly what was asked, so this cannot fail.
+        debug_assert!(event.is_ok(), "{event:?}");
+        if let Ok(e) = event {
+            log_event(method, endpoint, e, self.asked.elapsed());
+        }
     }
 
     /// The result for the call's final action.
-    pub(crate) fn finish(mut self, end: Result<Completion, Reason>) -> Run<R, Id> {
+    fn finish(&mut self, end: Result<Completion, Reason>) -> Run<R, Id> {
         let result = match (end, self.last.take(), self.found.take()) {
             (Ok(Completion::Success { .. }), Some(Last::Response(r)), _) => {
                 Ok(Success::Response(r))
@@ -126,52 +201,9 @@ fn lock(limits: &Mutex<Limits>) -> std::sync::MutexGuard<'_, Limits> {
     limits.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A call as a driver runs it, with the limits it shares. Whatever the
-/// limits granted the call comes back when this is dropped before the
-/// call has reported: its future dropped at an await, a hook panicking.
-pub(crate) struct Driven<'l, P: Borrow<Policy>> {
-    call: Call<P>,
-    limits: Option<&'l Mutex<Limits>>,
-}
-
-impl<'l, P: Borrow<Policy>> Driven<'l, P> {
-    pub(crate) fn new(call: Call<P>, limits: Option<&'l Mutex<Limits>>) -> Self {
-        Self { call, limits }
-    }
-
-    pub(crate) fn call(&self) -> &Call<P> {
-        &self.call
-    }
-
-    /// The call's next action, through the shared limits when there are
-    /// any. The clock is read before the lock is taken, and the lock is
-    /// held only for the decision, never across IO or a sleep. A decision
-    /// the limits took (pacing, an open circuit) is logged.
-    pub(crate) fn poll(&mut self, (method, endpoint): (&str, &str)) -> Action {
-        let now = super::now();
-        let Some(limits) = self.limits else {
-            return self.call.poll(now, None);
-        };
-        let action = self.call.poll(now, Some(&mut lock(limits)));
-        if let Some(e) = self.call.last_event() {
-            let fresh = e.observed == Observed::Nothing && e.action == action;
-            if fresh && !matches!(action, Action::Send { .. }) {
-                log_event(method, endpoint, e, Duration::ZERO);
-            }
-        }
-        action
-    }
-
-    fn observe(&mut self, outcome: Outcome<'_>) -> Result<&Event, OutcomeError> {
-        let now = super::now();
-        let mut shared = self.limits.map(lock);
-        self.call.observe(outcome, now, shared.as_deref_mut())
-    }
-}
-
-impl<P: Borrow<Policy>> Drop for Driven<'_, P> {
+impl<P: Borrow<Policy>, R, Id> Drop for Driven<'_, P, R, Id> {
     fn drop(&mut self) {
-        if let (Some(limits), true) = (self.limits, self.call.holds_grant()) {
+        if let (Some(limits), true) = (self.sharing.limits(), self.call.holds_grant()) {
             let now = super::now();
             self.call.abandon(&mut lock(limits), now);
         }

@@ -8,12 +8,12 @@
 //! ```no_run
 //! # #[cfg(feature = "reqwest")]
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use steadfast::driver::tokio::retry;
+//! use steadfast::driver::{tokio::retry, Sharing};
 //! use steadfast::{Method, Policy, Request};
 //!
 //! let client = reqwest::Client::new();
 //! let policy = Policy::seed_guide();
-//! let response = retry(&policy, Request::new(Method::Get), || {
+//! let response = retry(&policy, Request::new(Method::Get), Sharing::Alone, |_| {
 //!     client.get("http://127.0.0.1:8080/health").send()
 //! })
 //! .await?;
@@ -25,7 +25,7 @@
 //!
 //! ```no_run
 //! use steadfast::driver::tokio::{run, Hooks};
-//! use steadfast::driver::Reply;
+//! use steadfast::driver::{Reply, Sharing};
 //! use steadfast::{Method, NetworkError, Policy, Request};
 //!
 //! struct Ping;
@@ -39,25 +39,18 @@
 //! }
 //!
 //! # async fn demo() {
-//! let run = run(&Policy::seed_guide(), Request::new(Method::Get), &mut Ping).await;
+//! let run = run(&Policy::seed_guide(), Request::new(Method::Get), Sharing::Alone, &mut Ping).await;
 //! assert!(run.result.is_ok());
 //! # }
 //! ```
 
 use core::borrow::Borrow;
+use core::convert::Infallible;
 use core::future::Future;
-use std::time::Instant;
 
-use std::sync::Mutex;
-
-use super::attempt::{Attempt, Closure};
-use super::log::log_attempt;
-use super::run::seed;
-use super::run::{Driven, Tally};
-use super::{now, Failure, Lookup, Response, Run};
-use crate::action::Action;
-use crate::call::Call;
-use crate::limits::Limits;
+use super::attempt::{Attempt, AttemptInfo, Closure};
+use super::run::{Driven, Io};
+use super::{Failure, Lookup, Response, Run, Sharing};
 use crate::outcome::{NetworkError, Refresh, Request};
 use crate::policy::Policy;
 
@@ -98,66 +91,31 @@ pub trait Hooks {
     }
 }
 
-/// Runs `attempt` under `policy` until it succeeds or the policy gives up:
-/// each attempt is the future the closure returns, bounded by the policy's
-/// attempt timeout, with `tokio::time::sleep` between attempts. The failure
-/// says why, with the last response or the closure's own last error.
+/// Runs `attempt` under `policy` until it succeeds or the policy gives up,
+/// with the limits `sharing` says (see [`Sharing`]): each attempt is the
+/// future the closure returns for the attempt's [`AttemptInfo`], bounded by
+/// the policy's attempt timeout, with `tokio::time::sleep` between
+/// attempts. The failure says why, with the last response or the closure's
+/// own last error.
 ///
 /// For token refresh and conflict search, implement [`Hooks`] and call
 /// [`run`].
-pub async fn retry<P, A, F, Fut>(
+pub async fn retry<'s, P, A, F, Fut>(
     policy: P,
     request: Request,
+    sharing: impl Into<Sharing<'s>>,
     attempt: F,
 ) -> Result<A::Response, Failure<A::Response, A::Error>>
 where
     P: Borrow<Policy>,
     A: Attempt,
     A::Error: Send,
-    F: FnMut() -> Fut + Send,
+    F: FnMut(AttemptInfo) -> Fut + Send,
     Fut: Future<Output = A> + Send,
 {
-    retry_with_limits(policy, request, None, attempt).await
-}
-
-/// [`retry`], sharing `limits` with every other call given the same ones.
-pub async fn retry_with_limits<P, A, F, Fut>(
-    policy: P,
-    request: Request,
-    limits: Option<&Mutex<Limits>>,
-    attempt: F,
-) -> Result<A::Response, Failure<A::Response, A::Error>>
-where
-    P: Borrow<Policy>,
-    A: Attempt,
-    A::Error: Send,
-    F: FnMut() -> Fut + Send,
-    Fut: Future<Output = A> + Send,
-{
-    let mut hooks = Closure::new(attempt);
-    let run = run_with_limits(policy, request, limits, &mut hooks).await;
-    hooks.finish(run.result)
-}
-
-/// [`retry`], pacing with a fleet of processes through Redis (see
-/// [`redis`](super::redis)).
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub async fn retry_in_fleet<P, A, F, Fut>(
-    policy: P,
-    request: Request,
-    fleet: &super::redis::RedisLimits,
-    attempt: F,
-) -> Result<A::Response, Failure<A::Response, A::Error>>
-where
-    P: Borrow<Policy>,
-    A: Attempt,
-    A::Error: Send,
-    F: FnMut() -> Fut + Send,
-    Fut: Future<Output = A> + Send,
-{
-    let mut hooks = Closure::new(attempt);
-    let run = run_in_fleet(policy, request, fleet, &mut hooks).await;
+    let timeout = policy.borrow().spec().attempt_timeout;
+    let mut hooks = Closure::new(attempt, timeout);
+    let run = run(policy, request, sharing, &mut hooks).await;
     hooks.finish(run.result)
 }
 
@@ -165,17 +123,18 @@ impl<A, F, Fut> Hooks for Closure<F, A::Error>
 where
     A: Attempt,
     A::Error: Send,
-    F: FnMut() -> Fut + Send,
+    F: FnMut(AttemptInfo) -> Fut + Send,
     Fut: Future<Output = A> + Send,
 {
     type Response = A::Response;
-    type Id = ();
+    type Id = Infallible;
 
     fn send(
         &mut self,
-        _attempt: u32,
+        attempt: u32,
     ) -> impl Future<Output = Result<A::Response, NetworkError>> + Send {
-        let sent = (self.attempt)();
+        let timeout = self.timeout;
+        let sent = (self.attempt)(AttemptInfo { attempt, timeout });
         async move {
             let result = sent.await.split();
             self.keep(result)
@@ -183,125 +142,40 @@ where
     }
 }
 
-/// Runs one call under `policy` to its end.
-pub async fn run<P: Borrow<Policy>, H: Hooks>(
+/// Runs one call under `policy` to its end, with the limits `sharing` says
+/// (see [`Sharing`]). In a fleet, the process makes sure it holds a lease
+/// of sends before each decision (see [`redis`](super::redis)).
+pub async fn run<'s, P: Borrow<Policy>, H: Hooks>(
     policy: P,
     request: Request,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    run_with_limits(policy, request, None, hooks).await
-}
-
-/// Runs one call under `policy` to its end, sharing `limits` (rate-limit
-/// pacing, retry budget, circuit breaker) with every other call given the
-/// same ones. The lock is taken only around decisions.
-pub async fn run_with_limits<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    limits: Option<&Mutex<Limits>>,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    run_inner(policy, request, limits, None, hooks).await
-}
-
-/// Runs one call under `policy` to its end, pacing with a fleet of
-/// processes through Redis: before each decision the process makes sure it
-/// holds a lease of sends (see [`redis`](super::redis)).
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub async fn run_in_fleet<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    fleet: &super::redis::RedisLimits,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    run_inner(policy, request, Some(fleet.local()), Some(fleet), hooks).await
-}
-
-#[cfg(not(feature = "redis"))]
-type Fleet = core::convert::Infallible;
-#[cfg(feature = "redis")]
-type Fleet = super::redis::RedisLimits;
-
-/// The limits a seam (the middleware, the tower layer) shares between its
-/// calls: in this process, or with a fleet through Redis.
-#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
-#[derive(Clone, Debug)]
-pub(crate) enum Shared {
-    Local(std::sync::Arc<Mutex<Limits>>),
-    #[cfg(feature = "redis")]
-    Fleet(std::sync::Arc<Fleet>),
-}
-
-/// Runs one call with the limits a seam holds, if any.
-#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
-pub(crate) async fn run_shared<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    shared: Option<&Shared>,
-    hooks: &mut H,
-) -> Run<H::Response, H::Id> {
-    match shared {
-        None => run_inner(policy, request, None, None, hooks).await,
-        Some(Shared::Local(limits)) => run_inner(policy, request, Some(limits), None, hooks).await,
-        #[cfg(feature = "redis")]
-        Some(Shared::Fleet(fleet)) => {
-            run_inner(policy, request, Some(fleet.local()), Some(fleet), hooks).await
-        }
-    }
-}
-
-async fn run_inner<P: Borrow<Policy>, H: Hooks>(
-    policy: P,
-    request: Request,
-    limits: Option<&Mutex<Limits>>,
-    fleet: Option<&Fleet>,
+    sharing: impl Into<Sharing<'s>>,
     hooks: &mut H,
 ) -> Run<H::Response, H::Id> {
     // Dropped early (a hook panics, the future is dropped), this gives back
     // whatever the shared limits granted the call.
-    let mut call = Driven::new(Call::new(policy, request, now(), seed()), limits);
-    let timeout = call.call().policy().spec().attempt_timeout;
-    let method = request.method.as_str();
-    let mut tally = Tally::new();
+    let mut call = Driven::new(policy, request, sharing.into());
     loop {
         #[cfg(feature = "redis")]
-        if let Some(fleet) = fleet {
-            fleet.prepare(now()).await;
+        if let Some(fleet) = call.fleet() {
+            fleet.prepare(super::now()).await;
         }
-        #[cfg(not(feature = "redis"))]
-        let _ = fleet;
-        let observed = match call.poll((method, hooks.endpoint())) {
-            Action::Send { attempt } => {
-                log_attempt(method, hooks.endpoint(), attempt, hooks.body());
-                let started = Instant::now();
+        match call.next(hooks.endpoint(), hooks.body()) {
+            Ok(Io::Send { attempt, timeout }) => {
                 let sent = match timeout {
                     Some(t) => ::tokio::time::timeout(t, hooks.send(attempt))
                         .await
                         .unwrap_or(Err(NetworkError::Timeout)),
                     None => hooks.send(attempt).await,
                 };
-                tally.sent(&mut call, (method, hooks.endpoint()), sent, started)
+                call.sent(hooks.endpoint(), sent);
             }
-            Action::Sleep(d) => {
+            Ok(Io::Sleep(d)) => {
                 ::tokio::time::sleep(d).await;
-                tally.waited += d;
-                Ok(())
+                call.slept(d);
             }
-            Action::RefreshToken => {
-                let started = Instant::now();
-                let refreshed = hooks.refresh_token().await;
-                tally.refreshed(&mut call, refreshed, started)
-            }
-            Action::SearchExisting => {
-                let started = Instant::now();
-                let lookup = hooks.find_existing().await;
-                tally.looked_up(&mut call, lookup, started)
-            }
-            Action::Done(c) => return tally.finish(Ok(c)),
-            Action::GiveUp(r) => return tally.finish(Err(r)),
-        };
-        // The driver answers exactly what was asked, so this cannot fail.
-        debug_assert!(observed.is_ok(), "{observed:?}");
+            Ok(Io::Refresh) => call.refreshed(hooks.refresh_token().await),
+            Ok(Io::Search) => call.looked_up(hooks.find_existing().await),
+            Err(run) => return run,
+        }
     }
 }

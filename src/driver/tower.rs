@@ -18,7 +18,7 @@
 //! hyper, `http_body_util::Full<Bytes>` is). When the policy gives up on a
 //! status, the last response is handed back; after errors, the last error
 //! (as [`RetryError::Inner`]). A response's extensions carry a
-//! [`RetryInfo`]: attempts made, and why the policy gave up. An error is read through its `source()`
+//! [`RetryInfo`](super::RetryInfo): attempts made, and why the policy gave up. An error is read through its `source()`
 //! chain: an `io::Error` there says what kind of failure it was, anything
 //! else is [`NetworkError::Other`] and not retried. Dropping the response
 //! future at any point gives back what shared limits granted the call.
@@ -33,11 +33,11 @@ use std::sync::{Arc, Mutex};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::tokio::{run_shared, Hooks, Shared};
-use super::{Failure, Last, RetryInfo, Success};
+use super::seam::{self, Ended, Shared};
+use super::tokio::{run, Hooks};
 use crate::action::Reason;
 use crate::limits::Limits;
-use crate::outcome::{Method, NetworkError, Request};
+use crate::outcome::NetworkError;
 use crate::policy::Policy;
 
 /// Wraps services in [`Retry`].
@@ -60,7 +60,7 @@ impl RetryLayer {
     /// anyone else holding them.
     #[must_use]
     pub fn with_limits(mut self, limits: Arc<Mutex<Limits>>) -> Self {
-        self.limits = Some(Shared::Local(limits));
+        self.limits = Some(Shared::Process(limits));
         self
     }
 
@@ -134,41 +134,27 @@ where
         let inner = self.inner.clone();
         let layer = self.layer.clone();
         Box::pin(async move {
-            let mut call = Request::new(Method::from(request.method()));
-            if request.headers().contains_key("idempotency-key") {
-                call = call.with_idempotency_key();
-            }
+            let call = seam::request(request.method(), request.headers());
             let mut hooks = Attempts {
                 inner,
                 request,
                 error: None,
             };
-            let run = run_shared(&*layer.policy, call, layer.limits.as_ref(), &mut hooks).await;
-            let with_info = |mut r: http::Response<R>, gave_up| {
-                r.extensions_mut().insert(RetryInfo {
-                    attempts: run.attempts,
-                    gave_up,
-                    body_not_cloneable: false,
-                });
-                Ok(r)
-            };
-            match run.result {
-                Ok(Success::Response(r)) => with_info(r, None),
-                Err(Failure {
-                    reason,
-                    last: Some(Last::Response(r)),
-                }) => with_info(r, Some(reason)),
-                Err(Failure {
-                    reason,
-                    last: Some(Last::Error(_)),
-                }) => Err(match hooks.error {
-                    Some(error) => RetryError::Inner { reason, error },
-                    None => RetryError::GaveUp(reason),
-                }),
-                Err(Failure { reason, last: None }) => Err(RetryError::GaveUp(reason)),
-                Ok(Success::Existing(()) | Success::Update(())) => {
-                    Err(RetryError::GaveUp(Reason::SearchFailed))
+            let sharing = seam::sharing(layer.limits.as_ref());
+            let run = run(&*layer.policy, call, sharing, &mut hooks).await;
+            match seam::ended(run, hooks.error) {
+                Ended::Response(mut r, info) => {
+                    r.extensions_mut().insert(info);
+                    Ok(r)
                 }
+                Ended::Failed {
+                    reason,
+                    error: Some(error),
+                } => Err(RetryError::Inner { reason, error }),
+                Ended::Failed {
+                    reason,
+                    error: None,
+                } => Err(RetryError::GaveUp(reason)),
             }
         })
     }
@@ -190,7 +176,7 @@ where
     R: Send,
 {
     type Response = http::Response<R>;
-    type Id = ();
+    type Id = core::convert::Infallible;
 
     fn send(
         &mut self,
@@ -228,15 +214,7 @@ fn kind_of(error: &(dyn StdError + 'static)) -> NetworkError {
     let mut next = Some(error);
     while let Some(e) = next {
         if let Some(io) = e.downcast_ref::<io::Error>() {
-            return match io.kind() {
-                io::ErrorKind::ConnectionRefused => NetworkError::ConnectionRefused,
-                io::ErrorKind::TimedOut => NetworkError::Timeout,
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof => NetworkError::ConnectionReset,
-                _ => NetworkError::Other,
-            };
+            return io.kind().into();
         }
         next = e.source();
     }
@@ -264,6 +242,8 @@ mod tests {
                 NetworkError::ConnectionReset,
             ),
             (io::ErrorKind::UnexpectedEof, NetworkError::ConnectionReset),
+            (io::ErrorKind::WouldBlock, NetworkError::Timeout),
+            (io::ErrorKind::BrokenPipe, NetworkError::ConnectionReset),
             (io::ErrorKind::PermissionDenied, NetworkError::Other),
         ];
         for (kind, want) in rows {

@@ -53,15 +53,9 @@ pub fn network_error(e: &ureq::Error) -> NetworkError {
         ureq::Error::ConnectionFailed => NetworkError::ConnectionRefused,
         ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => NetworkError::ConnectTimeout,
         ureq::Error::Timeout(_) => NetworkError::Timeout,
-        ureq::Error::Io(io) => match io.kind() {
-            io::ErrorKind::ConnectionRefused => NetworkError::ConnectionRefused,
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => NetworkError::Timeout,
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof => NetworkError::ConnectionReset,
-            _ if failed_lookup(io) => NetworkError::Dns,
-            _ => NetworkError::Other,
+        ureq::Error::Io(io) => match NetworkError::from(io.kind()) {
+            NetworkError::Other if failed_lookup(io) => NetworkError::Dns,
+            kind => kind,
         },
         ureq::Error::Protocol(_) | ureq::Error::BodyStalled => NetworkError::ConnectionReset,
         ureq::Error::Tls(_) | ureq::Error::TlsRequired => NetworkError::Tls,

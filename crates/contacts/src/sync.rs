@@ -9,6 +9,7 @@ use core::time::Duration;
 use serde::Serialize;
 
 use steadfast::driver::blocking::{self, Hooks};
+use steadfast::driver::Sharing;
 use steadfast::driver::{Failure, Last, Lookup, Response, Run, Success};
 use steadfast::{Method, NetworkError, Policy, Reason, Refresh, Request};
 
@@ -157,7 +158,7 @@ pub fn sync_contact<A: ContactApi>(policy: &Policy, api: &mut A, contact: &Conta
         contact,
         endpoint: "/contacts".to_owned(),
     };
-    let run = blocking::run(policy, request, &mut create);
+    let run = blocking::run(policy, request, Sharing::Alone, &mut create);
     report.attempts = run.attempts;
     report.waited = run.waited;
     report.outcome = match run.result {
@@ -170,8 +171,12 @@ pub fn sync_contact<A: ContactApi>(policy: &Policy, api: &mut A, contact: &Conta
                 contact,
                 id: &id,
             };
-            let run: Run<A::Response, String> =
-                blocking::run(policy, Request::new(Method::Put), &mut update);
+            let run: Run<A::Response, String> = blocking::run(
+                policy,
+                Request::new(Method::Put),
+                Sharing::Alone,
+                &mut update,
+            );
             report.attempts += run.attempts;
             report.waited += run.waited;
             match run.result {
