@@ -9,7 +9,7 @@ use steadfast::testing::invariants::{
     no_sleep_past_deadline, sleeps_within_cap,
 };
 use steadfast::testing::strategies::{answers, header_value, policy, request, NAMES};
-use steadfast::testing::{drive, drive_with_limits, Answer};
+use steadfast::testing::{drive, Answer};
 use steadfast::{Action, Call, Clock, Method, Outcome, Request};
 
 type Check = fn(&steadfast::Policy, &steadfast::testing::Run) -> Result<(), String>;
@@ -21,7 +21,7 @@ fn holds(
     seed: u64,
     a: &[Answer],
 ) -> Result<(), TestCaseError> {
-    let run = drive(p, req, seed, a);
+    let run = drive(p, req, seed, a, None);
     check(p, &run).map_err(TestCaseError::fail)?;
     contract_kept(p, &run).map_err(TestCaseError::fail)
 }
@@ -57,12 +57,12 @@ proptest! {
 
     #[test]
     fn the_same_seed_gives_the_same_trace(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
-        prop_assert_eq!(drive(&p, req, seed, &a), drive(&p, req, seed, &a));
+        prop_assert_eq!(drive(&p, req, seed, &a, None), drive(&p, req, seed, &a, None));
     }
 
     #[test]
     fn every_check_at_once_and_no_header_leaks(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
-        let run = drive(&p, req, seed, &a);
+        let run = drive(&p, req, seed, &a, None);
         check_all(&p, &run).map_err(TestCaseError::fail)?;
         let finished = run.actions.last().is_some_and(Action::is_final);
         prop_assert!(finished || run.events.len() <= a.len());
@@ -77,7 +77,7 @@ proptest! {
         // Pacing, budget and breaker add waits and give-ups of their own;
         // none may break an invariant.
         let mut limits = steadfast::Limits::new(&p);
-        let run = drive_with_limits(&p, req, seed, &a, &mut limits);
+        let run = drive(&p, req, seed, &a, Some(&mut limits));
         check_all(&p, &run).map_err(TestCaseError::fail)?;
         // However the run ended, the call gave back what it held.
         let end = steadfast::Clock::default();
@@ -100,7 +100,7 @@ proptest! {
         };
         let answers = [exhausted, Answer::status(503), Answer::status(200)];
         let mut limits = steadfast::Limits::new(&p);
-        let run = drive_with_limits(&p, req, seed, &answers, &mut limits);
+        let run = drive(&p, req, seed, &answers, Some(&mut limits));
         check_all(&p, &run).map_err(TestCaseError::fail)?;
     }
 

@@ -10,7 +10,7 @@ proptest! {
     fn my_policy_never_misbehaves(answers in strategies::answers(24), seed in any::<u64>()) {
         let policy = Policy::new(PolicySpec { max_retries: 6, ..PolicySpec::default() }).unwrap();
         let request = Request::new(Method::Post).with_external_id();
-        let run = drive(&policy, request, seed, &answers);
+        let run = drive(&policy, request, seed, &answers, None);
         invariants::check_all(&policy, &run).map_err(TestCaseError::fail)?;
         prop_assert!(run.sends <= 9);
     }

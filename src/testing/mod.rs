@@ -15,7 +15,7 @@
 //!     // In your tests/: put #[test] above this line.
 //!     fn my_policy_holds(answers in strategies::answers(16), seed in any::<u64>()) {
 //!         let policy = Policy::seed_guide();
-//!         let run = drive(&policy, Request::new(Method::Post).with_external_id(), seed, &answers);
+//!         let run = drive(&policy, Request::new(Method::Post).with_external_id(), seed, &answers, None);
 //!         invariants::check_all(&policy, &run).map_err(TestCaseError::fail)?;
 //!     }
 //! }
@@ -26,4 +26,4 @@ pub mod invariants;
 mod runner;
 pub mod strategies;
 
-pub use runner::{drive, drive_with_limits, Answer, Run};
+pub use runner::{drive, Answer, Run};

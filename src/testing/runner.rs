@@ -83,22 +83,19 @@ pub struct Run {
 
 /// Drives a call under `policy` through `answers` in virtual time, until it
 /// finishes or the answers run out. Never sleeps, never panics on any input.
-pub fn drive(policy: &Policy, request: Request, seed: u64, answers: &[Answer]) -> Run {
-    drive_inner(policy, request, seed, answers, None)
-}
-
-/// [`drive`], with the call consulting and feeding `limits` (pacing, retry
-/// budget, circuit breaker) as it would when sharing them with other calls.
-/// When the run ends, the call gives back what the limits still hold for it,
-/// as a driver's call does when dropped.
-pub fn drive_with_limits(
+///
+/// With `limits`, the call consults and feeds them (pacing, retry budget,
+/// circuit breaker) as it would when sharing them with other calls; when
+/// the run ends, it gives back what the limits still hold for it, as a
+/// driver's call does when dropped.
+pub fn drive(
     policy: &Policy,
     request: Request,
     seed: u64,
     answers: &[Answer],
-    limits: &mut Limits,
+    limits: Option<&mut Limits>,
 ) -> Run {
-    drive_inner(policy, request, seed, answers, Some(limits))
+    drive_inner(policy, request, seed, answers, limits)
 }
 
 fn drive_inner(
