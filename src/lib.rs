@@ -52,8 +52,11 @@
 //!
 //! - [`headers`]: `Retry-After` and the rate-limit header dialects;
 //! - [`limits`]: the state every call to one API shares, and its protocol;
-//! - `driver` (features `blocking`, `tokio`, `http`, `reqwest`, `ureq`):
-//!   drivers that execute the actions, and client adapters;
+//! - `driver` (features `blocking`, `tokio`, `http`, `reqwest`, `ureq`,
+//!   `reqwest-middleware`, `tower`, `redis`): drivers that execute the
+//!   actions (one `run` and one `retry` each, told where the limits live by
+//!   a `Sharing`), client adapters, the middleware and tower seams, and
+//!   limits a fleet shares through Redis;
 //! - `testing` (feature `testing`): the property-testing kit.
 //!
 //! # Deviations from the source guide
