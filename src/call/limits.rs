@@ -17,8 +17,7 @@ impl<P: Borrow<Policy>> Call<P> {
     /// into a wait, cut to the policy's `retry_after_cap` and refused past
     /// its deadline. Such a decision is the call's latest event, with
     /// [`Basis::Limits`].
-    // Pinned, as `Call::poll` is.
-    #[inline(always)]
+    #[inline]
     pub(super) fn admit(&mut self, limits: &mut Limits, send: Action) -> Action {
         let first = self.attempt == 1;
         let admission = limits.admit(&mut self.grant, self.now, first, &mut self.rng);
@@ -52,8 +51,7 @@ impl<P: Borrow<Policy>> Call<P> {
     /// paid from the retry budget (when it cannot pay, the call gives up
     /// with [`Reason::BudgetExhausted`] and its counters stay as they
     /// were), and a success refunds it.
-    // Pinned, as `Call::poll` is.
-    #[inline(always)]
+    #[inline]
     pub(super) fn settle(&mut self, limits: &mut Limits, verdict: &mut Verdict) {
         let now = self.now;
         if let Some(health) = verdict.health {
