@@ -94,8 +94,6 @@ fn calls_pace_before_sending_into_an_exhausted_window() {
     );
 }
 
-/// Calls waiting for an exhausted window wake spread over `reset_jitter`
-/// after its reset (the default: one second), not all at once.
 /// The limits' own spec decides pacing, whatever the policy of the call
 /// they are lent to says: a call that paces meets limits that do not, and
 /// the other way round.
@@ -122,6 +120,8 @@ fn the_limits_spec_decides_pacing_not_the_calls_policy() {
     }
 }
 
+/// Calls waiting for an exhausted window wake spread over `reset_jitter`
+/// after its reset (the default: one second), not all at once.
 #[test]
 fn calls_paced_to_a_reset_wake_spread_over_the_jitter() {
     let policy = policy_with(LimitsSpec::default());

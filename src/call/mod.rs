@@ -195,8 +195,10 @@ impl<P: Borrow<Policy>> Call<P> {
     ///
     /// With `limits` (the ones the call was polled with), the outcome feeds
     /// them: the response's rate-limit reading goes to the tracker, and
-    /// whether the policy calls it a failure to the breaker; a retry is
-    /// paid from the retry budget before the call commits it (when the
+    /// whether the policy calls it a failure to the breaker; a retry (and a
+    /// rate-limit wait the policy does not count as one, when the limits'
+    /// `charge_uncounted_waits` says so) is paid from the retry budget
+    /// before the call commits it (when the
     /// budget cannot pay, the call gives up with [`Reason::BudgetExhausted`]
     /// and its counters stay as they were), and a success refunds it.
     ///

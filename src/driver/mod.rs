@@ -113,8 +113,10 @@ pub struct RetryInfo {
 /// Where the limits a driven call shares live: told to a driver's `run` or
 /// `retry` (and so to every seam built on them).
 ///
-/// A `&Mutex<Limits>` and, with feature `redis`, a
-/// [`&RedisLimits`](redis::RedisLimits) convert into it.
+/// A `&Mutex<Limits>` or `&Arc<Mutex<Limits>>` converts into
+/// [`Sharing::Process`]; with feature `redis`, a
+/// [`&RedisLimits`](redis::RedisLimits) or `&Arc<RedisLimits>` into
+/// `Sharing::Fleet`.
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "blocking", feature = "tokio"))))]
 #[derive(Clone, Copy, Debug, Default)]

@@ -57,8 +57,9 @@ use crate::limits::{BreakerSpec, BudgetSpec, Limits, StoreAnswer, StoreReport, V
 use crate::outcome::Clock;
 use crate::policy::Policy;
 
-/// Limits shared through Redis; hand it to
-/// [`tokio::run`](super::tokio::run) given it as its [`Sharing`](super::Sharing).
+/// Limits shared through Redis: hand `&RedisLimits` to any driver's `run`
+/// or `retry` as where the call's limits live ([`Sharing`](super::Sharing)),
+/// or an `Arc` of it to `with_fleet` on the tower layer or the middleware.
 pub struct RedisLimits {
     local: Mutex<Limits>,
     client: redis::Client,

@@ -131,7 +131,10 @@ pub(crate) enum Admission {
 }
 
 impl Limits {
-    /// Fresh limits for calls under `policy`.
+    /// Fresh limits for calls under `policy`. Its `limits` settings (and
+    /// its rate-limit thresholds and `retry_after_cap`, for the tracker)
+    /// are read here and only here: a call lent these limits meets them,
+    /// whatever its own policy says of limits.
     pub fn new(policy: &Policy) -> Self {
         let spec = policy.spec();
         let stale = spec.limits.stale_after;

@@ -102,7 +102,9 @@ pub struct PolicySpec {
     pub other_server_errors: Rule,
     /// Rate-limit pressure thresholds, as fractions of the limit remaining.
     pub pressure: PressureThresholds,
-    /// Pacing, retry budget and circuit breaker, shared across calls.
+    /// Pacing, retry budget and circuit breaker, shared across calls: read
+    /// by [`Limits::new`](crate::Limits::new) only, so limits built from this
+    /// policy carry them to every call they are lent to.
     pub limits: LimitsSpec,
 }
 
