@@ -283,3 +283,35 @@ pub fn now() -> Clock {
         .unwrap_or_default();
     Clock::new(origin.elapsed(), unix)
 }
+
+/// A fresh jitter seed: process-random keys hashed with a counter, so calls
+/// started together still draw different jitter.
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub(crate) fn seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    KEYS.get_or_init(RandomState::new).hash_one(n)
+}
+
+#[cfg(all(test, any(feature = "blocking", feature = "tokio")))]
+mod tests {
+    use std::collections::HashSet;
+
+    /// Calls started at once, on one thread or several, draw different
+    /// jitter: no two of them get the same seed.
+    #[test]
+    fn calls_started_together_get_different_seeds() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..250).map(|_| super::seed()).collect::<Vec<_>>()))
+            .collect();
+        let seeds: HashSet<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(seeds.len(), 1000);
+    }
+}

@@ -344,7 +344,7 @@ impl RedisLimits {
             sync_conn: Mutex::new(None),
             script: Script::new(RENEW),
             keys: keys(&format!("steadfast:{api}")),
-            id: format!("{:016x}", super::run::seed()),
+            id: format!("{:016x}", super::seed()),
             lease_size: 8,
             lease_ttl: Duration::from_secs(10),
             round_trip_timeout,

@@ -4,14 +4,11 @@
 
 use core::borrow::Borrow;
 use core::time::Duration;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::log::{log_attempt, log_event};
-use super::{Failure, Last, Lookup, Response, Run, Sharing, Success};
+use super::{seed, Failure, Last, Lookup, Response, Run, Sharing, Success};
 use crate::action::{Action, Completion, Reason};
 use crate::call::Call;
 use crate::event::Observed;
@@ -208,33 +205,5 @@ impl<P: Borrow<Policy>, R, Id> Drop for Driven<'_, P, R, Id> {
             let now = super::now();
             self.call.abandon(&mut lock(limits), now);
         }
-    }
-}
-
-/// A fresh jitter seed: process-random keys hashed with a counter, so calls
-/// started together still draw different jitter.
-pub(crate) fn seed() -> u64 {
-    static KEYS: OnceLock<RandomState> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    KEYS.get_or_init(RandomState::new).hash_one(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    /// Calls started at once, on one thread or several, draw different
-    /// jitter: no two of them get the same seed.
-    #[test]
-    fn calls_started_together_get_different_seeds() {
-        let threads: Vec<_> = (0..4)
-            .map(|_| std::thread::spawn(|| (0..250).map(|_| super::seed()).collect::<Vec<_>>()))
-            .collect();
-        let seeds: HashSet<u64> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
-        assert_eq!(seeds.len(), 1000);
     }
 }
