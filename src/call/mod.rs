@@ -198,9 +198,9 @@ impl<P: Borrow<Policy>> Call<P> {
     /// whether the policy calls it a failure to the breaker; a retry (and a
     /// rate-limit wait the policy does not count as one, when the limits'
     /// `charge_uncounted_waits` says so) is paid from the retry budget
-    /// before the call commits it (when the
-    /// budget cannot pay, the call gives up with [`Reason::BudgetExhausted`]
-    /// and its counters stay as they were), and a success refunds it.
+    /// before the call commits it (when the budget cannot pay, the call
+    /// gives up with [`Reason::BudgetExhausted`] and its counters stay as
+    /// they were), and a success refunds it.
     ///
     /// An outcome that answers nothing the call asked for (a response while
     /// it sleeps, a search result it never requested, anything after the end)

@@ -82,23 +82,23 @@ impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
     /// What to do next, or the call's end. A decision the limits took
     /// (pacing, an open circuit) is logged, and so is a send about to go.
     pub(crate) fn next(&mut self, endpoint: &str, body: Option<&[u8]>) -> Result<Io, Run<R, Id>> {
-        let action = self.poll(endpoint);
-        if let Action::Send { attempt } = action {
-            log_attempt(self.method, endpoint, attempt, body);
-        }
-        // An attempt's time is its IO's, not its log record's.
-        self.asked = Instant::now();
-        Ok(match action {
-            Action::Send { attempt } => Io::Send {
-                attempt,
-                timeout: self.call.policy().spec().attempt_timeout,
-            },
+        let io = match self.poll(endpoint) {
+            Action::Send { attempt } => {
+                log_attempt(self.method, endpoint, attempt, body);
+                Io::Send {
+                    attempt,
+                    timeout: self.call.policy().spec().attempt_timeout,
+                }
+            }
             Action::Sleep(d) => Io::Sleep(d),
             Action::RefreshToken => Io::Refresh,
             Action::SearchExisting => Io::Search,
             Action::Done(c) => return Err(self.finish(Ok(c))),
             Action::GiveUp(r) => return Err(self.finish(Err(r))),
-        })
+        };
+        // An attempt's time is its IO's, not its log record's.
+        self.asked = Instant::now();
+        Ok(io)
     }
 
     /// Observes what a send brought, logs it, and keeps it.

@@ -5,9 +5,9 @@
 //! run on several threads) and lends to [`Call::poll`](crate::Call::poll)
 //! and [`Call::observe`](crate::Call::observe); no clock, lock or IO here.
 //! It carries the settings it was built from ([`LimitsSpec`]): a call under
-//! these limits meets those, whatever its own policy says of limits. Its state is sealed: calls change it only through the admission
-//! protocol below, and everyone else reads it through
-//! [`Limits::snapshot`].
+//! these limits meets those, whatever its own policy says of limits. Its
+//! state is sealed: calls change it only through the admission protocol
+//! below, and everyone else reads it through [`Limits::snapshot`].
 //!
 //! # The admission protocol
 //!
@@ -301,6 +301,50 @@ impl Limits {
         }
         if let (Some(cost), Some(budget)) = (charge, self.budget.as_mut()) {
             budget.deposit(Some(cost));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use super::{BudgetSpec, BudgetState, Grant, Limits, LimitsSpec, Resend};
+    use crate::outcome::Clock;
+    use crate::policy::{Policy, PolicySpec};
+
+    fn quota_of(limits: &Limits) -> u32 {
+        match limits.snapshot(Clock::default()).budget {
+            Some(BudgetState::Quota { tokens, .. }) => tokens,
+            other => panic!("a quota, not {other:?}"),
+        }
+    }
+
+    /// A retry is always paid for; a wait the policy does not count as one
+    /// only when the limits' own spec says so.
+    #[test]
+    fn the_limits_spec_decides_whether_an_uncounted_wait_is_paid_for() {
+        for charges in [false, true] {
+            let policy = Policy::new(PolicySpec {
+                limits: LimitsSpec {
+                    budget: Some(BudgetSpec::Quota {
+                        capacity: 10,
+                        retry_cost: 5,
+                        timeout_cost: 10,
+                        success_credit: 1,
+                    }),
+                    charge_uncounted_waits: charges,
+                    ..LimitsSpec::default()
+                },
+                ..PolicySpec::default()
+            })
+            .unwrap();
+            let mut limits = Limits::new(&policy);
+            let now = Duration::from_secs(1);
+            assert!(limits.charge(&mut Grant::default(), Resend::UncountedWait, now, false));
+            assert_eq!(quota_of(&limits), if charges { 5 } else { 10 }, "{charges}");
+            assert!(limits.charge(&mut Grant::default(), Resend::Retry, now, false));
+            assert_eq!(quota_of(&limits), if charges { 0 } else { 5 }, "{charges}");
         }
     }
 }

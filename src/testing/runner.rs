@@ -95,16 +95,6 @@ pub fn drive(
     answers: &[Answer],
     limits: Option<&mut Limits>,
 ) -> Run {
-    drive_inner(policy, request, seed, answers, limits)
-}
-
-fn drive_inner(
-    policy: &Policy,
-    request: Request,
-    seed: u64,
-    answers: &[Answer],
-    limits: Option<&mut Limits>,
-) -> Run {
     let start = Clock::new(
         Duration::from_secs(1_000),
         Duration::from_secs(1_800_000_000),
