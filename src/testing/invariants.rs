@@ -7,7 +7,7 @@ use crate::policy::Policy;
 
 /// Counted retries stay within `max_retries`; sends exceed them only by the
 /// one refresh re-send, the one conflict re-create and uncounted 429 waits.
-pub fn bounded_retries(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn bounded_retries(policy: &Policy, run: &Run) -> Result<(), String> {
     let max = policy.spec().max_retries;
     if run.retries > max {
         return Err(format!("{} retries counted, max {max}", run.retries));
@@ -20,7 +20,7 @@ pub fn bounded_retries(policy: &Policy, run: &Run) -> Result<(), String> {
 }
 
 /// No sleep ends past the policy's deadline.
-pub fn no_sleep_past_deadline(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn no_sleep_past_deadline(policy: &Policy, run: &Run) -> Result<(), String> {
     let Some(deadline) = policy.spec().deadline else {
         return Ok(());
     };
@@ -37,7 +37,7 @@ pub fn no_sleep_past_deadline(policy: &Policy, run: &Run) -> Result<(), String> 
 }
 
 /// Every sleep is within [`Policy::max_sleep`].
-pub fn sleeps_within_cap(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn sleeps_within_cap(policy: &Policy, run: &Run) -> Result<(), String> {
     let cap = policy.max_sleep();
     match run.sleeps.iter().find(|(_, d)| *d > cap) {
         Some((_, d)) => Err(format!("a {d:?} sleep is above the {cap:?} cap")),
@@ -46,7 +46,7 @@ pub fn sleeps_within_cap(policy: &Policy, run: &Run) -> Result<(), String> {
 }
 
 /// At most one token refresh per call.
-pub fn at_most_one_refresh(_: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn at_most_one_refresh(_: &Policy, run: &Run) -> Result<(), String> {
     match run.refreshes {
         0 | 1 => Ok(()),
         n => Err(format!("{n} token refreshes in one call")),
@@ -54,7 +54,7 @@ pub fn at_most_one_refresh(_: &Policy, run: &Run) -> Result<(), String> {
 }
 
 /// A status whose rule is "give up" ends the call: no send follows it.
-pub fn no_resend_after_fatal(_: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn no_resend_after_fatal(_: &Policy, run: &Run) -> Result<(), String> {
     if run.sent_after_fatal {
         return Err("a send followed a non-retryable status".into());
     }
@@ -63,7 +63,7 @@ pub fn no_resend_after_fatal(_: &Policy, run: &Run) -> Result<(), String> {
 
 /// The call kept its contract: idempotent polls, sleeps that never grow,
 /// misfits refused without effect.
-pub fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
     match run.breaches.first() {
         Some(b) => Err(b.clone()),
         None => Ok(()),
@@ -71,7 +71,7 @@ pub fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
 }
 
 /// No failure that arrives once `max_retry_time` has passed is retried.
-pub fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Result<(), String> {
     let Some(limit) = policy.spec().max_retry_time else {
         return Ok(());
     };
@@ -94,7 +94,13 @@ pub fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Result<(), S
     }
 }
 
-/// Every check above.
+/// Every invariant at once: counted retries within `max_retries` (sends
+/// beyond them only for the one refresh re-send, the one conflict re-create
+/// and uncounted 429 waits), no sleep past the deadline or above
+/// [`Policy::max_sleep`], at most one token refresh, no send after a status
+/// whose rule is "give up", no retry once `max_retry_time` has passed, and
+/// the call's contract kept (idempotent polls, sleeps that never grow as
+/// the clock goes back, misfits refused without effect).
 pub fn check_all(policy: &Policy, run: &Run) -> Result<(), String> {
     bounded_retries(policy, run)?;
     no_sleep_past_deadline(policy, run)?;

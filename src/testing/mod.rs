@@ -1,5 +1,5 @@
 //! A kit for property-testing retry policies (feature `testing`): proptest
-//! strategies for policies, requests and outcomes ([`strategies`]), a
+//! strategies for what a server may answer ([`strategies`]), a
 //! virtual-time runner that drives a call through a list of answers and
 //! records everything ([`drive`]), and invariant checks to call from your
 //! own `proptest!` ([`invariants`]). The crate's own property tests are
@@ -25,5 +25,7 @@
 pub mod invariants;
 mod runner;
 pub mod strategies;
+#[cfg(test)]
+mod tests;
 
 pub use runner::{drive, Answer, Run};

@@ -4,19 +4,25 @@
 //! sometimes with a clock that jumps back — and the checks judge the run.
 
 use proptest::prelude::*;
-use steadfast::testing::invariants::{
+
+use super::policies::{policy, request};
+use crate::action::Action;
+use crate::call::Call;
+use crate::limits::Limits;
+use crate::outcome::{Clock, Method, Outcome, Request};
+use crate::policy::Policy;
+use crate::testing::invariants::{
     at_most_one_refresh, bounded_retries, check_all, contract_kept, no_resend_after_fatal,
     no_sleep_past_deadline, sleeps_within_cap,
 };
-use steadfast::testing::strategies::{answers, header_value, policy, request, NAMES};
-use steadfast::testing::{drive, Answer};
-use steadfast::{Action, Call, Clock, Method, Outcome, Request};
+use crate::testing::strategies::{answers, header_value, NAMES};
+use crate::testing::{drive, Answer, Run};
 
-type Check = fn(&steadfast::Policy, &steadfast::testing::Run) -> Result<(), String>;
+type Check = fn(&Policy, &Run) -> Result<(), String>;
 
 fn holds(
     check: Check,
-    p: &steadfast::Policy,
+    p: &Policy,
     req: Request,
     seed: u64,
     a: &[Answer],
@@ -76,11 +82,11 @@ proptest! {
     fn every_check_holds_with_shared_limits_too(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
         // Pacing, budget and breaker add waits and give-ups of their own;
         // none may break an invariant.
-        let mut limits = steadfast::Limits::new(&p);
+        let mut limits = Limits::new(&p);
         let run = drive(&p, req, seed, &a, Some(&mut limits));
         check_all(&p, &run).map_err(TestCaseError::fail)?;
         // However the run ended, the call gave back what it held.
-        let end = steadfast::Clock::default();
+        let end = Clock::default();
         prop_assert_eq!(limits.snapshot(end).in_flight, 0);
     }
 
@@ -99,7 +105,7 @@ proptest! {
             ..Answer::status(status)
         };
         let answers = [exhausted, Answer::status(503), Answer::status(200)];
-        let mut limits = steadfast::Limits::new(&p);
+        let mut limits = Limits::new(&p);
         let run = drive(&p, req, seed, &answers, Some(&mut limits));
         check_all(&p, &run).map_err(TestCaseError::fail)?;
     }
