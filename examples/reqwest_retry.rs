@@ -9,7 +9,6 @@
 use steadfast::driver::Sharing;
 use steadfast_loopback as fake_api;
 
-use steadfast::driver::reqwest_adapter::network_error;
 use steadfast::driver::tokio::{run, Hooks};
 use steadfast::driver::Success;
 use steadfast::{Method, NetworkError, Policy, Request};
@@ -28,7 +27,7 @@ impl Hooks for Create<'_> {
     async fn send(&mut self, _attempt: u32) -> Result<reqwest::Response, NetworkError> {
         let request = self.client.post(&self.url).body(self.body);
         let request = request.header("Authorization", "Bearer tok-0");
-        request.send().await.map_err(|e| network_error(&e))
+        request.send().await.map_err(|e| NetworkError::from(&e))
     }
 }
 

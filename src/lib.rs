@@ -105,7 +105,6 @@ pub use policy::{
     CodeRule, OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries,
     StatusRule,
 };
-pub use presets::{AWS_THROTTLING_CODES, AWS_TRANSIENT_CODES};
 pub use replay::{replay, End, Step, Trace};
 pub use schedule::{Jitter, Schedule};
 

@@ -28,7 +28,7 @@ const PLAIN_429: RateLimitRule = RateLimitRule {
 /// The API error codes the AWS SDKs treat as throttling, retried by
 /// [`Policy::aws_standard`] (as listed by the AWS SDK for Rust's error-code
 /// retry classifier).
-pub const AWS_THROTTLING_CODES: &[&str] = &[
+const AWS_THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -47,7 +47,7 @@ pub const AWS_THROTTLING_CODES: &[&str] = &[
 
 /// The API error codes the AWS SDKs treat as transient, retried by
 /// [`Policy::aws_standard`].
-pub const AWS_TRANSIENT_CODES: &[&str] = &["RequestTimeout", "RequestTimeoutException"];
+const AWS_TRANSIENT_CODES: &[&str] = &["RequestTimeout", "RequestTimeoutException"];
 
 impl Policy {
     /// The source guide's rules (the decision table of `docs/design.md`): 3 s, 9 s, 27 s, 300 s
@@ -213,8 +213,9 @@ impl Policy {
     ///   timeouts) and throttling (429) are retried with the same backoff;
     ///   `Retry-After` is not read;
     /// - so is any error response whose API error code is a throttling or
-    ///   transient code ([`AWS_THROTTLING_CODES`], [`AWS_TRANSIENT_CODES`]),
-    ///   whatever its status (a 400 `ThrottlingException`). The code comes
+    ///   transient code (the AWS SDK for Rust's lists: `Throttling`,
+    ///   `ThrottlingException`, `SlowDown`, `RequestTimeout` and the rest;
+    ///   `spec().codes` lists them), whatever its status (a 400 `ThrottlingException`). The code comes
     ///   from the `x-amzn-ErrorType` header (JSON protocols), or from the
     ///   body through [`Outcome::with_code`](crate::Outcome::with_code);
     /// - backoff: a uniform draw in `[0, min(1 s × 2^i, 20 s)]` (full

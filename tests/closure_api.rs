@@ -226,7 +226,7 @@ fn kinds(url: &str, timeout: Duration) -> (NetworkError, NetworkError) {
         };
         match result {
             Ok(()) => panic!("{url}: a whole response"),
-            Err(e) => steadfast::driver::reqwest_adapter::network_error(&e),
+            Err(e) => NetworkError::from(&e),
         }
     });
     (blocking, reqwest)

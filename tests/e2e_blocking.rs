@@ -30,7 +30,6 @@ mod panicking_hooks_through_shared_limits {
     use std::time::Duration;
 
     use steadfast::driver::blocking::{run, Hooks};
-    use steadfast::driver::ureq_adapter::reply;
     use steadfast::driver::Reply;
     use steadfast::{Limits, Method, NetworkError, Request};
 
@@ -62,7 +61,7 @@ mod panicking_hooks_through_shared_limits {
                 .header("Authorization", "Bearer tok-0")
                 .header("Content-Type", "application/json")
                 .send(&self.body);
-            let sent = reply(result);
+            let sent = Reply::from_ureq(result);
             if self.panic_at == Some((attempt, true)) {
                 panic!("hook panicked after sending attempt {attempt}");
             }

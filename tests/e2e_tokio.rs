@@ -7,7 +7,6 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use steadfast::driver::reqwest_adapter::network_error;
 use steadfast::driver::tokio::{run, Hooks};
 use steadfast::driver::Sharing;
 use steadfast::driver::TokenStore;
@@ -58,7 +57,7 @@ impl Hooks for Create {
             .body(self.body.clone())
             .send()
             .await
-            .map_err(|e| network_error(&e))?;
+            .map_err(|e| NetworkError::from(&e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -68,7 +67,7 @@ impl Hooks for Create {
         let body = response
             .bytes()
             .await
-            .map_err(|e| network_error(&e))?
+            .map_err(|e| NetworkError::from(&e))?
             .to_vec();
         Ok(Reply {
             status,

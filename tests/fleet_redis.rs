@@ -45,7 +45,7 @@ impl Hooks for Create {
             .body(self.body.clone())
             .send()
             .await;
-        let r = sent.map_err(|e| steadfast::driver::reqwest_adapter::network_error(&e))?;
+        let r = sent.map_err(|e| NetworkError::from(&e))?;
         let status = r.status().as_u16();
         let headers = r
             .headers()

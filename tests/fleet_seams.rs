@@ -198,7 +198,7 @@ impl steadfast::driver::blocking::Hooks for Create<'_> {
         let sent = request
             .header("Authorization", "Bearer tok-0")
             .send(self.body);
-        steadfast::driver::ureq_adapter::reply(sent)
+        steadfast::driver::Reply::from_ureq(sent)
     }
 }
 

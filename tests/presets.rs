@@ -16,7 +16,7 @@ use std::time::Duration;
 use steadfast::limits::BudgetState;
 use steadfast::{
     replay, Action, Call, End, Jitter, Limits, Method, NetworkError, Outcome, Policy, Reason,
-    Request, Schedule, Step, AWS_THROTTLING_CODES, AWS_TRANSIENT_CODES,
+    Request, Schedule, Step,
 };
 
 /// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
@@ -297,15 +297,41 @@ fn urllib3_backoff_factor_reproduces_the_docstring() {
     }
 }
 
-/// The AWS SDK for Rust's error-code classifier: `THROTTLING_ERRORS` are
-/// retried as throttling and `TRANSIENT_ERRORS` as transient, whatever the
-/// status; the code of a JSON-protocol error is in `x-amzn-ErrorType`, up to
-/// its first colon.
+/// The AWS SDK for Rust's error-code classifier (aws-smithy-runtime,
+/// `client/retries/classifiers.rs`): the codes of `THROTTLING_ERRORS` are
+/// retried as throttling and those of `TRANSIENT_ERRORS` as transient,
+/// whatever the status.
+const AWS_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Every code of [`AWS_CODES`] is retried, from `x-amzn-ErrorType` (the code
+/// of a JSON-protocol error, up to its first colon) or from the body.
 #[test]
 fn aws_standard_retries_throttling_and_transient_codes() {
     let p = Policy::aws_standard();
+    assert_eq!(
+        p.spec().codes.len(),
+        AWS_CODES.len(),
+        "the preset lists no other code"
+    );
     let backs_off = |a: Action| matches!(a, Action::Sleep(d) if d <= secs(1));
-    for code in AWS_THROTTLING_CODES.iter().chain(AWS_TRANSIENT_CODES) {
+    for code in AWS_CODES {
         let header = format!("{code}:http://internal.amazon.com/coral/com.amazon.coral.service/");
         let a = after(&p, GET, 400, &[("x-amzn-ErrorType", &header)]);
         assert!(backs_off(a), "{code} in the header: {a:?}");

@@ -71,7 +71,7 @@ impl Attempt for Result<reqwest::Response, reqwest::Error> {
     type Error = reqwest::Error;
 
     fn split(self) -> Result<reqwest::Response, (NetworkError, reqwest::Error)> {
-        self.map_err(|e| (super::reqwest_adapter::network_error(&e), e))
+        self.map_err(|e| (NetworkError::from(&e), e))
     }
 }
 
@@ -81,7 +81,7 @@ impl Attempt for Result<http::Response<ureq::Body>, ureq::Error> {
     type Error = ureq::Error;
 
     fn split(self) -> Result<Self::Response, (NetworkError, ureq::Error)> {
-        self.map_err(|e| (super::ureq_adapter::network_error(&e), e))
+        self.map_err(|e| (NetworkError::from(&e), e))
     }
 }
 

@@ -237,9 +237,7 @@ impl Hooks for Attempts<'_, '_> {
                 Ok(response) => Ok(response),
                 Err(e) => {
                     let kind = match &e {
-                        reqwest_middleware::Error::Reqwest(e) => {
-                            super::reqwest_adapter::network_error(e)
-                        }
+                        reqwest_middleware::Error::Reqwest(e) => NetworkError::from(e),
                         reqwest_middleware::Error::Middleware(_) => NetworkError::Other,
                     };
                     self.error = Some(e);

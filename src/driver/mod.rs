@@ -44,8 +44,7 @@ mod redact;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 #[cfg(feature = "reqwest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
-pub mod reqwest_adapter;
+mod reqwest_adapter;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 mod run;
 #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
@@ -59,8 +58,7 @@ pub use token::TokenStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 #[cfg(feature = "ureq")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
-pub mod ureq_adapter;
+mod ureq_adapter;
 
 /// A response as a driver needs it: the status and the headers. The
 /// driver hands the whole value back to you when the call ends.

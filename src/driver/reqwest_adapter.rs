@@ -19,7 +19,14 @@ impl Response for reqwest::Response {
 /// The kind of a reqwest error. Connect failures are told apart by the
 /// `io::ErrorKind` deepest in the error's source chain; a timeout while
 /// connecting is a [`NetworkError::ConnectTimeout`] (nothing was sent).
-pub fn network_error(e: &reqwest::Error) -> NetworkError {
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+impl From<&reqwest::Error> for NetworkError {
+    fn from(e: &reqwest::Error) -> Self {
+        network_error(e)
+    }
+}
+
+fn network_error(e: &reqwest::Error) -> NetworkError {
     if e.is_timeout() {
         return if e.is_connect() {
             NetworkError::ConnectTimeout

@@ -8,26 +8,29 @@ use ureq::Timeout;
 use super::Reply;
 use crate::outcome::NetworkError;
 
-/// One attempt's result, its whole body read: a connection cut mid-body is
-/// then a failed attempt, retried as such, not a success without its body.
-/// Hand it back from a hook's `send`.
-pub fn reply(
-    result: Result<http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Reply, NetworkError> {
-    let mut response = result.map_err(|e| network_error(&e))?;
-    let body = response
-        .body_mut()
-        .read_to_vec()
-        .map_err(|e| network_error(&e))?;
-    Ok(Reply {
-        status: response.status().as_u16(),
-        headers: response
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-            .collect(),
-        body,
-    })
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
+impl Reply {
+    /// A ureq attempt's result, its whole body read: a connection cut
+    /// mid-body is then a failed attempt, retried as such, not a success
+    /// without its body. Hand it back from a hook's `send`.
+    pub fn from_ureq(
+        result: Result<http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Self, NetworkError> {
+        let mut response = result.map_err(|e| network_error(&e))?;
+        let body = response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| network_error(&e))?;
+        Ok(Self {
+            status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+            body,
+        })
+    }
 }
 
 /// Whether an I/O error is a failed name lookup. ureq 3 resolves through
@@ -47,7 +50,14 @@ fn failed_lookup(e: &io::Error) -> bool {
 /// The kind of a ureq error. Build the agent with
 /// `http_status_as_error(false)` so that 4xx/5xx arrive as responses, which
 /// the core reads, rather than as errors.
-pub fn network_error(e: &ureq::Error) -> NetworkError {
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
+impl From<&ureq::Error> for NetworkError {
+    fn from(e: &ureq::Error) -> Self {
+        network_error(e)
+    }
+}
+
+fn network_error(e: &ureq::Error) -> NetworkError {
     match e {
         ureq::Error::HostNotFound => NetworkError::Dns,
         ureq::Error::ConnectionFailed => NetworkError::ConnectionRefused,

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use steadfast::driver::ureq_adapter::reply;
 use steadfast::driver::TokenStore;
 use steadfast::driver::{Lookup, Reply};
 use steadfast::{NetworkError, Refresh};
@@ -63,7 +62,7 @@ impl UreqContacts {
             .header("Authorization", &bearer)
             .header("Content-Type", "application/json")
             .send(body);
-        reply(result)
+        Reply::from_ureq(result)
     }
 }
 
@@ -91,7 +90,7 @@ impl ContactApi for UreqContacts {
     fn find(&mut self, external_id: &str) -> Lookup<String> {
         let bearer = self.bearer();
         let url = format!("{}/contacts?externalId={external_id}", self.base);
-        match reply(self.agent.get(&url).header("Authorization", &bearer).call()) {
+        match Reply::from_ureq(self.agent.get(&url).header("Authorization", &bearer).call()) {
             Ok(r) if r.status == 200 => id_of(&r.body).map_or(Lookup::Failed, Lookup::Found),
             Ok(r) if r.status == 404 => Lookup::NotFound,
             _ => Lookup::Failed,
@@ -111,7 +110,7 @@ impl ContactApi for UreqContacts {
     fn refresh_token(&mut self) -> Refresh {
         let (agent, url) = (self.agent.clone(), format!("{}/oauth/token", self.base));
         self.token.refresh(self.generation, || {
-            let reply = reply(agent.post(&url).send_empty()).ok()?;
+            let reply = Reply::from_ureq(agent.post(&url).send_empty()).ok()?;
             let v: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
             Some(v.get("access_token")?.as_str()?.to_owned())
         })
