@@ -107,7 +107,7 @@ fn next_delay(c: &mut Criterion) {
 fn retry_after_date(c: &mut Criterion) {
     let mut group = c.benchmark_group("Retry-After HTTP-date");
     let thresholds = PressureThresholds::default();
-    group.bench_function("steadfast headers::read", |b| {
+    group.bench_function("steadfast Hints::read", |b| {
         b.iter(|| black_box(loops::date_through_steadfast(&thresholds)))
     });
     group.bench_function("httpdate::parse_http_date alone", |b| {

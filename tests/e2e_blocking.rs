@@ -15,7 +15,7 @@ fn http_header_maps_are_read_in_place() {
         .body(())
         .unwrap();
     assert_eq!(Response::status(&response), 503);
-    let hints = steadfast::headers::read(
+    let hints = steadfast::headers::Hints::read(
         Response::headers(&response),
         std::time::Duration::ZERO,
         &Default::default(),

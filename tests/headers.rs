@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use steadfast::headers::{read, HintNotes, Hints, Pressure};
+use steadfast::headers::{HintNotes, Hints, Pressure};
 use steadfast::PressureThresholds;
 
 const NOW: Duration = Duration::from_secs(1_800_000_000);
 
 fn hints(headers: &[(&str, &[u8])]) -> Hints {
-    read(&headers.to_vec(), NOW, &PressureThresholds::default())
+    Hints::read(&headers.to_vec(), NOW, &PressureThresholds::default())
 }
 
 fn secs(s: u64) -> Option<Duration> {

@@ -291,7 +291,7 @@ pub fn backon_four_delays(builder: &backon::ExponentialBuilder) {
 #[inline(never)]
 pub fn date_through_steadfast(thresholds: &PressureThresholds) -> steadfast::headers::Hints {
     let headers = [("Retry-After", DATE)];
-    steadfast::headers::read(black_box(&headers), start().unix, thresholds)
+    steadfast::headers::Hints::read(black_box(&headers), start().unix, thresholds)
 }
 
 /// [`DATE`] through the date crate alone: the floor for the same work.

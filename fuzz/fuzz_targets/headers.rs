@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use steadfast::headers::read;
+use steadfast::headers::Hints;
 use steadfast::PressureThresholds;
 
 const NAMES: &[&str] = &[
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let now = Duration::from_secs(now);
     let t = PressureThresholds::default();
     for name in NAMES {
-        let hints = read(&[(*name, value)], now, &t);
+        let hints = Hints::read(&[(*name, value)], now, &t);
         if let Some(rl) = hints.rate_limit {
             if let (Some(l), Some(r)) = (rl.limit, rl.remaining) {
                 let _ = (l, r);
@@ -43,6 +43,6 @@ fuzz_target!(|data: &[u8]| {
     }
     // Every header at once, and the value as a header name too.
     let all: Vec<(&str, &[u8])> = NAMES.iter().map(|n| (*n, value)).collect();
-    let _ = read(&all, now, &t);
-    let _ = read(&[(value, b"1".as_slice())], now, &t);
+    let _ = Hints::read(&all, now, &t);
+    let _ = Hints::read(&[(value, b"1".as_slice())], now, &t);
 });

@@ -3,7 +3,7 @@
 //!
 //! The rules for odd values are written where they are applied, in this
 //! module's source: the value grammar (`number.rs`), `Retry-After`
-//! (`retry_after.rs`, also callable alone as [`retry_after()`]) and the
+//! (`retry_after.rs`) and the
 //! rate-limit dialects (`rate_limit.rs`). An unusable value is skipped, so the next source of a wait applies, and
 //! noted in [`HintNotes`], so the event says why.
 
@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::Headers;
 use rate_limit::{Acc, ResetUnit};
 pub use rate_limit::{Pressure, PressureThresholds, RateLimit};
-pub use retry_after::{retry_after, InvalidRetryAfter};
 
 bitflags! {
     /// What was odd about a response's hints. Serialized as `"A | B"`.
@@ -181,19 +180,36 @@ fn word(name: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Reads every hint in `headers`, with `unix_now` the wall clock (for dates
-/// and epoch resets) and `thresholds` for the pressure.
-pub fn read(headers: &dyn Headers, unix_now: Duration, thresholds: &PressureThresholds) -> Hints {
-    let mut rate_limit = None;
-    let (retry_after, notes) = read_into(headers, unix_now, thresholds, &mut rate_limit);
-    Hints {
-        retry_after,
-        rate_limit,
-        notes,
+impl Hints {
+    /// Reads every hint in `headers` as a call does, with `unix_now` the
+    /// wall clock (for dates and epoch resets) and `thresholds` for the
+    /// pressure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::{Hints, PressureThresholds};
+    ///
+    /// let now = Duration::from_secs(1_800_000_000); // 2027-01-15 08:00:00 UTC
+    /// let headers = [("Retry-After", "Fri, 15 Jan 2027 08:02:00 GMT")];
+    /// let hints = Hints::read(&headers, now, &PressureThresholds::default());
+    /// assert_eq!(hints.retry_after, Some(Duration::from_secs(120)));
+    /// ```
+    pub fn read(
+        headers: &dyn Headers,
+        unix_now: Duration,
+        thresholds: &PressureThresholds,
+    ) -> Self {
+        let mut rate_limit = None;
+        let (retry_after, notes) = read_into(headers, unix_now, thresholds, &mut rate_limit);
+        Self {
+            retry_after,
+            rate_limit,
+            notes,
+        }
     }
 }
 
-/// [`read`], the rate-limit reading written where the caller keeps it (a
+/// [`Hints::read`], the rate-limit reading written where the caller keeps it (a
 /// call's event) instead of copied there: the `Retry-After` wait and the
 /// notes come back.
 pub(crate) fn read_into(
