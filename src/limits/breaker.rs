@@ -83,10 +83,23 @@ struct Fleet {
     probes_ok: u32,
     probes_failed: u32,
     probes_released: u32,
-    /// Probes the store granted this process in this half-open spell.
+    /// Probes the store granted this process in this half-open spell...
     granted: u32,
+    /// ...the latest of them at this instant: the store takes back what is
+    /// not spent `stale_after` later, and so does the process.
+    granted_at: Duration,
     /// The store had no probe to give: do not ask before this.
     ask_at: Duration,
+}
+
+impl Fleet {
+    /// A probe granted here will not report: the store hears of it, and
+    /// the grant is spent, though never below the probes that succeeded
+    /// (a probe may come back after its slot went stale).
+    fn give_back(&mut self, succeeded: u32) {
+        self.probes_released = self.probes_released.saturating_add(1);
+        self.granted = self.granted.saturating_sub(1).max(succeeded);
+    }
 }
 
 /// What the breaker tells the store at a renewal.
@@ -97,7 +110,7 @@ pub(crate) struct BreakerReport {
     pub(crate) probes_ok: u32,
     pub(crate) probes_failed: u32,
     pub(crate) probes_released: u32,
-    /// Probes wanted (half-open with every granted probe used).
+    /// Probes wanted (half-open with every granted probe used): one.
     pub(crate) want: u32,
 }
 
@@ -137,11 +150,25 @@ impl CircuitBreaker {
     /// or a probe's verdict it has not heard, or probes needed.
     pub(crate) fn needs_store(&mut self, now: Duration) -> bool {
         self.tick(now);
+        self.lapse(now);
         let Some(f) = self.fleet else {
             return false;
         };
         let untold = f.failed > 0 || f.probes_ok > 0 || f.probes_failed > 0;
         untold || f.probes_released > 0 || (self.wants_probes() && now >= f.ask_at)
+    }
+
+    /// Probes granted but not sent by the time the store takes them back
+    /// lapse here too, or the fleet would have more probes out than its
+    /// policy lets through.
+    fn lapse(&mut self, now: Duration) {
+        if let (State::HalfOpen { out, succeeded, .. }, Some(f)) = (self.state, self.fleet.as_mut())
+        {
+            let sent = out.saturating_add(succeeded);
+            if f.granted > sent && now.saturating_sub(f.granted_at) >= self.stale_after {
+                f.granted = sent;
+            }
+        }
     }
 
     fn wants_probes(&self) -> bool {
@@ -156,11 +183,10 @@ impl CircuitBreaker {
     /// What to tell the store (a first report makes the breaker the
     /// fleet's).
     pub(crate) fn report(&mut self) -> BreakerReport {
-        let want = if self.wants_probes() {
-            self.spec.probes
-        } else {
-            0
-        };
+        // One probe at a time, taken right before it is sent: the store
+        // counts a probe stale from when it granted it, the process from
+        // when it sent it, and the two agree only when these are one.
+        let want = u32::from(self.wants_probes());
         let f = self.fleet.get_or_insert_with(Fleet::default);
         BreakerReport {
             ok: core::mem::take(&mut f.ok),
@@ -221,6 +247,8 @@ impl CircuitBreaker {
                 f.granted = f.granted.saturating_add(granted);
                 if granted == 0 {
                     f.ask_at = now.saturating_add(ask_in);
+                } else {
+                    f.granted_at = now;
                 }
             }
         }
@@ -296,6 +324,9 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn admit(&mut self, now: Duration) -> Result<Option<u32>, Duration> {
         self.tick(now);
+        if matches!(self.state, State::HalfOpen { .. }) {
+            self.lapse(now);
+        }
         match &mut self.state {
             State::Closed { .. } => Ok(None),
             State::Open { until } => Err(until.saturating_sub(now)),
@@ -325,12 +356,11 @@ impl CircuitBreaker {
     /// A probe of `trip` will not report: its slot is free again.
     pub(crate) fn release(&mut self, trip: u32, now: Duration) {
         self.tick(now);
-        if let State::HalfOpen { out, .. } = &mut self.state {
+        if let State::HalfOpen { out, succeeded, .. } = &mut self.state {
             if trip == self.trips {
                 *out = out.saturating_sub(1);
                 if let Some(f) = self.fleet.as_mut() {
-                    f.probes_released = f.probes_released.saturating_add(1);
-                    f.granted = f.granted.saturating_sub(1);
+                    f.give_back(*succeeded);
                 }
             }
         }
@@ -403,11 +433,13 @@ impl CircuitBreaker {
                 *out = out.saturating_sub(1);
                 *succeeded = succeeded.saturating_add(1);
                 f.probes_ok = f.probes_ok.saturating_add(1);
+                // The store counts a success as granted, whatever became
+                // of its grant.
+                f.granted = f.granted.max(*succeeded);
             }
-            (State::HalfOpen { out, .. }, Health::Unknown) => {
+            (State::HalfOpen { out, succeeded, .. }, Health::Unknown) => {
                 *out = out.saturating_sub(1);
-                f.probes_released = f.probes_released.saturating_add(1);
-                f.granted = f.granted.saturating_sub(1);
+                f.give_back(*succeeded);
             }
             (State::Closed { .. }, Health::Unknown) | (State::Open { .. }, _) => {}
         }
@@ -648,7 +680,7 @@ mod tests {
         // Half-open: nothing granted yet, so no probe until the store says.
         assert!(b.needs_store(secs(11)));
         assert!(b.admit(secs(11)).is_err());
-        assert_eq!(b.report().want, 2);
+        assert_eq!(b.report().want, 1);
         b.follow(
             Verdict::HalfOpen {
                 granted: 1,

@@ -46,6 +46,8 @@
 //! ```
 
 mod renewal;
+#[cfg(test)]
+mod tests;
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};

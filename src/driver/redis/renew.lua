@@ -149,7 +149,7 @@ if given.breaker then
   local ok, failed = n('breaker_ok'), n('breaker_failed')
   local p_ok, p_failed = n('breaker_probes_ok'), n('breaker_probes_failed')
   local p_back, p_want = n('breaker_probes_back'), n('breaker_probes_wanted')
-  local ratio, win = n('breaker_failure_ppm'), n('breaker_window_ms')
+  local ratio, win = n('breaker_failure_ratio'), n('breaker_window_ms')
   local min_outcomes, open_ms = n('breaker_min_outcomes'), n('breaker_open_ms')
   local probes, stale = n('breaker_probes'), n('breaker_stale_ms')
   local b = redis.call('HMGET', KEYS[6], 'state', 'since', 'ok', 'failed', 'until',
@@ -188,7 +188,8 @@ if given.breaker then
   if state == 'c' then
     n_ok, n_failed = n_ok + ok, n_failed + failed
     local total = n_ok + n_failed
-    if failed > 0 and total >= min_outcomes and n_failed * 1000000 > ratio * total then
+    -- In doubles, as the process's own breaker compares.
+    if failed > 0 and total >= min_outcomes and n_failed / total > ratio then
       open()
     end
   elseif state == 'h' then

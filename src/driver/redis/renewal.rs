@@ -88,8 +88,9 @@ struct Breaker {
     probes_failed: u32,
     probes_back: u32,
     probes_wanted: u32,
-    /// Parts per million: the store compares integers.
-    failure_ppm: u64,
+    /// Written in full (shortest round-trip digits), so that the store
+    /// compares the very double the process does.
+    failure_ratio: f64,
     window_ms: u64,
     min_outcomes: u32,
     open_ms: u64,
@@ -160,7 +161,7 @@ impl<'a> Args<'a> {
                     probes_failed: news.probes_failed,
                     probes_back: news.probes_released,
                     probes_wanted: news.want,
-                    failure_ppm: (spec.failure_ratio * 1e6) as u64,
+                    failure_ratio: spec.failure_ratio,
                     window_ms: ms(spec.window),
                     min_outcomes: spec.min_outcomes,
                     open_ms: ms(spec.break_for),
@@ -223,7 +224,7 @@ impl<'a> Args<'a> {
             call.arg("breaker_probes_failed").arg(b.probes_failed);
             call.arg("breaker_probes_back").arg(b.probes_back);
             call.arg("breaker_probes_wanted").arg(b.probes_wanted);
-            call.arg("breaker_failure_ppm").arg(b.failure_ppm);
+            call.arg("breaker_failure_ratio").arg(b.failure_ratio);
             call.arg("breaker_window_ms").arg(b.window_ms);
             call.arg("breaker_min_outcomes").arg(b.min_outcomes);
             call.arg("breaker_open_ms").arg(b.open_ms);

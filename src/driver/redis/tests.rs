@@ -1,0 +1,253 @@
+//! The fleet's rules against the process's own. The breaker's state machine
+//! runs inside Redis (a fleet must open, probe and close as one, atomically)
+//! and in the process (alone, or out of the store's reach): two copies of
+//! one rule. A fleet of one member must decide as a process alone, so the
+//! same random sequences of sends, outcomes and clock ticks go to `Limits`
+//! alone and to `Limits` renewing through the script on a real
+//! `redis-server` (started here on a free 127.0.0.1 port), on a clock the
+//! test sets for both, and every admission and every snapshot must agree.
+
+#[path = "../../../tests/support/redis_server.rs"]
+mod redis_server;
+
+use core::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use super::keys;
+use super::renewal::{read, Answer, Args, Settings, SCRIPT};
+use crate::limits::{Admission, BreakerSpec, Grant, Health, Limits, LimitsSpec};
+use crate::outcome::Clock;
+use crate::policy::{Policy, PolicySpec};
+use redis_server::RedisServer;
+
+/// Where the script reads Redis's clock; the test's clock stands in.
+const REDIS_CLOCK: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+";
+
+/// The script on the test's clock, run by one member.
+struct Store {
+    conn: redis::Connection,
+    script: redis::Script,
+    keys: [String; 6],
+    settings: Settings,
+}
+
+impl Store {
+    fn new(server: &RedisServer) -> Self {
+        assert_eq!(
+            SCRIPT.matches(REDIS_CLOCK).count(),
+            1,
+            "the script reads Redis's clock in one place"
+        );
+        let script = SCRIPT.replacen(REDIS_CLOCK, "local now = n('test_now_ms')\n", 1);
+        let client = redis::Client::open(server.url.as_str()).expect("a valid URL");
+        Self {
+            conn: client.get_connection().expect("the test's redis-server"),
+            script: redis::Script::new(&script),
+            keys: keys("differential"),
+            settings: Settings::new(&Policy::seed_guide()),
+        }
+    }
+
+    /// Empty, for the next sequence.
+    fn clear(&mut self) {
+        redis::cmd("FLUSHDB").exec(&mut self.conn).expect("FLUSHDB");
+    }
+
+    /// One renewal of `member` at `now`, as `RedisLimits` makes it;
+    /// without `probes`, it asks for none.
+    fn renew(&mut self, member: &mut Limits, now: Duration, probes: bool) {
+        let mut report = member.report(now);
+        if let (Some(news), false) = (report.breaker.as_mut(), probes) {
+            news.want = 0;
+        }
+        let mut call = self.script.prepare_invoke();
+        for key in &self.keys {
+            call.key(key);
+        }
+        Args::new(&self.settings, "member", &report).encode(&mut call);
+        call.arg("test_now_ms").arg(now.as_millis() as u64);
+        let answer: Answer = call.invoke(&mut self.conn).expect("the script runs");
+        member.settle(read(answer), &report, now);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// The clock moves on this many milliseconds.
+    Tick(u64),
+    /// A send asks for admission.
+    Send { first_attempt: bool },
+    /// The `which`-th send still out lands (counted from the oldest).
+    Land { which: usize, health: Health },
+    /// The `which`-th send still out is dropped without a word.
+    Abandon { which: usize },
+}
+
+/// Steps for a breaker whose window, opening and staleness last `spans`
+/// milliseconds: the clock often moves by one of them, give or take a
+/// millisecond, to land on the rules' boundaries.
+fn step(spans: [u64; 3]) -> impl Strategy<Value = Step> {
+    let health = prop_oneof![
+        3 => Just(Health::Ok),
+        3 => Just(Health::Failed),
+        1 => Just(Health::Unknown),
+    ];
+    prop_oneof![
+        2 => (0u64..3_000).prop_map(Step::Tick),
+        1 => (proptest::sample::select(spans.to_vec()), 0u64..3)
+            .prop_map(|(span, nudge)| Step::Tick((span + nudge).saturating_sub(1))),
+        4 => any::<bool>().prop_map(|first_attempt| Step::Send { first_attempt }),
+        4 => (any::<usize>(), health).prop_map(|(which, health)| Step::Land { which, health }),
+        1 => any::<usize>().prop_map(|which| Step::Abandon { which }),
+    ]
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Any ratio, and often one just above a fraction of few outcomes (where
+/// rounding it would open the breaker one failure early).
+fn failure_ratio() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        (1u64..=1 << 53).prop_map(|n| n as f64 / (1u64 << 53) as f64),
+        (1u32..6, 1u32..7, 0u32..4).prop_map(|(k, n, nudge)| {
+            (f64::from(k.min(n)) / f64::from(n) + f64::from(nudge) * 1e-7).min(1.0)
+        }),
+    ]
+}
+
+/// A policy with only a breaker (no pacing, no budget), on whole
+/// milliseconds as the store counts.
+fn breaker_policy() -> impl Strategy<Value = Policy> {
+    (
+        failure_ratio(),
+        1u64..5_000,
+        1u32..6,
+        1u64..5_000,
+        1u32..4,
+        1u64..5_000,
+    )
+        .prop_map(
+            |(failure_ratio, window, min_outcomes, break_for, probes, stale)| {
+                Policy::new(PolicySpec {
+                    limits: LimitsSpec {
+                        pacing: false,
+                        budget: None,
+                        breaker: Some(BreakerSpec {
+                            failure_ratio,
+                            window: ms(window),
+                            min_outcomes,
+                            break_for: ms(break_for),
+                            probes,
+                        }),
+                        stale_after: ms(stale),
+                        ..LimitsSpec::default()
+                    },
+                    ..PolicySpec::default()
+                })
+                .expect("a valid breaker")
+            },
+        )
+}
+
+/// Runs `steps` on a process alone and on a fleet of one; the first
+/// disagreement fails.
+fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestCaseError> {
+    store.clear();
+    let mut alone = Limits::new(policy);
+    let mut member = Limits::new(policy);
+    let mut rng = fastrand::Rng::with_seed(0);
+    let mut out: Vec<(Grant, Grant)> = Vec::new();
+    let mut now = Duration::ZERO;
+    // Both count their first window from the same instant: the process
+    // from its clock's origin, the store from the member's first renewal.
+    store.renew(&mut member, now, false);
+    for (i, &step) in steps.iter().enumerate() {
+        if let Step::Tick(n) = step {
+            now += ms(n);
+        }
+        // The store sees the instants the process alone counts from: the
+        // member renews before each send (asking for the probe it needs,
+        // as the drivers' renewals do) and after each outcome (asking for
+        // none). A send given back is told with the next renewal.
+        if let Step::Send { .. } = step {
+            member.needs_store(now);
+            store.renew(&mut member, now, true);
+        }
+        match step {
+            Step::Tick(_) => {}
+            Step::Send { first_attempt } => {
+                let (mut a, mut m) = (Grant::default(), Grant::default());
+                let by_alone = alone.admit(&mut a, now, first_attempt, &mut rng);
+                let by_member = member.admit(&mut m, now, first_attempt, &mut rng);
+                prop_assert_eq!(
+                    by_alone == Admission::Granted,
+                    by_member == Admission::Granted,
+                    "step {} {:?}: alone {:?}, fleet of one {:?}",
+                    i,
+                    step,
+                    by_alone,
+                    by_member
+                );
+                if by_alone == Admission::Granted {
+                    out.push((a, m));
+                }
+            }
+            Step::Land { which, health } if !out.is_empty() => {
+                let (mut a, mut m) = out.remove(which % out.len());
+                alone.landed(&mut a, None, health, now);
+                member.landed(&mut m, None, health, now);
+                member.needs_store(now);
+                store.renew(&mut member, now, false);
+            }
+            Step::Abandon { which } if !out.is_empty() => {
+                let (mut a, mut m) = out.remove(which % out.len());
+                alone.release(&mut a, now);
+                member.release(&mut m, now);
+            }
+            Step::Land { .. } | Step::Abandon { .. } => {}
+        }
+        let clock = Clock::new(now, Duration::ZERO);
+        prop_assert_eq!(
+            alone.snapshot(clock).breaker,
+            member.snapshot(clock).breaker,
+            "after step {} {:?} at {:?}",
+            i,
+            step,
+            now
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_fleet_of_one_breaks_as_a_process_alone() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut runner = TestRunner::new(Config {
+        cases: 1024,
+        ..Config::default()
+    });
+    let policy_and_steps = breaker_policy().prop_flat_map(|policy| {
+        let limits = policy.spec().limits;
+        let breaker = limits.breaker.expect("a breaker");
+        let spans =
+            [breaker.window, breaker.break_for, limits.stale_after].map(|d| d.as_millis() as u64);
+        (Just(policy), proptest::collection::vec(step(spans), 1..80))
+    });
+    let store = std::cell::RefCell::new(Store::new(&server));
+    let result = runner.run(&policy_and_steps, |(policy, steps)| {
+        let mut store = store.borrow_mut();
+        store.settings = Settings::new(&policy);
+        agree(&mut store, &policy, &steps)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
