@@ -46,8 +46,6 @@
 //! ```
 
 mod renewal;
-#[cfg(test)]
-mod tests;
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};

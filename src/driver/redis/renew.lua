@@ -119,7 +119,8 @@ if quota then
 elseif given.budget == 'percentage' then
   local bp, win = n('budget_basis_points'), n('budget_window_ms')
   local floor = n('budget_min_per_second')
-  local epoch = math.floor(now / math.max(1, math.floor(win / 10)))
+  -- Slots of a tenth of the window, unrounded, as the process counts them.
+  local epoch = math.floor(now * 10 / math.max(1, win))
   local req, ret = requests, 0
   local all = redis.call('HGETALL', KEYS[4])
   for i = 1, #all, 2 do

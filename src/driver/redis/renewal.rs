@@ -8,6 +8,9 @@ use redis::ScriptInvocation;
 use crate::limits::{BreakerSpec, BudgetSpec, StoreAnswer, StoreReport, Verdict};
 use crate::policy::Policy;
 
+#[cfg(test)]
+mod tests;
+
 /// The renewal script (see the module docs); it reads Redis's clock.
 pub(super) const SCRIPT: &str = include_str!("renew.lua");
 

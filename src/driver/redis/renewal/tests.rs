@@ -7,7 +7,7 @@
 //! `redis-server` (started here on a free 127.0.0.1 port), on a clock the
 //! test sets for both, and every admission and every snapshot must agree.
 
-#[path = "../../../tests/support/redis_server.rs"]
+#[path = "../../../../tests/support/redis_server.rs"]
 mod redis_server;
 
 use core::time::Duration;
@@ -15,9 +15,11 @@ use core::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use super::keys;
-use super::renewal::{read, Answer, Args, Settings, SCRIPT};
-use crate::limits::{Admission, BreakerSpec, Grant, Health, Limits, LimitsSpec};
+use super::super::keys;
+use super::{read, Answer, Args, Budget, Settings, SCRIPT};
+use crate::limits::{
+    Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec, Resend,
+};
 use crate::outcome::Clock;
 use crate::policy::{Policy, PolicySpec};
 use redis_server::RedisServer;
@@ -57,18 +59,24 @@ impl Store {
         redis::cmd("FLUSHDB").exec(&mut self.conn).expect("FLUSHDB");
     }
 
-    /// One renewal of `member` at `now`, as `RedisLimits` makes it;
-    /// without `probes`, it asks for none.
-    fn renew(&mut self, member: &mut Limits, now: Duration, probes: bool) {
-        let mut report = member.report(now);
-        if let (Some(news), false) = (report.breaker.as_mut(), probes) {
-            news.want = 0;
+    /// One renewal of `member` at `now`, as `RedisLimits` makes it. With
+    /// `wants`, it asks for what one send needs (a probe; one retry of a
+    /// percentage, so that every retry lent is spent at once); without, for
+    /// nothing.
+    fn renew(&mut self, member: &mut Limits, now: Duration, wants: bool) {
+        let report = member.report(now);
+        let mut args = Args::new(&self.settings, "member", &report);
+        if let Some(breaker) = args.breaker.as_mut().filter(|_| !wants) {
+            breaker.probes_wanted = 0;
+        }
+        if let Some(Budget::Percentage { wanted, .. }) = args.budget.as_mut() {
+            *wanted = u32::from(wants);
         }
         let mut call = self.script.prepare_invoke();
         for key in &self.keys {
             call.key(key);
         }
-        Args::new(&self.settings, "member", &report).encode(&mut call);
+        args.encode(&mut call);
         call.arg("test_now_ms").arg(now.as_millis() as u64);
         let answer: Answer = call.invoke(&mut self.conn).expect("the script runs");
         member.settle(read(answer), &report, now);
@@ -246,6 +254,151 @@ fn a_fleet_of_one_breaks_as_a_process_alone() {
         let mut store = store.borrow_mut();
         store.settings = Settings::new(&policy);
         agree(&mut store, &policy, &steps)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Spend {
+    /// The clock moves on this many milliseconds.
+    Tick(u64),
+    /// A first attempt is sent.
+    Request,
+    /// A call asks the budget to pay for a retry.
+    Retry { after_timeout: bool },
+    /// The `which`-th call still paying ends (or a call that needed no
+    /// retry, when none is).
+    Finish { which: usize, succeeded: bool },
+}
+
+fn spend(window: u64) -> impl Strategy<Value = Spend> {
+    prop_oneof![
+        2 => (0u64..=window / 4).prop_map(Spend::Tick),
+        1 => (proptest::sample::select(vec![window / 10, window]), 0u64..3)
+            .prop_map(|(span, nudge)| Spend::Tick((span + nudge).saturating_sub(1))),
+        4 => Just(Spend::Request),
+        4 => any::<bool>().prop_map(|after_timeout| Spend::Retry { after_timeout }),
+        2 => (any::<usize>(), any::<bool>())
+            .prop_map(|(which, succeeded)| Spend::Finish { which, succeeded }),
+    ]
+}
+
+/// A policy with only a budget, a quota or a percentage, on whole
+/// milliseconds as the store counts.
+fn budget_policy() -> impl Strategy<Value = (Policy, u64)> {
+    let quota = (1u32..60, 1u32..10, 1u32..20, 0u32..5).prop_map(
+        |(capacity, retry_cost, timeout_cost, success_credit)| BudgetSpec::Quota {
+            capacity,
+            retry_cost,
+            timeout_cost,
+            success_credit,
+        },
+    );
+    let percentage =
+        (1u32..=10_000, 1u64..5_000, 0u32..3).prop_map(|(basis_points, window, min_per_second)| {
+            BudgetSpec::Percentage {
+                basis_points,
+                window: ms(window),
+                min_per_second,
+            }
+        });
+    prop_oneof![quota, percentage].prop_map(|budget| {
+        let window = match budget {
+            BudgetSpec::Percentage { window, .. } => window.as_millis() as u64,
+            BudgetSpec::Quota { .. } => 1_000,
+        };
+        let policy = Policy::new(PolicySpec {
+            limits: LimitsSpec {
+                pacing: false,
+                budget: Some(budget),
+                breaker: None,
+                ..LimitsSpec::default()
+            },
+            ..PolicySpec::default()
+        })
+        .expect("a valid budget");
+        (policy, window)
+    })
+}
+
+/// Runs `spends` on a process alone and on a fleet of one; the first
+/// disagreement fails.
+fn pay_alike(store: &mut Store, policy: &Policy, spends: &[Spend]) -> Result<(), TestCaseError> {
+    store.clear();
+    let mut alone = Limits::new(policy);
+    let mut member = Limits::new(policy);
+    let mut rng = fastrand::Rng::with_seed(0);
+    let mut paying: Vec<(Grant, Grant)> = Vec::new();
+    let mut now = Duration::ZERO;
+    store.renew(&mut member, now, false);
+    for (i, &spend) in spends.iter().enumerate() {
+        match spend {
+            Spend::Tick(n) => now += ms(n),
+            // The store hears of a request when it is made, and lends a
+            // retry right before it is paid for.
+            Spend::Request => {
+                let (mut a, mut m) = (Grant::default(), Grant::default());
+                alone.admit(&mut a, now, true, &mut rng);
+                member.admit(&mut m, now, true, &mut rng);
+                alone.landed(&mut a, None, Health::Ok, now);
+                member.landed(&mut m, None, Health::Ok, now);
+                store.renew(&mut member, now, false);
+            }
+            Spend::Retry { after_timeout } => {
+                store.renew(&mut member, now, true);
+                let (mut a, mut m) = (Grant::default(), Grant::default());
+                let by_alone = alone.charge(&mut a, Resend::Retry, now, after_timeout);
+                let by_member = member.charge(&mut m, Resend::Retry, now, after_timeout);
+                prop_assert_eq!(
+                    by_alone,
+                    by_member,
+                    "step {} {:?} at {:?}: alone pays {}, the fleet of one {}",
+                    i,
+                    spend,
+                    now,
+                    by_alone,
+                    by_member
+                );
+                if by_alone {
+                    paying.push((a, m));
+                }
+            }
+            Spend::Finish { which, succeeded } => {
+                let (mut a, mut m) = if paying.is_empty() {
+                    (Grant::default(), Grant::default())
+                } else {
+                    paying.remove(which % paying.len())
+                };
+                alone.finish(&mut a, succeeded);
+                member.finish(&mut m, succeeded);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_fleet_of_one_pays_for_retries_as_a_process_alone() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut runner = TestRunner::new(Config {
+        cases: 1024,
+        ..Config::default()
+    });
+    let policy_and_spends = budget_policy().prop_flat_map(|(policy, window)| {
+        (
+            Just(policy),
+            proptest::collection::vec(spend(window), 1..100),
+        )
+    });
+    let store = std::cell::RefCell::new(Store::new(&server));
+    let result = runner.run(&policy_and_spends, |(policy, spends)| {
+        let mut store = store.borrow_mut();
+        store.settings = Settings::new(&policy);
+        pay_alike(&mut store, &policy, &spends)
     });
     if let Err(e) = result {
         panic!("{e}");
