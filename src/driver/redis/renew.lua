@@ -29,62 +29,75 @@ for _, dead in ipairs(dead_members) do
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-local function window()
-  local w = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at', 'limit', 'read_at')
-  return tonumber(w[1]), tonumber(w[2]), tonumber(w[3]), tonumber(w[4])
-end
-local remaining, reset_at, limit, read_at = window()
--- The window is over: the next one holds the whole limit, its end unknown
--- until a reading says. Leases stay reserved until their holders renew:
--- what a lease of the old window still sends lands in the new one.
-if reset_at and reset_at >= 0 and reset_at <= now then
-  if limit and limit > 0 then
-    redis.call('HSET', KEYS[1], 'remaining', limit, 'reset_at', -1, 'read_at', now)
+-- The fleet's window, kept by the rule the process's tracker keeps its own
+-- by (src/limits/tracker.rs; a test holds the two together). -1: unknown.
+local w = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at', 'limit', 'read_at',
+  'longest', 'capped', 'refilled')
+local remaining, reset_at = tonumber(w[1]) or -1, tonumber(w[2]) or -1
+local limit, read_at = tonumber(w[3]) or -1, tonumber(w[4])
+local longest, capped, refilled = tonumber(w[5]) or 0, w[6] == '1', w[7] == '1'
+-- The window is over. One whose end was cut to the cap has only stopped
+-- being trusted: its count stays, its end becomes unknown. Otherwise the
+-- next holds the whole limit, its end unknown until a reading says. Leases
+-- stay reserved until their holders renew: what a lease of the old window
+-- still sends lands in the new one.
+if reset_at >= 0 and reset_at <= now then
+  reset_at = -1
+  if capped then
+    capped = false
   else
-    redis.call('DEL', KEYS[1])
+    remaining, refilled = limit, limit >= 0
   end
-  remaining, reset_at, limit, read_at = window()
 end
--- A reading for the stored window (its end close to the stored one) can
--- only lower the count; one for another window replaces it if it was read
--- later, on Redis's clock.
--- Servers round resets to seconds: ends a second apart are one window,
--- unless windows are shorter (half the longest reset seen, at least 100 ms).
+-- Within one window the lower count and the later end win; a reading for
+-- another window replaces it if it was read later, on Redis's clock. Ends
+-- close together are one window (servers round resets to seconds: a
+-- second, or half the longest reset seen when windows are shorter, at
+-- least 100 ms), and a reading with no end is for the stored window. A
+-- reading whose window is over says nothing of this one but its limit.
 if given.remaining then
   local seen_at = now - n('reading_age_ms')
-  local reset_in = n('reset_in_ms')
+  local reset_in, count, lim = n('reset_in_ms'), n('remaining'), n('limit')
   local ends = -1
-  local longest = tonumber(redis.call('HGET', KEYS[1], 'longest')) or 0
   if reset_in >= 0 then
     ends = seen_at + math.min(reset_in, cap)
     longest = math.max(longest, math.min(reset_in, cap))
   end
-  local same = math.max(100, math.min(1000, math.floor(longest / 2)))
-  local count = n('remaining')
-  if remaining and reset_at and reset_at > now and ends >= 0
-      and math.abs(ends - reset_at) <= same then
-    if count < remaining then
-      redis.call('HSET', KEYS[1], 'remaining', count, 'read_at', math.max(seen_at, read_at or 0))
+  if reset_in == 0 or (ends >= 0 and ends <= now) then
+    if lim >= 0 then limit = lim end
+  else
+    local tolerance = math.max(100, math.min(1000, math.floor(longest / 2)))
+    local same = remaining >= 0 and ((reset_at >= 0
+        and (ends < 0 or math.abs(ends - reset_at) <= tolerance))
+      or (reset_at < 0 and refilled))
+    if same or not read_at or seen_at >= read_at then
+      refilled = false
+      if lim >= 0 then limit = lim end
+      if count >= 0 then
+        if same then remaining = math.min(count, remaining) else remaining = count end
+      end
+      if ends >= 0 and not (same and reset_at > ends) then
+        reset_at, capped = ends, reset_in > cap
+      end
+      read_at = math.max(read_at or seen_at, seen_at)
     end
-    remaining, reset_at, limit, read_at = window()
-  elseif (not read_at or seen_at >= read_at) and (ends < 0 or ends > now) then
-    redis.call('HSET', KEYS[1], 'remaining', count, 'reset_at', ends,
-      'limit', given.limit, 'read_at', seen_at, 'longest', longest)
-    remaining, reset_at, limit, read_at = window()
   end
 end
+redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset_at', reset_at, 'limit', limit,
+  'longest', longest, 'capped', capped and 1 or 0, 'refilled', refilled and 1 or 0)
+if read_at then redis.call('HSET', KEYS[1], 'read_at', read_at) end
 redis.call('PEXPIRE', KEYS[1], cap * 2)
 redis.call('HDEL', KEYS[2], id)
 local grant, ends_in = want, -1
-if remaining and remaining >= 0 then
+if remaining >= 0 then
   local reserved = 0
   for _, v in ipairs(redis.call('HVALS', KEYS[2])) do reserved = reserved + tonumber(v) end
   local free = remaining - reserved - in_flight
-  if limit and limit > 0 and free * 1000 < limit * n('warning_permille') then
+  if limit > 0 and free * 1000 < limit * n('warning_permille') then
     want = math.min(want, 1)
   end
   grant = math.max(0, math.min(want, free))
-  if reset_at and reset_at > now then ends_in = reset_at - now end
+  if reset_at > now then ends_in = reset_at - now end
   -- Nothing free: ask again when the first other lease runs out (its
   -- holder may have died), if that comes before the window's end.
   if grant == 0 then

@@ -17,6 +17,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::super::keys;
 use super::{read, Answer, Args, Budget, Settings, SCRIPT};
+use crate::headers::RateLimit;
 use crate::limits::{
     Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec, Resend,
 };
@@ -399,6 +400,120 @@ fn a_fleet_of_one_pays_for_retries_as_a_process_alone() {
         let mut store = store.borrow_mut();
         store.settings = Settings::new(&policy);
         pay_alike(&mut store, &policy, &spends)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Read {
+    /// The clock moves on this many milliseconds.
+    Tick(u64),
+    /// A response carries this reading.
+    Reading(RateLimit),
+}
+
+fn read_step() -> impl Strategy<Value = Read> {
+    let reading = (
+        proptest::option::weighted(0.8, 0u64..100),
+        proptest::option::weighted(0.8, 0u64..100),
+        proptest::option::weighted(0.8, prop_oneof![0u64..6_000, 900u64..1_100, 0u64..300]),
+    )
+        .prop_map(|(limit, remaining, reset)| RateLimit {
+            limit,
+            remaining,
+            reset: reset.map(ms),
+            pressure: None,
+        });
+    prop_oneof![
+        1 => (0u64..1_500).prop_map(Read::Tick),
+        3 => reading.prop_map(Read::Reading),
+    ]
+}
+
+/// The fleet's window as the store keeps it: remaining, limit and the time
+/// to its end, as a reading at `now`.
+fn window(store: &mut Store, now: Duration) -> Option<RateLimit> {
+    let (remaining, reset_at, limit): (Option<i64>, Option<i64>, Option<i64>) = redis::cmd("HMGET")
+        .arg(&store.keys[0])
+        .arg("remaining")
+        .arg("reset_at")
+        .arg("limit")
+        .query(&mut store.conn)
+        .expect("HMGET");
+    let known = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok());
+    known(remaining).map(|remaining| RateLimit {
+        limit: known(limit),
+        remaining: Some(remaining),
+        reset: known(reset_at).map(|at| ms(at).saturating_sub(now)),
+        pressure: None,
+    })
+}
+
+/// Runs `reads` through a process alone and a fleet of one; the first
+/// disagreement on the window fails.
+fn window_alike(store: &mut Store, policy: &Policy, reads: &[Read]) -> Result<(), TestCaseError> {
+    store.clear();
+    let mut alone = Limits::new(policy);
+    let mut member = Limits::new(policy);
+    let mut now = Duration::ZERO;
+    store.renew(&mut member, now, false);
+    for (i, &read) in reads.iter().enumerate() {
+        match read {
+            Read::Tick(n) => now += ms(n),
+            Read::Reading(reading) => {
+                for limits in [&mut alone, &mut member] {
+                    limits.landed(&mut Grant::default(), Some(&reading), Health::Ok, now);
+                }
+            }
+        }
+        // The store hears of each reading as it comes.
+        store.renew(&mut member, now, false);
+        let by_alone = alone
+            .snapshot(Clock::new(now, Duration::ZERO))
+            .rate_limit
+            .filter(|r| r.remaining.is_some())
+            .map(|r| RateLimit {
+                pressure: None,
+                ..r
+            });
+        prop_assert_eq!(
+            by_alone,
+            window(store, now),
+            "after step {} {:?} at {:?}",
+            i,
+            read,
+            now
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_fleet_of_one_keeps_the_window_a_process_alone_keeps() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut runner = TestRunner::new(Config {
+        cases: 1024,
+        ..Config::default()
+    });
+    let spec = PolicySpec::default();
+    let policy = Policy::new(PolicySpec {
+        retry_after_cap: ms(4_000),
+        rate_limit: crate::policy::RateLimitRule {
+            default_wait: ms(1_000),
+            ..spec.rate_limit
+        },
+        ..spec
+    })
+    .expect("a valid policy");
+    let mut store = Store::new(&server);
+    store.settings = Settings::new(&policy);
+    let store = std::cell::RefCell::new(store);
+    let result = runner.run(&proptest::collection::vec(read_step(), 1..40), |reads| {
+        window_alike(&mut store.borrow_mut(), &policy, &reads)
     });
     if let Err(e) = result {
         panic!("{e}");
