@@ -5,6 +5,7 @@
 # bare instead of criterion, so the machine code counted is the machine
 # code timed. Needs valgrind. Unlike criterion's timings, these do not move
 # with the machine's load.
+# LOOPS="step admission" counts only the loops named.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 2; }
@@ -16,7 +17,7 @@ count() { # loop, iterations -> instructions
   STEADFAST_LOOP="$1:$2" valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" 2>&1 \
     | sed -n 's/.*refs: *//p' | tr -d ,
 }
-for loop in step baseline reqwest-retry cycle admission call backon date httpdate; do
+for loop in ${LOOPS:-step baseline reqwest-retry cycle admission call backon date httpdate}; do
   small=$(count "$loop" 100000)
   large=$(count "$loop" 200000)
   echo "$loop: $(( (large - small) / 100000 )) instructions per iteration"

@@ -160,7 +160,8 @@ impl CircuitBreaker {
 
     /// Probes granted but not sent by the time the store takes them back
     /// lapse here too, or the fleet would have more probes out than its
-    /// policy lets through.
+    /// policy lets through. A fleet member asks `needs_store` before every
+    /// admission, so that is where they lapse.
     fn lapse(&mut self, now: Duration) {
         if let (State::HalfOpen { out, succeeded, .. }, Some(f)) = (self.state, self.fleet.as_mut())
         {
@@ -324,9 +325,6 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn admit(&mut self, now: Duration) -> Result<Option<u32>, Duration> {
         self.tick(now);
-        if matches!(self.state, State::HalfOpen { .. }) {
-            self.lapse(now);
-        }
         match &mut self.state {
             State::Closed { .. } => Ok(None),
             State::Open { until } => Err(until.saturating_sub(now)),
