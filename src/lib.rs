@@ -98,9 +98,7 @@ pub use call::{Call, OutcomeError, Waiting};
 pub use event::{Basis, Event, Observed};
 pub use headers::{HintNotes, Hints, Pressure, PressureThresholds, RateLimit};
 pub use limits::{Limits, LimitsSpec};
-pub use outcome::{
-    Clock, Headers, Method, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search,
-};
+pub use outcome::{Clock, Headers, Method, NetworkError, Outcome, Refresh, Request, Search};
 pub use policy::{
     CodeRule, OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries,
     StatusRule,

@@ -346,15 +346,6 @@ impl<'a> Outcome<'a> {
             code: None,
         }
     }
-
-    pub(crate) fn kind(&self) -> OutcomeKind {
-        match self {
-            Self::Response { .. } => OutcomeKind::Response,
-            Self::Network(_) => OutcomeKind::Network,
-            Self::Refresh(_) => OutcomeKind::Refresh,
-            Self::Search(_) => OutcomeKind::Search,
-        }
-    }
 }
 
 impl fmt::Debug for Outcome<'_> {
@@ -366,30 +357,5 @@ impl fmt::Debug for Outcome<'_> {
             Self::Refresh(r) => f.debug_tuple("Refresh").field(r).finish(),
             Self::Search(s) => f.debug_tuple("Search").field(s).finish(),
         }
-    }
-}
-
-/// The kind of an [`Outcome`], named in errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutcomeKind {
-    /// An HTTP response.
-    Response,
-    /// A network error.
-    Network,
-    /// A token refresh result.
-    Refresh,
-    /// A search result.
-    Search,
-}
-
-impl fmt::Display for OutcomeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Response => "an HTTP response",
-            Self::Network => "a network error",
-            Self::Refresh => "a token refresh result",
-            Self::Search => "a search result",
-        })
     }
 }

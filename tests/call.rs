@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast::{
-    Action, Call, Clock, Method, NetworkError, Outcome, OutcomeError, OutcomeKind, Policy, Refresh,
+    Action, Call, Clock, Method, NetworkError, Observed, Outcome, OutcomeError, Policy, Refresh,
     Request, Search, Waiting,
 };
 
@@ -152,12 +152,12 @@ fn outcomes_that_answer_nothing_are_refused_and_change_nothing() {
         assert!(!err.to_string().is_empty());
     }
     let err = OutcomeError {
-        got: OutcomeKind::Search,
+        got: Observed::Search(Search::Found),
         waiting: Waiting::Response,
     };
     assert_eq!(
         err.to_string(),
-        "the call got a search result while waiting for a response"
+        "the call got search: found while waiting for a response"
     );
 }
 

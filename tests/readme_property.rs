@@ -2,7 +2,7 @@
 //! compiling and passing.
 
 use proptest::prelude::*;
-use steadfast::testing::{drive, invariants, strategies};
+use steadfast::testing::{drive, strategies};
 use steadfast::{Method, Policy, PolicySpec, Request};
 
 proptest! {
@@ -11,7 +11,7 @@ proptest! {
         let policy = Policy::new(PolicySpec { max_retries: 6, ..PolicySpec::default() }).unwrap();
         let request = Request::new(Method::Post).with_external_id();
         let run = drive(&policy, request, seed, &answers, None);
-        invariants::check_all(&policy, &run).map_err(TestCaseError::fail)?;
+        run.check(&policy).map_err(TestCaseError::fail)?;
         prop_assert!(run.sends <= 9);
     }
 }

@@ -15,7 +15,7 @@ use crate::classify::{self, NetworkVerdict};
 use crate::event::{Basis, Event, Observed};
 use crate::headers::{self, HintNotes};
 use crate::limits::{Grant, Health, Limits, Resend};
-use crate::outcome::{Clock, NetworkError, Outcome, OutcomeKind, Refresh, Request, Search};
+use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
 use crate::policy::{OnConflict, Policy, PolicySpec, Rule, StatusRetries};
 
 /// One request's way through failures, from the first send to `Done` or
@@ -91,7 +91,7 @@ enum Next {
 #[error("the call got {got} while {waiting}")]
 pub struct OutcomeError {
     /// What was observed.
-    pub got: OutcomeKind,
+    pub got: Observed,
     /// What the call was waiting for.
     pub waiting: Waiting,
 }
@@ -224,21 +224,26 @@ impl<P: Borrow<Policy>> Call<P> {
     /// Whether `outcome` answers what the call asked for.
     fn fits(&self, outcome: &Outcome<'_>) -> Result<(), OutcomeError> {
         let waiting = self.waiting();
-        let fits = matches!(
-            (waiting, outcome.kind()),
-            (
-                Waiting::Response,
-                OutcomeKind::Response | OutcomeKind::Network
-            ) | (Waiting::Refresh, OutcomeKind::Refresh)
-                | (Waiting::Search, OutcomeKind::Search)
-        );
-        if fits {
-            Ok(())
-        } else {
-            Err(OutcomeError {
-                got: outcome.kind(),
+        match (waiting, *outcome) {
+            (Waiting::Response, Outcome::Response { .. } | Outcome::Network(_))
+            | (Waiting::Refresh, Outcome::Refresh(_))
+            | (Waiting::Search, Outcome::Search(_)) => Ok(()),
+            (_, Outcome::Response { status, .. }) => Err(OutcomeError {
+                got: Observed::Status(status),
                 waiting,
-            })
+            }),
+            (_, Outcome::Network(e)) => Err(OutcomeError {
+                got: Observed::Network(e),
+                waiting,
+            }),
+            (_, Outcome::Refresh(r)) => Err(OutcomeError {
+                got: Observed::Refresh(r),
+                waiting,
+            }),
+            (_, Outcome::Search(s)) => Err(OutcomeError {
+                got: Observed::Search(s),
+                waiting,
+            }),
         }
     }
 

@@ -5,7 +5,7 @@ use core::convert::Infallible;
 use core::fmt;
 use core::time::Duration;
 
-use super::{Failure, Last, Response, Success};
+use super::{Failure, Response, Success};
 use crate::outcome::{Headers, NetworkError};
 
 /// What one attempt of a closure returns: a response, or an error together
@@ -17,7 +17,7 @@ use crate::outcome::{Headers, NetworkError};
 pub trait Attempt {
     /// The response a success hands back.
     type Response: Response;
-    /// The error a failure hands back, in [`Last::Error`].
+    /// The error a failure hands back, in [`Failure::last`].
     type Error;
 
     /// The response, or the error and its kind.
@@ -125,8 +125,8 @@ impl<F, E> Closure<F, E> {
             Err(Failure { reason, last }) => Err(Failure {
                 reason,
                 last: match last {
-                    Some(Last::Response(r)) => Some(Last::Response(r)),
-                    Some(Last::Error(_)) => self.error.map(Last::Error),
+                    Some(Ok(r)) => Some(Ok(r)),
+                    Some(Err(_)) => self.error.map(Err),
                     None => None,
                 },
             }),

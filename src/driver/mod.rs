@@ -196,16 +196,6 @@ pub enum Success<R, Id> {
     Update(Id),
 }
 
-/// What the last attempt of a failed call brought.
-#[derive(Debug)]
-pub enum Last<R, E = NetworkError> {
-    /// A response (its body often says more).
-    Response(R),
-    /// An error instead of a response: the client's own error from the
-    /// closure API, the error's kind from the `Hooks` drivers.
-    Error(E),
-}
-
 /// How a driven call failed: the reason, and what the last attempt brought.
 /// Its `Display` says both: "retries exhausted after 3; last error:
 /// connection refused".
@@ -213,16 +203,18 @@ pub enum Last<R, E = NetworkError> {
 pub struct Failure<R, E = NetworkError> {
     /// Why.
     pub reason: Reason,
-    /// The last attempt's response or error; `None` when the call gave up
-    /// before any attempt finished (an open circuit, a budget refusal).
-    pub last: Option<Last<R, E>>,
+    /// The last attempt's response, or the error it got instead (the
+    /// client's own error from the closure API, the error's kind from the
+    /// `Hooks` drivers); `None` when the call gave up before any attempt
+    /// finished (an open circuit, a budget refusal).
+    pub last: Option<Result<R, E>>,
 }
 
 impl<R, E> Failure<R, E> {
     /// The last response, if the last attempt got one.
     pub fn response(&self) -> Option<&R> {
         match &self.last {
-            Some(Last::Response(r)) => Some(r),
+            Some(Ok(r)) => Some(r),
             _ => None,
         }
     }
@@ -230,7 +222,7 @@ impl<R, E> Failure<R, E> {
     /// The last attempt's error, if it got no response.
     pub fn error(&self) -> Option<&E> {
         match &self.last {
-            Some(Last::Error(e)) => Some(e),
+            Some(Err(e)) => Some(e),
             _ => None,
         }
     }
@@ -240,8 +232,8 @@ impl<R: Response, E: fmt::Display> fmt::Display for Failure<R, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.reason)?;
         match &self.last {
-            Some(Last::Response(r)) => write!(f, "; last response: HTTP {}", r.status()),
-            Some(Last::Error(e)) => write!(f, "; last error: {e}"),
+            Some(Ok(r)) => write!(f, "; last response: HTTP {}", r.status()),
+            Some(Err(e)) => write!(f, "; last error: {e}"),
             None => Ok(()),
         }
     }

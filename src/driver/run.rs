@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::log::{log_attempt, log_event};
-use super::{seed, Failure, Last, Lookup, Response, Run, Sharing, Success};
+use super::{seed, Failure, Lookup, Response, Run, Sharing, Success};
 use crate::action::{Action, Completion, Reason};
 use crate::call::Call;
 use crate::event::Observed;
@@ -44,7 +44,7 @@ pub(crate) struct Driven<'s, P: Borrow<Policy>, R, Id> {
     sharing: Sharing<'s>,
     method: &'static str,
     /// What the last attempt brought, and the id a lookup found.
-    last: Option<Last<R>>,
+    last: Option<Result<R, NetworkError>>,
     found: Option<Id>,
     attempts: u32,
     waited: Duration,
@@ -109,10 +109,7 @@ impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
             Err(e) => Outcome::Network(*e),
         };
         self.observe(observed, (self.method, endpoint));
-        self.last = Some(match sent {
-            Ok(r) => Last::Response(r),
-            Err(e) => Last::Error(e),
-        });
+        self.last = Some(sent);
     }
 
     /// The sleep asked for is over.
@@ -168,9 +165,7 @@ impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
     /// The result for the call's final action.
     fn finish(&mut self, end: Result<Completion, Reason>) -> Run<R, Id> {
         let result = match (end, self.last.take(), self.found.take()) {
-            (Ok(Completion::Success { .. }), Some(Last::Response(r)), _) => {
-                Ok(Success::Response(r))
-            }
+            (Ok(Completion::Success { .. }), Some(Ok(r)), _) => Ok(Success::Response(r)),
             (Ok(Completion::Existing), _, Some(id)) => Ok(Success::Existing(id)),
             (Ok(Completion::Update), _, Some(id)) => Ok(Success::Update(id)),
             // A success always follows a response and a found record always

@@ -5,7 +5,7 @@
 use core::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use super::{Failure, Last, RetryInfo, Run, Sharing, Success};
+use super::{Failure, RetryInfo, Run, Sharing, Success};
 use crate::action::Reason;
 use crate::limits::Limits;
 use crate::outcome::{Method, Request};
@@ -63,11 +63,11 @@ pub(crate) fn ended<R, E>(run: Run<R, Infallible>, error: Option<E>) -> Ended<R,
         Ok(Success::Existing(never) | Success::Update(never)) => match never {},
         Err(Failure {
             reason,
-            last: Some(Last::Response(r)),
+            last: Some(Ok(r)),
         }) => Ended::Response(r, info(Some(reason))),
         Err(Failure {
             reason,
-            last: Some(Last::Error(_)),
+            last: Some(Err(_)),
         }) => Ended::Failed { reason, error },
         Err(Failure { reason, last: None }) => Ended::Failed {
             reason,

@@ -94,19 +94,23 @@ pub(super) fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Resul
     }
 }
 
-/// Every invariant at once: counted retries within `max_retries` (sends
-/// beyond them only for the one refresh re-send, the one conflict re-create
-/// and uncounted 429 waits), no sleep past the deadline or above
-/// [`Policy::max_sleep`], at most one token refresh, no send after a status
-/// whose rule is "give up", no retry once `max_retry_time` has passed, and
-/// the call's contract kept (idempotent polls, sleeps that never grow as
-/// the clock goes back, misfits refused without effect).
-pub fn check_all(policy: &Policy, run: &Run) -> Result<(), String> {
-    bounded_retries(policy, run)?;
-    no_sleep_past_deadline(policy, run)?;
-    sleeps_within_cap(policy, run)?;
-    at_most_one_refresh(policy, run)?;
-    no_resend_after_fatal(policy, run)?;
-    no_retry_after_max_retry_time(policy, run)?;
-    contract_kept(policy, run)
+impl Run {
+    /// Checks every invariant of a call under `policy` on this run:
+    /// counted retries within `max_retries` (sends beyond them only for
+    /// the one refresh re-send, the one conflict re-create and uncounted
+    /// 429 waits), no sleep past the deadline or above
+    /// [`Policy::max_sleep`], at most one token refresh, no send after a
+    /// status whose rule is "give up", no retry once `max_retry_time` has
+    /// passed, and the call's contract kept (idempotent polls, sleeps that
+    /// never grow as the clock goes back, misfits refused without effect).
+    /// The error says which was broken, and how.
+    pub fn check(&self, policy: &Policy) -> Result<(), String> {
+        bounded_retries(policy, self)?;
+        no_sleep_past_deadline(policy, self)?;
+        sleeps_within_cap(policy, self)?;
+        at_most_one_refresh(policy, self)?;
+        no_resend_after_fatal(policy, self)?;
+        no_retry_after_max_retry_time(policy, self)?;
+        contract_kept(policy, self)
+    }
 }

@@ -80,7 +80,7 @@ pub(super) fn network() -> impl Strategy<Value = NetworkError> {
 prop_compose! {
     /// One answer: any status, up to three headers, sometimes a network
     /// failure, a misfit or a clock that jumps back.
-    pub fn answer()(
+    fn answer()(
         status in status(),
         headers in prop::collection::vec((prop::sample::select(NAMES), header_value()), 0..4),
         network in prop::option::weighted(0.2, network()),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use steadfast::driver::blocking::{self, Hooks};
 use steadfast::driver::Sharing;
-use steadfast::driver::{Failure, Last, Lookup, Response, Run, Success};
+use steadfast::driver::{Failure, Lookup, Response, Run, Success};
 use steadfast::{Method, NetworkError, Policy, Reason, Refresh, Request};
 
 use crate::contact::{Contact, Problem};
@@ -130,8 +130,8 @@ fn failed<R: Response>(f: Failure<R>) -> SyncOutcome {
     SyncOutcome::Failed {
         reason: f.reason,
         last: f.last.map(|last| match last {
-            Last::Response(r) => format!("HTTP {}", r.status()),
-            Last::Error(e) => e.to_string(),
+            Ok(r) => format!("HTTP {}", r.status()),
+            Err(e) => e.to_string(),
         }),
     }
 }

@@ -12,7 +12,7 @@ use crate::limits::Limits;
 use crate::outcome::{Clock, Method, Outcome, Request};
 use crate::policy::Policy;
 use crate::testing::invariants::{
-    at_most_one_refresh, bounded_retries, check_all, contract_kept, no_resend_after_fatal,
+    at_most_one_refresh, bounded_retries, contract_kept, no_resend_after_fatal,
     no_sleep_past_deadline, sleeps_within_cap,
 };
 use crate::testing::strategies::{answers, header_value, NAMES};
@@ -69,7 +69,7 @@ proptest! {
     #[test]
     fn every_check_at_once_and_no_header_leaks(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
         let run = drive(&p, req, seed, &a, None);
-        check_all(&p, &run).map_err(TestCaseError::fail)?;
+        run.check(&p).map_err(TestCaseError::fail)?;
         let finished = run.actions.last().is_some_and(Action::is_final);
         prop_assert!(finished || run.events.len() <= a.len());
         for e in &run.events {
@@ -84,7 +84,7 @@ proptest! {
         // none may break an invariant.
         let mut limits = Limits::new(&p);
         let run = drive(&p, req, seed, &a, Some(&mut limits));
-        check_all(&p, &run).map_err(TestCaseError::fail)?;
+        run.check(&p).map_err(TestCaseError::fail)?;
         // However the run ended, the call gave back what it held.
         let end = Clock::default();
         prop_assert_eq!(limits.snapshot(end).in_flight, 0);
@@ -107,7 +107,7 @@ proptest! {
         let answers = [exhausted, Answer::status(503), Answer::status(200)];
         let mut limits = Limits::new(&p);
         let run = drive(&p, req, seed, &answers, Some(&mut limits));
-        check_all(&p, &run).map_err(TestCaseError::fail)?;
+        run.check(&p).map_err(TestCaseError::fail)?;
     }
 
     #[test]
