@@ -184,3 +184,40 @@ async fn without_a_token_a_401_is_given_up_on() {
     assert_eq!(info.gave_up, Some(Reason::ReauthRequired));
     assert_eq!(api.refreshes(), 0);
 }
+
+/// A call refused before any attempt (the breaker the last call opened)
+/// fails with a `driver::Failure` that says why and carries nothing else.
+#[tokio::test]
+async fn a_call_refused_before_any_attempt_fails_with_the_reason() {
+    let api = FakeApi::start();
+    api.script(vec![Fault::status(503); 5]);
+    let policy = guarded_policy();
+    let limits = Arc::new(Mutex::new(Limits::new(&policy)));
+    let client = client(RetryMiddleware::new(policy).with_limits(limits));
+    let (response, info) = create(&client, &api, "ext-1").await;
+    assert_eq!(response.status(), 503);
+    assert!(
+        matches!(info.gave_up, Some(Reason::CircuitOpen { .. })),
+        "{info:?}"
+    );
+    let sent = api.log().len();
+    let err = client
+        .post(api.url("/contacts"))
+        .bearer_auth("tok-0")
+        .body(contact_json("ext-2"))
+        .send()
+        .await
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(err) = err else {
+        panic!("not the middleware's own error: {err}");
+    };
+    let failure = err
+        .downcast_ref::<steadfast::driver::Failure<std::convert::Infallible, std::convert::Infallible>>()
+        .expect("a driver::Failure");
+    assert!(
+        matches!(failure.reason, Reason::CircuitOpen { .. }),
+        "{failure}"
+    );
+    assert!(failure.last.is_none());
+    assert_eq!(api.log().len(), sent, "nothing sent");
+}

@@ -15,7 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use steadfast::driver::tower::{RetryError, RetryLayer};
+use steadfast::driver::tower::RetryLayer;
+use steadfast::driver::Failure;
 use steadfast::driver::RetryInfo;
 use steadfast::{Limits, Reason};
 
@@ -74,7 +75,10 @@ async fn refused_connections_end_in_the_last_error() {
     let mut service = RetryLayer::new(policy()).layer(hyper());
     let err = service.call(create(&url, "ext-1")).await.unwrap_err();
     match &err {
-        RetryError::Inner { reason, error } => {
+        Failure {
+            reason,
+            last: Some(Err(error)),
+        } => {
             assert_eq!(*reason, Reason::RetriesExhausted { retries: 4 });
             assert!(error.is_connect(), "{error}");
         }
@@ -120,4 +124,28 @@ async fn every_plain_scenario() {
         let info = response.extensions().get::<RetryInfo>().copied().unwrap();
         check(&s, &api, got(response.status().as_u16(), info));
     }
+}
+
+/// A call refused before any attempt (the breaker the last call opened)
+/// fails with the reason and no last error.
+#[tokio::test]
+async fn a_call_refused_before_any_attempt_fails_with_the_reason() {
+    let api = FakeApi::start();
+    api.script(vec![Fault::status(503); 5]);
+    let policy = guarded_policy();
+    let limits = Arc::new(Mutex::new(Limits::new(&policy)));
+    let mut service = RetryLayer::new(policy).with_limits(limits).layer(hyper());
+    let response = service
+        .call(create(&api.url("/contacts"), "ext-1"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let sent = api.log().len();
+    let err = service
+        .call(create(&api.url("/contacts"), "ext-2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.reason, Reason::CircuitOpen { .. }), "{err}");
+    assert!(err.last.is_none());
+    assert_eq!(api.log().len(), sent, "nothing sent");
 }

@@ -14,7 +14,10 @@
 //! ```
 //!
 //! When the policy gives up on a status, the last response is handed back
-//! (as reqwest-retry does); when it gives up after errors, the last error.
+//! (as reqwest-retry does); when it gives up after errors, the last error;
+//! when it gives up before any attempt finished (an open circuit, a refused
+//! budget), a [`Failure`]`<Infallible, Infallible>` saying why, as the
+//! middleware error.
 //! Either way the response's extensions carry a [`RetryInfo`] saying how
 //! many attempts were made and why the call stopped. A request whose body
 //! cannot be cloned (a stream) is sent once, and its `RetryInfo` says so.
@@ -23,6 +26,7 @@
 //! refreshes it once (one fetch however many requests hit 401 together)
 //! before the request is sent again; without it, a 401 is given up on.
 
+use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -31,10 +35,9 @@ use std::sync::{Arc, Mutex};
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
-use super::seam::{self, Ended, Shared};
+use super::seam::{self, Shared};
 use super::tokio::{run, Hooks};
-use super::{RetryInfo, TokenStore};
-use crate::action::Reason;
+use super::{Failure, RetryInfo, TokenStore};
 use crate::limits::Limits;
 use crate::outcome::{NetworkError, Refresh};
 use crate::policy::Policy;
@@ -162,38 +165,26 @@ impl RetryMiddleware {
         };
         let sharing = seam::sharing(self.limits.as_ref());
         let run = run(&*self.policy, request, sharing, &mut hooks).await;
-        let attempts = run.attempts;
         match seam::ended(run, hooks.error) {
-            Ended::Response(mut response, info) => {
+            Ok((mut response, info)) => {
                 response.extensions_mut().insert(info);
                 Ok(response)
             }
-            Ended::Failed {
-                error: Some(error), ..
-            } => Err(error),
+            Err(Failure {
+                last: Some(Err(error)),
+                ..
+            }) => Err(error),
             // No attempt brought an error of the client's: an open circuit,
             // a refused budget.
-            Ended::Failed {
+            Err(Failure { reason, .. }) => Err(reqwest_middleware::Error::middleware(Failure::<
+                Infallible,
+                Infallible,
+            > {
                 reason,
-                error: None,
-            } => Err(gave_up(reason, attempts)),
+                last: None,
+            })),
         }
     }
-}
-
-fn gave_up(reason: Reason, attempts: u32) -> reqwest_middleware::Error {
-    reqwest_middleware::Error::middleware(GaveUp { reason, attempts })
-}
-
-/// The error the middleware returns when the policy gave up before any
-/// attempt brought a response or an error of the client's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{reason} (after {attempts} attempts)")]
-pub struct GaveUp {
-    /// Why.
-    pub reason: Reason,
-    /// Sends made.
-    pub attempts: u32,
 }
 
 /// One request's attempts through the rest of the middleware chain.

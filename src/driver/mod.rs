@@ -69,6 +69,17 @@ pub trait Response {
     fn headers(&self) -> &dyn Headers;
 }
 
+/// No response: the failure of a seam that hands every response back
+/// itself (the tower layer, the middleware) is a `Failure<Infallible, E>`.
+impl Response for core::convert::Infallible {
+    fn status(&self) -> u16 {
+        match *self {}
+    }
+    fn headers(&self) -> &dyn Headers {
+        match *self {}
+    }
+}
+
 /// A plain owned response, for transports that are not one of the adapted
 /// clients (and for tests).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -6,7 +6,6 @@ use core::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use super::{Failure, RetryInfo, Run, Sharing, Success};
-use crate::action::Reason;
 use crate::limits::Limits;
 use crate::outcome::{Method, Request};
 
@@ -41,37 +40,29 @@ pub(crate) fn request(method: &http::Method, headers: &http::HeaderMap) -> Reque
     }
 }
 
-/// How a seam's run ended.
-pub(crate) enum Ended<R, E> {
-    /// A response to hand back (a success, or the status the policy gave
-    /// up on), with how it came to be.
-    Response(R, RetryInfo),
-    /// No response: why, and the last attempt's error when it brought one.
-    Failed { reason: Reason, error: Option<E> },
-}
-
-/// What a seam hands back for `run`; `error` is the inner service's last
-/// error, kept by the seam's hooks.
-pub(crate) fn ended<R, E>(run: Run<R, Infallible>, error: Option<E>) -> Ended<R, E> {
+/// What a seam hands back for `run`: the response (a success, or the
+/// status the policy gave up on) with how it came to be, or, when the last
+/// attempt brought no response, why the call failed and the inner
+/// service's last error (`error`, kept by the seam's hooks).
+pub(crate) fn ended<R, E>(
+    run: Run<R, Infallible>,
+    error: Option<E>,
+) -> Result<(R, RetryInfo), Failure<Infallible, E>> {
     let info = |gave_up| RetryInfo {
         attempts: run.attempts,
         gave_up,
         body_not_cloneable: false,
     };
     match run.result {
-        Ok(Success::Response(r)) => Ended::Response(r, info(None)),
+        Ok(Success::Response(r)) => Ok((r, info(None))),
         Ok(Success::Existing(never) | Success::Update(never)) => match never {},
         Err(Failure {
             reason,
             last: Some(Ok(r)),
-        }) => Ended::Response(r, info(Some(reason))),
-        Err(Failure {
+        }) => Ok((r, info(Some(reason)))),
+        Err(Failure { reason, last }) => Err(Failure {
             reason,
-            last: Some(Err(_)),
-        }) => Ended::Failed { reason, error },
-        Err(Failure { reason, last: None }) => Ended::Failed {
-            reason,
-            error: None,
-        },
+            last: last.and(error).map(Err),
+        }),
     }
 }

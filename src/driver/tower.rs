@@ -16,13 +16,18 @@
 //!
 //! The request body must be `Clone` (each attempt sends a copy: with
 //! hyper, `http_body_util::Full<Bytes>` is). When the policy gives up on a
-//! status, the last response is handed back; after errors, the last error
-//! (as [`RetryError::Inner`]). A response's extensions carry a
-//! [`RetryInfo`](super::RetryInfo): attempts made, and why the policy gave up. An error is read through its `source()`
-//! chain: an `io::Error` there says what kind of failure it was, anything
-//! else is [`NetworkError::Other`] and not retried. Dropping the response
-//! future at any point gives back what shared limits granted the call.
+//! status, the last response is handed back; otherwise the error is a
+//! [`Failure`] saying why the policy stopped, with the inner service's last
+//! error when an attempt brought one (none when the call was refused
+//! before any attempt finished: an open circuit, a refused budget). A
+//! response's extensions carry a [`RetryInfo`](super::RetryInfo): attempts
+//! made, and why the policy gave up. An error is read through its
+//! `source()` chain: an `io::Error` there says what kind of failure it
+//! was, anything else is [`NetworkError::Other`] and not retried. Dropping
+//! the response future at any point gives back what shared limits granted
+//! the call.
 
+use core::convert::Infallible;
 use core::future::{poll_fn, Future};
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -33,9 +38,9 @@ use std::sync::{Arc, Mutex};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::seam::{self, Ended, Shared};
+use super::seam::{self, Shared};
 use super::tokio::{run, Hooks};
-use crate::action::Reason;
+use super::Failure;
 use crate::limits::Limits;
 use crate::outcome::NetworkError;
 use crate::policy::Policy;
@@ -93,24 +98,6 @@ pub struct Retry<S> {
     layer: RetryLayer,
 }
 
-/// Why a retried call failed without a response to hand back.
-#[derive(Debug, thiserror::Error)]
-pub enum RetryError<E> {
-    /// The last attempt's error, after the policy gave up retrying.
-    #[error("{reason}; last error: {error}")]
-    Inner {
-        /// Why the policy stopped.
-        reason: Reason,
-        /// The inner service's error.
-        #[source]
-        error: E,
-    },
-    /// The policy gave up before any attempt finished (an open circuit, an
-    /// exhausted budget).
-    #[error("{0}")]
-    GaveUp(Reason),
-}
-
 impl<S, B, R> Service<http::Request<B>> for Retry<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
@@ -120,9 +107,10 @@ where
     R: Send + 'static,
 {
     type Response = http::Response<R>;
-    type Error = RetryError<S::Error>;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<http::Response<R>, RetryError<S::Error>>> + Send>>;
+    type Error = Failure<Infallible, S::Error>;
+    type Future = Pin<
+        Box<dyn Future<Output = Result<http::Response<R>, Failure<Infallible, S::Error>>> + Send>,
+    >;
 
     /// Always ready: each attempt waits for the inner service's readiness
     /// itself, since attempts are spread over time.
@@ -142,20 +130,9 @@ where
             };
             let sharing = seam::sharing(layer.limits.as_ref());
             let run = run(&*layer.policy, call, sharing, &mut hooks).await;
-            match seam::ended(run, hooks.error) {
-                Ended::Response(mut r, info) => {
-                    r.extensions_mut().insert(info);
-                    Ok(r)
-                }
-                Ended::Failed {
-                    reason,
-                    error: Some(error),
-                } => Err(RetryError::Inner { reason, error }),
-                Ended::Failed {
-                    reason,
-                    error: None,
-                } => Err(RetryError::GaveUp(reason)),
-            }
+            let (mut r, info) = seam::ended(run, hooks.error)?;
+            r.extensions_mut().insert(info);
+            Ok(r)
         })
     }
 }
