@@ -50,10 +50,10 @@ pub struct Call<P> {
     next: Next,
     attempt: u32,
     retries: u32,
-    backoffs: u32,
-    refreshed: bool,
-    recreated: bool,
-    prev_delay: Duration,
+    progress: Progress,
+    /// The jitter's and the reset jitter's draws: the one state a decision
+    /// moves as it is made (a veto ends the call, so no draw is read
+    /// again).
     rng: fastrand::Rng,
     /// The latest decision's record, lent out by `observe`.
     last: Event,
@@ -137,10 +137,12 @@ impl<P: Borrow<Policy>> Call<P> {
             next: Next::Send,
             attempt: 1,
             retries: 0,
-            backoffs: 0,
-            refreshed: false,
-            recreated: false,
-            prev_delay,
+            progress: Progress {
+                backoffs: 0,
+                refreshed: false,
+                recreated: false,
+                prev_delay,
+            },
             rng: fastrand::Rng::with_seed(seed),
             last: Event {
                 attempt: 0,
@@ -247,12 +249,9 @@ impl<P: Borrow<Policy>> Call<P> {
         }
     }
 
-    /// The decision on an outcome that [`fits`](Self::fits). The schedule's
-    /// own state moves as it is made (the backoff step, the jitter's
-    /// previous delay, the one-refresh and one-re-create marks); what the
-    /// limits may still veto — the next action, the attempt and retry
-    /// counters, the event — is only committed afterwards. A veto ends the
-    /// call, so the schedule's state is never read again.
+    /// The decision on an outcome that [`fits`](Self::fits), made on a
+    /// copy of the call's progress: nothing of the call moves until the
+    /// limits have had their say and [`commit`](Self::commit) writes it.
     #[inline(always)]
     fn decide(&mut self, outcome: Outcome<'_>, clock: Clock) -> Verdict {
         self.tick(clock);
@@ -277,6 +276,7 @@ impl<P: Borrow<Policy>> Call<P> {
         };
         self.last.observed = observed;
         let mut v = Verdict {
+            progress: self.progress,
             next: Next::Send,
             basis: Basis::Immediate,
             retry_after,
@@ -328,6 +328,7 @@ impl<P: Borrow<Policy>> Call<P> {
             self.retries = self.retries.saturating_add(1);
         }
         self.next = v.next;
+        self.progress = v.progress;
         // `observed` and `rate_limit` were written by `decide`.
         self.last.attempt = attempt;
         self.last.elapsed = self.elapsed();
@@ -429,9 +430,9 @@ impl<P: Borrow<Policy>> Call<P> {
         match rule {
             Rule::Succeed => v.next = Next::Done(Completion::Success { status }),
             Rule::GiveUp => v.give_up(Reason::NotRetryable { status }),
-            Rule::RefreshToken if self.refreshed => v.give_up(Reason::ReauthRequired),
+            Rule::RefreshToken if v.progress.refreshed => v.give_up(Reason::ReauthRequired),
             Rule::RefreshToken => {
-                self.refreshed = true;
+                v.progress.refreshed = true;
                 v.next = Next::RefreshToken;
             }
             Rule::SearchExisting => {
@@ -454,8 +455,12 @@ impl<P: Borrow<Policy>> Call<P> {
                 extra_steps,
             } => {
                 if let (true, Some(wait)) = (retry_after, v.retry_after) {
-                    if self.spec().schedule.honours_retry_after(self.backoffs) {
-                        self.backoffs = self.backoffs.saturating_add(1);
+                    if self
+                        .spec()
+                        .schedule
+                        .honours_retry_after(v.progress.backoffs)
+                    {
+                        v.progress.backoffs = v.progress.backoffs.saturating_add(1);
                         let wait = self.bounded_server_wait(wait, &mut v.notes);
                         return self.retry_in(v, wait, true, Basis::RetryAfter);
                     }
@@ -502,21 +507,21 @@ impl<P: Borrow<Policy>> Call<P> {
         }
     }
 
-    fn on_refresh(&mut self, refresh: Refresh, v: &mut Verdict) {
+    fn on_refresh(&self, refresh: Refresh, v: &mut Verdict) {
         match refresh {
             Refresh::Refreshed => self.retry_in(v, Duration::ZERO, false, Basis::Immediate),
             Refresh::Failed => v.give_up(Reason::ReauthRequired),
         }
     }
 
-    fn on_search(&mut self, search: Search, v: &mut Verdict) {
+    fn on_search(&self, search: Search, v: &mut Verdict) {
         match search {
             Search::Found if self.spec().on_conflict == OnConflict::Update => {
                 v.next = Next::Done(Completion::Update);
             }
             Search::Found => v.next = Next::Done(Completion::Existing),
-            Search::NotFound if !self.recreated => {
-                self.recreated = true;
+            Search::NotFound if !v.progress.recreated => {
+                v.progress.recreated = true;
                 self.retry_in(v, Duration::ZERO, false, Basis::Immediate);
             }
             Search::NotFound => v.give_up(Reason::ConflictUnresolved),
@@ -525,17 +530,18 @@ impl<P: Borrow<Policy>> Call<P> {
     }
 
     fn backoff(&mut self, v: &mut Verdict, extra_steps: u32) {
-        let step = self.backoffs.saturating_add(extra_steps);
+        let step = v.progress.backoffs.saturating_add(extra_steps);
         let elapsed = self.elapsed();
         let policy = self.policy.borrow();
         let spec = policy.spec();
         let delay = spec.schedule.delay(step, elapsed);
         let (base, cap) = policy.schedule_bounds();
+        let p = &mut v.progress;
         let wait = spec
             .jitter
-            .draw(delay, self.prev_delay, base, cap, &mut self.rng);
-        self.prev_delay = wait;
-        self.backoffs = self.backoffs.saturating_add(1);
+            .draw(delay, p.prev_delay, base, cap, &mut self.rng);
+        p.prev_delay = wait;
+        p.backoffs = p.backoffs.saturating_add(1);
         self.retry_in(v, wait, true, Basis::Backoff { step });
     }
 
@@ -621,6 +627,8 @@ impl<P: Borrow<Policy>> Call<P> {
 /// know.
 #[derive(Clone, Copy, Debug)]
 struct Verdict {
+    /// The call's progress as this decision leaves it.
+    progress: Progress,
     next: Next,
     basis: Basis,
     /// The usable `Retry-After` wait, before the policy's cap and floor.
@@ -635,6 +643,19 @@ struct Verdict {
     health: Option<Health>,
     /// The outcome was a timeout (the AWS quota charges more for it).
     after_timeout: bool,
+}
+
+/// What the schedule remembers from one decision to the next.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    /// Backoff steps taken (and `Retry-After` waits the schedule honoured).
+    backoffs: u32,
+    /// The one token refresh was asked for.
+    refreshed: bool,
+    /// The one re-create after a conflict's empty search was made.
+    recreated: bool,
+    /// The latest backoff wait, for the jitters that build on it.
+    prev_delay: Duration,
 }
 
 impl Verdict {
