@@ -65,18 +65,22 @@ struct Reading {
     reading_age_ms: u64,
 }
 
+/// The member's budget slice: what it hands back, the first attempts it
+/// counted, and the slice it wants, of a budget of `kind`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Budget {
+struct Budget {
+    returned: i64,
+    requests: u64,
+    wanted: u32,
+    kind: BudgetKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BudgetKind {
     Quota {
-        returned: i64,
-        requests: u64,
-        wanted: u32,
         capacity: u32,
     },
     Percentage {
-        returned: i64,
-        requests: u64,
-        wanted: u32,
         basis_points: u32,
         window_ms: u64,
         min_per_second: u32,
@@ -133,25 +137,27 @@ impl<'a> Args<'a> {
                     retry_cost,
                     timeout_cost,
                     ..
-                } => Budget::Quota {
+                } => Budget {
                     returned,
                     requests,
                     // A slice pays for a few retries: few round trips, and
                     // little parked in members that stay quiet.
                     wanted: retry_cost.max(timeout_cost).saturating_mul(4),
-                    capacity,
+                    kind: BudgetKind::Quota { capacity },
                 },
                 BudgetSpec::Percentage {
                     basis_points,
                     window,
                     min_per_second,
-                } => Budget::Percentage {
+                } => Budget {
                     returned,
                     requests,
                     wanted: 4,
-                    basis_points,
-                    window_ms: ms(window),
-                    min_per_second,
+                    kind: BudgetKind::Percentage {
+                        basis_points,
+                        window_ms: ms(window),
+                        min_per_second,
+                    },
                 },
             }),
             breaker: settings
@@ -188,36 +194,26 @@ impl<'a> Args<'a> {
             call.arg("reset_in_ms").arg(r.reset_in_ms);
             call.arg("reading_age_ms").arg(r.reading_age_ms);
         }
-        match self.budget {
-            Some(Budget::Quota {
-                returned,
-                requests,
-                wanted,
-                capacity,
-            }) => {
-                call.arg("budget").arg("quota");
-                call.arg("budget_returned").arg(returned);
-                call.arg("budget_requests").arg(requests);
-                call.arg("budget_wanted").arg(wanted);
-                call.arg("budget_capacity").arg(capacity);
+        if let Some(b) = self.budget {
+            call.arg("budget_returned").arg(b.returned);
+            call.arg("budget_requests").arg(b.requests);
+            call.arg("budget_wanted").arg(b.wanted);
+            match b.kind {
+                BudgetKind::Quota { capacity } => {
+                    call.arg("budget").arg("quota");
+                    call.arg("budget_capacity").arg(capacity);
+                }
+                BudgetKind::Percentage {
+                    basis_points,
+                    window_ms,
+                    min_per_second,
+                } => {
+                    call.arg("budget").arg("percentage");
+                    call.arg("budget_basis_points").arg(basis_points);
+                    call.arg("budget_window_ms").arg(window_ms);
+                    call.arg("budget_min_per_second").arg(min_per_second);
+                }
             }
-            Some(Budget::Percentage {
-                returned,
-                requests,
-                wanted,
-                basis_points,
-                window_ms,
-                min_per_second,
-            }) => {
-                call.arg("budget").arg("percentage");
-                call.arg("budget_returned").arg(returned);
-                call.arg("budget_requests").arg(requests);
-                call.arg("budget_wanted").arg(wanted);
-                call.arg("budget_basis_points").arg(basis_points);
-                call.arg("budget_window_ms").arg(window_ms);
-                call.arg("budget_min_per_second").arg(min_per_second);
-            }
-            None => {}
         }
         if let Some(b) = self.breaker {
             call.arg("breaker").arg(1);

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::super::keys;
-use super::{read, Answer, Args, Budget, Settings, SCRIPT};
+use super::{read, Answer, Args, BudgetKind, Settings, SCRIPT};
 use crate::headers::RateLimit;
 use crate::limits::{
     Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec, Resend,
@@ -70,8 +70,10 @@ impl Store {
         if let Some(breaker) = args.breaker.as_mut().filter(|_| !wants) {
             breaker.probes_wanted = 0;
         }
-        if let Some(Budget::Percentage { wanted, .. }) = args.budget.as_mut() {
-            *wanted = u32::from(wants);
+        if let Some(budget) = args.budget.as_mut() {
+            if let BudgetKind::Percentage { .. } = budget.kind {
+                budget.wanted = u32::from(wants);
+            }
         }
         let mut call = self.script.prepare_invoke();
         for key in &self.keys {
@@ -81,6 +83,26 @@ impl Store {
         call.arg("test_now_ms").arg(now.as_millis() as u64);
         let answer: Answer = call.invoke(&mut self.conn).expect("the script runs");
         member.settle(read(answer), &report, now);
+    }
+}
+
+/// Runs `case` over `strategy`'s values against one `redis-server` of the
+/// test's own (1,024 cases); does nothing, with a line on stderr, where
+/// `redis-server` is not installed.
+fn against_redis<S: Strategy>(
+    strategy: S,
+    case: impl Fn(&mut Store, S::Value) -> Result<(), TestCaseError>,
+) {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut runner = TestRunner::new(Config {
+        cases: 1024,
+        ..Config::default()
+    });
+    let store = std::cell::RefCell::new(Store::new(&server));
+    if let Err(e) = runner.run(&strategy, |value| case(&mut store.borrow_mut(), value)) {
+        panic!("{e}");
     }
 }
 
@@ -236,13 +258,6 @@ fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestC
 
 #[test]
 fn a_fleet_of_one_breaks_as_a_process_alone() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
-    let mut runner = TestRunner::new(Config {
-        cases: 1024,
-        ..Config::default()
-    });
     let policy_and_steps = breaker_policy().prop_flat_map(|policy| {
         let limits = policy.spec().limits;
         let breaker = limits.breaker.expect("a breaker");
@@ -250,15 +265,10 @@ fn a_fleet_of_one_breaks_as_a_process_alone() {
             [breaker.window, breaker.break_for, limits.stale_after].map(|d| d.as_millis() as u64);
         (Just(policy), proptest::collection::vec(step(spans), 1..80))
     });
-    let store = std::cell::RefCell::new(Store::new(&server));
-    let result = runner.run(&policy_and_steps, |(policy, steps)| {
-        let mut store = store.borrow_mut();
+    against_redis(policy_and_steps, |store, (policy, steps)| {
         store.settings = Settings::new(&policy);
-        agree(&mut store, &policy, &steps)
+        agree(store, &policy, &steps)
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -382,28 +392,16 @@ fn pay_alike(store: &mut Store, policy: &Policy, spends: &[Spend]) -> Result<(),
 
 #[test]
 fn a_fleet_of_one_pays_for_retries_as_a_process_alone() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
-    let mut runner = TestRunner::new(Config {
-        cases: 1024,
-        ..Config::default()
-    });
     let policy_and_spends = budget_policy().prop_flat_map(|(policy, window)| {
         (
             Just(policy),
             proptest::collection::vec(spend(window), 1..100),
         )
     });
-    let store = std::cell::RefCell::new(Store::new(&server));
-    let result = runner.run(&policy_and_spends, |(policy, spends)| {
-        let mut store = store.borrow_mut();
+    against_redis(policy_and_spends, |store, (policy, spends)| {
         store.settings = Settings::new(&policy);
-        pay_alike(&mut store, &policy, &spends)
+        pay_alike(store, &policy, &spends)
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -492,13 +490,6 @@ fn window_alike(store: &mut Store, policy: &Policy, reads: &[Read]) -> Result<()
 
 #[test]
 fn a_fleet_of_one_keeps_the_window_a_process_alone_keeps() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
-    let mut runner = TestRunner::new(Config {
-        cases: 1024,
-        ..Config::default()
-    });
     let spec = PolicySpec::default();
     let policy = Policy::new(PolicySpec {
         retry_after_cap: ms(4_000),
@@ -509,13 +500,11 @@ fn a_fleet_of_one_keeps_the_window_a_process_alone_keeps() {
         ..spec
     })
     .expect("a valid policy");
-    let mut store = Store::new(&server);
-    store.settings = Settings::new(&policy);
-    let store = std::cell::RefCell::new(store);
-    let result = runner.run(&proptest::collection::vec(read_step(), 1..40), |reads| {
-        window_alike(&mut store.borrow_mut(), &policy, &reads)
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+    against_redis(
+        proptest::collection::vec(read_step(), 1..40),
+        |store, reads| {
+            store.settings = Settings::new(&policy);
+            window_alike(store, &policy, &reads)
+        },
+    );
 }
