@@ -15,25 +15,32 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one and waits (up to 5 s) until it answers; `None`, with a
     /// line on stderr, when `redis-server` is not installed (`.ci/run`
-    /// installs it).
+    /// installs it). A port another test took between being found free and
+    /// being bound is given up for another, so that no two tests share a
+    /// server.
     pub fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .ok()?;
-        let Ok(child) = Self::spawn(port) else {
-            eprintln!(
-                "redis-server is not installed: this test needs it (apt-get install redis-server)"
-            );
-            return None;
-        };
-        let server = Self {
-            child,
-            port,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
-        server.wait_ready();
-        Some(server)
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .ok()?;
+            let Ok(child) = Self::spawn(port) else {
+                eprintln!(
+                    "redis-server is not installed: this test needs it (apt-get install redis-server)"
+                );
+                return None;
+            };
+            let mut server = Self {
+                child,
+                port,
+                url: format!("redis://127.0.0.1:{port}/"),
+            };
+            if server.wait_ready() {
+                return Some(server);
+            }
+            server.kill();
+        }
+        panic!("redis-server did not start on any of five free ports");
     }
 
     fn spawn(port: u16) -> std::io::Result<std::process::Child> {
@@ -44,22 +51,35 @@ impl RedisServer {
             .spawn()
     }
 
-    fn wait_ready(&self) {
+    /// Whether this server, and not another on its port, answers within
+    /// 5 s: its `INFO` names the child's process id.
+    fn wait_ready(&mut self) -> bool {
+        use std::io::{Read, Write};
         let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                std::time::Instant::now() < until,
-                "redis-server did not start"
-            );
+        let pid = format!("process_id:{}\r\n", self.child.id());
+        while std::time::Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false; // it could not bind the port
+            }
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+                let mut info = [0; 8192];
+                let n = c
+                    .write_all(b"INFO server\r\n")
+                    .and_then(|()| c.read(&mut info))
+                    .unwrap_or(0);
+                return String::from_utf8_lossy(&info[..n]).contains(&pid);
+            }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        false
     }
 
     /// Starts it again on the same port after [`kill`](Self::kill), empty.
     pub fn restart(&mut self) {
         self.kill();
         self.child = Self::spawn(self.port).expect("redis-server ran before");
-        self.wait_ready();
+        assert!(self.wait_ready(), "redis-server did not start again");
     }
 
     /// Stops it now (a crash, as far as its clients can tell).
