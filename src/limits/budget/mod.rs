@@ -1,13 +1,18 @@
 //! The retry budget: a token bucket shared by every call to one API, so that
-//! an outage cannot multiply the load by the number of retries.
+//! an outage cannot multiply the load by the number of retries. Two kinds,
+//! each its own type: a quota of tokens (the AWS SDKs') and a percentage of
+//! recent requests; either may be a slice of a budget a fleet shares.
+
+mod percentage;
+mod quota;
 
 use core::time::Duration;
 
 use serde::Serialize;
 
 use crate::policy::BudgetSpec;
-
-const SLOTS: usize = 10;
+use percentage::Percentage;
+use quota::Quota;
 
 /// What a retry budget holds, for dashboards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -32,22 +37,18 @@ pub enum BudgetState {
 /// The budget's state. Plain data: no clock, no lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RetryBudget {
-    spec: BudgetSpec,
-    tokens: u32,
-    /// Percentage mode: requests and retries per slot of the window.
-    requests: [u64; SLOTS],
-    retries: [u64; SLOTS],
-    /// The slot index of the latest count, as a count of slot lengths.
-    epoch: u64,
-    /// `epoch`'s place in the counts (kept: a division per request cost
-    /// the request cycle ten instructions).
-    slot: usize,
-    /// When the slot `epoch` ends.
-    slot_ends: Duration,
-    /// A slice of a budget a fleet shares, when there is one: `tokens` is
-    /// then what the slice holds (tokens of a quota, retries granted of a
-    /// percentage).
+    kind: Kind,
+    /// A slice of a budget a fleet shares, when there is one.
     slice: Option<Slice>,
+}
+
+// One budget per `Limits`, read on every request: a box would cost an
+// indirection there to save 200 bytes once.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Quota(Quota),
+    Percentage(Percentage),
 }
 
 /// The fleet side of a budget kept as a slice of a shared one.
@@ -57,7 +58,7 @@ struct Slice {
     requests: u64,
     /// The store had too little: do not ask again before this.
     ask_at: Duration,
-    /// Paid here from tokens already handed back to the store (retries
+    /// Paid here from what was already handed back to the store (retries
     /// made while a renewal was on its way): owed at the next renewal.
     owed: u32,
 }
@@ -85,36 +86,57 @@ impl SliceReport {
 impl RetryBudget {
     /// A full budget.
     pub(crate) fn new(spec: BudgetSpec) -> Self {
-        let tokens = match spec {
-            BudgetSpec::Quota { capacity, .. } => capacity,
-            BudgetSpec::Percentage { .. } => 0,
+        let kind = match spec {
+            BudgetSpec::Quota {
+                capacity,
+                retry_cost,
+                timeout_cost,
+                success_credit,
+            } => Kind::Quota(Quota::new(
+                capacity,
+                retry_cost,
+                timeout_cost,
+                success_credit,
+            )),
+            BudgetSpec::Percentage {
+                basis_points,
+                window,
+                min_per_second,
+            } => Kind::Percentage(Percentage::new(basis_points, window, min_per_second)),
         };
-        Self {
-            spec,
-            tokens,
-            requests: [0; SLOTS],
-            retries: [0; SLOTS],
-            epoch: 0,
-            slot: 0,
-            slot_ends: Duration::ZERO,
-            slice: None,
-        }
+        Self { kind, slice: None }
     }
 
     /// Full again, with empty counts (and no slice of a shared budget).
     pub(crate) fn reset(&mut self) {
-        *self = Self::new(self.spec);
+        self.slice = None;
+        match &mut self.kind {
+            Kind::Quota(q) => q.refill(),
+            Kind::Percentage(p) => p.reset(),
+        }
     }
 
     /// The most one retry can cost.
     fn worst_cost(&self) -> u32 {
-        match self.spec {
-            BudgetSpec::Quota {
-                retry_cost,
-                timeout_cost,
-                ..
-            } => retry_cost.max(timeout_cost),
-            BudgetSpec::Percentage { .. } => 1,
+        match &self.kind {
+            Kind::Quota(q) => q.worst_cost(),
+            Kind::Percentage(_) => 1,
+        }
+    }
+
+    /// What the slice holds here: a quota's tokens, or the retries a
+    /// percentage's fleet lent.
+    fn held(&self) -> u32 {
+        match &self.kind {
+            Kind::Quota(q) => q.tokens,
+            Kind::Percentage(p) => p.lent,
+        }
+    }
+
+    fn set_held(&mut self, n: u32) {
+        match &mut self.kind {
+            Kind::Quota(q) => q.tokens = n,
+            Kind::Percentage(p) => p.lent = n,
         }
     }
 
@@ -122,15 +144,16 @@ impl RetryBudget {
     /// and the store may be asked for more at `now`.
     pub(crate) fn slice_short(&self, now: Duration) -> bool {
         self.slice
-            .is_some_and(|s| self.tokens < self.worst_cost() && now >= s.ask_at)
+            .is_some_and(|s| self.held() < self.worst_cost() && now >= s.ask_at)
     }
 
     /// What to tell the store at a renewal (a first renewal turns the
     /// budget into a slice, holding nothing yet).
     pub(crate) fn report(&mut self) -> SliceReport {
+        let held = self.held();
         let Some(slice) = self.slice.as_mut() else {
             self.slice = Some(Slice::default());
-            self.tokens = 0;
+            self.set_held(0);
             return SliceReport {
                 held: 0,
                 owed: 0,
@@ -138,7 +161,7 @@ impl RetryBudget {
             };
         };
         SliceReport {
-            held: self.tokens,
+            held,
             owed: core::mem::take(&mut slice.owed),
             requests: core::mem::take(&mut slice.requests),
         }
@@ -158,13 +181,13 @@ impl RetryBudget {
     /// credited). When that cannot pay for one retry, the store is left
     /// alone for a second.
     pub(crate) fn take_slice(&mut self, granted: u32, report: SliceReport, now: Duration) {
-        let since = i64::from(self.tokens) - i64::from(report.held);
+        let since = i64::from(self.held()) - i64::from(report.held);
         let held = i64::from(granted) + since;
-        self.tokens = u32::try_from(held.max(0)).unwrap_or(u32::MAX);
-        let short = self.tokens < self.worst_cost();
+        self.set_held(u32::try_from(held.max(0)).unwrap_or(u32::MAX));
+        let short = self.held() < self.worst_cost();
         let slice = self.slice.get_or_insert_with(Slice::default);
-        // Retries paid while the renewal was out, from tokens it handed
-        // back, are owed to the fleet.
+        // Retries paid while the renewal was out, from what it handed back,
+        // are owed to the fleet.
         let owed = u32::try_from(held.min(0).unsigned_abs()).unwrap_or(u32::MAX);
         slice.owed = slice.owed.saturating_add(owed);
         if short {
@@ -176,67 +199,32 @@ impl RetryBudget {
     /// a percentage counts on its own recent requests.
     pub(crate) fn leave_fleet(&mut self) {
         if self.slice.take().is_some() {
-            if let BudgetSpec::Quota { capacity, .. } = self.spec {
-                self.tokens = capacity;
+            match &mut self.kind {
+                Kind::Quota(q) => q.refill(),
+                Kind::Percentage(p) => p.lent = 0,
             }
         }
     }
 
     /// What it holds at `now`.
     pub(crate) fn state(&mut self, now: Duration) -> BudgetState {
-        match self.spec {
-            BudgetSpec::Quota { capacity, .. } => BudgetState::Quota {
-                tokens: self.tokens,
-                capacity,
+        match &mut self.kind {
+            Kind::Quota(q) => BudgetState::Quota {
+                tokens: q.tokens,
+                capacity: q.capacity,
             },
-            BudgetSpec::Percentage { .. } => {
-                self.roll(now);
-                BudgetState::Percentage {
-                    requests: self.requests.iter().sum(),
-                    retries: self.retries.iter().sum(),
-                }
+            Kind::Percentage(p) => {
+                let (requests, retries) = p.counts(now);
+                BudgetState::Percentage { requests, retries }
             }
         }
-    }
-
-    /// Moves the percentage window to `now`, clearing slots that fell out.
-    #[inline]
-    fn roll(&mut self, now: Duration) -> usize {
-        // Within the current slot (or a clock gone back): no division.
-        if now < self.slot_ends {
-            return self.slot;
-        }
-        self.roll_over(now)
-    }
-
-    #[inline(never)]
-    fn roll_over(&mut self, now: Duration) -> usize {
-        let BudgetSpec::Percentage { window, .. } = self.spec else {
-            return 0;
-        };
-        let slot = (window / SLOTS as u32).as_nanos().max(1);
-        let epoch = u64::try_from(now.as_nanos() / slot).unwrap_or(u64::MAX);
-        // A clock that goes back is held where it was.
-        if epoch > self.epoch {
-            let stale = (epoch - self.epoch).min(SLOTS as u64);
-            for i in 1..=stale {
-                let idx = ((self.epoch + i) % SLOTS as u64) as usize;
-                self.requests[idx] = 0;
-                self.retries[idx] = 0;
-            }
-            self.epoch = epoch;
-        }
-        let ends = (u128::from(self.epoch) + 1).saturating_mul(slot);
-        self.slot_ends = Duration::from_nanos(u64::try_from(ends).unwrap_or(u64::MAX));
-        self.slot = (self.epoch % SLOTS as u64) as usize;
-        self.slot
     }
 
     /// Counts a first attempt (percentage mode).
+    #[inline]
     pub(crate) fn on_request(&mut self, now: Duration) {
-        if let BudgetSpec::Percentage { .. } = self.spec {
-            let i = self.roll(now);
-            self.requests[i] = self.requests[i].saturating_add(1);
+        if let Kind::Percentage(p) = &mut self.kind {
+            p.on_request(now);
             if let Some(slice) = self.slice.as_mut() {
                 slice.requests = slice.requests.saturating_add(1);
             }
@@ -245,61 +233,23 @@ impl RetryBudget {
 
     /// Takes what a retry costs; `None` when the budget cannot pay. The
     /// returned cost is what a later success refunds.
+    #[inline]
     pub(crate) fn withdraw(&mut self, now: Duration, after_timeout: bool) -> Option<u32> {
-        match self.spec {
-            BudgetSpec::Quota {
-                retry_cost,
-                timeout_cost,
-                ..
-            } => {
-                let cost = if after_timeout {
-                    timeout_cost
-                } else {
-                    retry_cost
-                };
-                self.tokens = self.tokens.checked_sub(cost)?;
-                Some(cost)
-            }
+        match &mut self.kind {
+            Kind::Quota(q) => q.withdraw(after_timeout),
             // A slice of a shared percentage holds retries the fleet's
             // counts allowed.
-            BudgetSpec::Percentage { .. } if self.slice.is_some() => {
-                self.tokens = self.tokens.checked_sub(1)?;
-                let i = self.roll(now);
-                self.retries[i] = self.retries[i].saturating_add(1);
-                Some(0)
-            }
-            BudgetSpec::Percentage {
-                basis_points,
-                window,
-                min_per_second,
-            } => {
-                let i = self.roll(now);
-                let requests: u64 = self.requests.iter().sum();
-                let retries: u64 = self.retries.iter().sum();
-                // retries + 1 <= requests × bp / 10,000 + min × seconds,
-                // multiplied out so that no fraction is rounded.
-                let floor = u128::from(min_per_second) * window.as_millis() * 10;
-                let allowed = u128::from(requests) * u128::from(basis_points) + floor;
-                if (u128::from(retries) + 1) * 10_000 > allowed {
-                    return None;
-                }
-                self.retries[i] = self.retries[i].saturating_add(1);
-                Some(0)
-            }
+            Kind::Percentage(p) if self.slice.is_some() => p.spend_lent(now),
+            Kind::Percentage(p) => p.withdraw(now),
         }
     }
 
     /// A success: refunds `cost` (what its last retry withdrew) or, when it
     /// needed no retry, adds the success credit; never above capacity.
+    #[inline]
     pub(crate) fn deposit(&mut self, cost: Option<u32>) {
-        if let BudgetSpec::Quota {
-            capacity,
-            success_credit,
-            ..
-        } = self.spec
-        {
-            let add = cost.unwrap_or(success_credit);
-            self.tokens = self.tokens.saturating_add(add).min(capacity);
+        if let Kind::Quota(q) = &mut self.kind {
+            q.deposit(cost);
         }
     }
 }
@@ -529,9 +479,9 @@ mod tests {
                         }
                     }
                     1 => {
-                        let before = i64::from(b.tokens);
+                        let before = i64::from(b.held());
                         b.deposit(if n % 2 == 0 { None } else { Some(5) });
-                        earned += i64::from(b.tokens) - before;
+                        earned += i64::from(b.held()) - before;
                     }
                     // A renewal goes out (one at a time)...
                     2 => {
@@ -551,7 +501,7 @@ mod tests {
                 // What the member owes, told in a renewal still out or not.
                 let owed = i64::from(b.slice.map_or(0, |s| s.owed))
                     + outstanding.map_or(0, |t: SliceReport| i64::from(t.owed));
-                proptest::prop_assert_eq!(i64::from(b.tokens) - owed, lent + earned - paid);
+                proptest::prop_assert_eq!(i64::from(b.held()) - owed, lent + earned - paid);
             }
         }
     }
