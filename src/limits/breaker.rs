@@ -83,11 +83,8 @@ struct Fleet {
     probes_ok: u32,
     probes_failed: u32,
     probes_released: u32,
-    /// Probes the store granted this process in this half-open spell...
+    /// Probes the store granted this process in this half-open spell.
     granted: u32,
-    /// ...the latest of them at this instant: the store takes back what is
-    /// not spent `stale_after` later, and so does the process.
-    granted_at: Duration,
     /// The store had no probe to give: do not ask before this.
     ask_at: Duration,
 }
@@ -150,25 +147,21 @@ impl CircuitBreaker {
     /// or a probe's verdict it has not heard, or probes needed.
     pub(crate) fn needs_store(&mut self, now: Duration) -> bool {
         self.tick(now);
-        self.lapse(now);
+        let unused = self.unused();
         let Some(f) = self.fleet else {
             return false;
         };
         let untold = f.failed > 0 || f.probes_ok > 0 || f.probes_failed > 0;
-        untold || f.probes_released > 0 || (self.wants_probes() && now >= f.ask_at)
+        untold || f.probes_released > 0 || unused > 0 || (self.wants_probes() && now >= f.ask_at)
     }
 
-    /// Probes granted but not sent by the time the store takes them back
-    /// lapse here too, or the fleet would have more probes out than its
-    /// policy lets through. A fleet member asks `needs_store` before every
-    /// admission, so that is where they lapse.
-    fn lapse(&mut self, now: Duration) {
-        if let (State::HalfOpen { out, succeeded, .. }, Some(f)) = (self.state, self.fleet.as_mut())
-        {
-            let sent = out.saturating_add(succeeded);
-            if f.granted > sent && now.saturating_sub(f.granted_at) >= self.stale_after {
-                f.granted = sent;
+    /// Probes the store granted this process that it has not sent.
+    fn unused(&self) -> u32 {
+        match (self.state, self.fleet) {
+            (State::HalfOpen { out, succeeded, .. }, Some(f)) => {
+                f.granted.saturating_sub(out.saturating_add(succeeded))
             }
+            _ => 0,
         }
     }
 
@@ -182,11 +175,17 @@ impl CircuitBreaker {
     }
 
     /// What to tell the store (a first report makes the breaker the
-    /// fleet's).
+    /// fleet's). The store counts a probe stale from when it granted it,
+    /// the process from when it sent it, and the two agree only when these
+    /// are one: a probe is asked for one at a time, at the renewal before
+    /// an admission, and a grant that admission did not spend (the call
+    /// slept, or pacing held it) goes back with the next renewal.
     pub(crate) fn report(&mut self) -> BreakerReport {
-        // One probe at a time, taken right before it is sent: the store
-        // counts a probe stale from when it granted it, the process from
-        // when it sent it, and the two agree only when these are one.
+        let unused = self.unused();
+        if let Some(f) = self.fleet.as_mut() {
+            f.granted -= unused;
+            f.probes_released = f.probes_released.saturating_add(unused);
+        }
         let want = u32::from(self.wants_probes());
         let f = self.fleet.get_or_insert_with(Fleet::default);
         BreakerReport {
@@ -248,8 +247,6 @@ impl CircuitBreaker {
                 f.granted = f.granted.saturating_add(granted);
                 if granted == 0 {
                     f.ask_at = now.saturating_add(ask_in);
-                } else {
-                    f.granted_at = now;
                 }
             }
         }
@@ -621,11 +618,12 @@ mod tests {
             spell(&mut b, granted, secs(10));
             b
         };
-        // A probe's success, a probe's failure, a probe given back (with a
-        // fourth probe still to take, none is wanted).
-        let mut b = half_open(4);
+        // A probe's success, a probe's failure, a probe given back (every
+        // granted probe out, and the store said to ask for more in 5 s).
+        let mut b = half_open(3);
         let (p1, p2, p3) = (b.admit(secs(10)), b.admit(secs(10)), b.admit(secs(10)));
         let probe = |p: Result<Option<u32>, Duration>| p.unwrap();
+        spell(&mut b, 0, secs(10));
         assert!(!b.needs_store(secs(10)), "nothing to tell, nothing wanted");
         b.record(secs(10), Health::Ok, probe(p1));
         assert!(b.needs_store(secs(10)), "a probe's success");
@@ -636,6 +634,19 @@ mod tests {
         b.record(secs(10), Health::Failed, probe(p3));
         assert!(b.needs_store(secs(10)), "a probe's failure");
         assert_eq!(b.report().probes_failed, 1);
+
+        // A grant the admission after the renewal did not spend goes back
+        // with the next renewal, and one probe is wanted in its place.
+        let mut b = half_open(2);
+        assert!(b.admit(secs(10)).unwrap().is_some());
+        assert!(b.needs_store(secs(10)), "a probe granted, not sent");
+        let told = b.report();
+        assert_eq!((told.probes_released, told.want), (1, 1));
+        spell(&mut b, 1, secs(10));
+        assert!(
+            b.admit(secs(10)).unwrap().is_some(),
+            "the probe asked for in its place"
+        );
 
         // Nothing granted: ask again in 5 s, not before; refused until then.
         let mut b = half_open(0);

@@ -14,10 +14,10 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts one and waits (up to 5 s) until it answers; `None`, with a
-    /// line on stderr, when `redis-server` is not installed (`.ci/run`
-    /// installs it). A port another test took between being found free and
-    /// being bound is given up for another, so that no two tests share a
-    /// server.
+    /// line on stderr, when `redis-server` is not installed (a panic when
+    /// `STEADFAST_REQUIRE_REDIS` is set, as `.ci/run` sets it). A port
+    /// another test took between being found free and being bound is given
+    /// up for another, so that no two tests share a server.
     pub fn start() -> Option<Self> {
         for _ in 0..5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -25,6 +25,11 @@ impl RedisServer {
                 .map(|a| a.port())
                 .ok()?;
             let Ok(child) = Self::spawn(port) else {
+                // CI installs it and says so: there, a missing server fails.
+                assert!(
+                    std::env::var_os("STEADFAST_REQUIRE_REDIS").is_none(),
+                    "redis-server is not installed, and STEADFAST_REQUIRE_REDIS is set"
+                );
                 eprintln!(
                     "redis-server is not installed: this test needs it (apt-get install redis-server)"
                 );

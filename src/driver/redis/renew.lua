@@ -18,7 +18,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id, want, ttl = given.member, n('lease_wanted'), n('lease_ttl_ms')
 local in_flight, cap = n('in_flight'), n('window_cap_ms')
 local quota = given.budget == 'quota'
-local dead_members = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+local dead_members = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+  -- A member renewing is alive, however late: what it holds it reports.
+  if member ~= id then table.insert(dead_members, member) end
+end
 for _, dead in ipairs(dead_members) do
   redis.call('HDEL', KEYS[2], dead)
   -- A dead member's budget slice goes back to the fleet.
@@ -137,13 +141,16 @@ elseif given.budget == 'percentage' then
   local req, ret = requests, 0
   local all = redis.call('HGETALL', KEYS[4])
   for i = 1, #all, 2 do
-    local field, n = all[i], tonumber(all[i + 1])
-    if tonumber(string.sub(field, 3)) <= epoch - 10 then
+    local field, count = all[i], tonumber(all[i + 1])
+    local slot = tonumber(string.sub(field, 3))
+    -- Out of the window, or not a slot of this window's (another budget's
+    -- field, a Redis clock gone back): forgotten.
+    if not slot or slot <= epoch - 10 or slot > epoch then
       redis.call('HDEL', KEYS[4], field)
     elseif string.sub(field, 1, 1) == 'q' then
-      req = req + n
+      req = req + count
     else
-      ret = ret + n
+      ret = ret + count
     end
   end
   -- What the member did not spend goes back.
@@ -176,8 +183,8 @@ if given.breaker then
   -- holds in it ('p:<id>' = 'trip:probes'), so a dead member's come back.
   local trip = tonumber(b[9]) or 0
   local function held(field)
-    local spell, n = string.match(field or '', '^(%d+):(%d+)$')
-    if tonumber(spell) == trip then return tonumber(n) end
+    local spell, probes_held = string.match(field or '', '^(%d+):(%d+)$')
+    if tonumber(spell) == trip then return tonumber(probes_held) end
     return 0
   end
   local mine = held(b[10])

@@ -116,6 +116,10 @@ enum Step {
     Land { which: usize, health: Health },
     /// The `which`-th send still out is dropped without a word.
     Abandon { which: usize },
+    /// The member's driver goes round without sending (its call sleeps,
+    /// or pacing holds the send): it renews if it needs to, as before an
+    /// admission.
+    Idle,
 }
 
 /// Steps for a breaker whose window, opening and staleness last `spans`
@@ -134,6 +138,7 @@ fn step(spans: [u64; 3]) -> impl Strategy<Value = Step> {
         4 => any::<bool>().prop_map(|first_attempt| Step::Send { first_attempt }),
         4 => (any::<usize>(), health).prop_map(|(which, health)| Step::Land { which, health }),
         1 => any::<usize>().prop_map(|which| Step::Abandon { which }),
+        1 => Just(Step::Idle),
     ]
 }
 
@@ -212,6 +217,11 @@ fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestC
         }
         match step {
             Step::Tick(_) => {}
+            Step::Idle => {
+                if member.needs_store(now) {
+                    store.renew(&mut member, now, true);
+                }
+            }
             Step::Send { first_attempt } => {
                 let (mut a, mut m) = (Grant::default(), Grant::default());
                 let by_alone = alone.admit(&mut a, now, first_attempt, &mut rng);
@@ -507,4 +517,44 @@ fn a_fleet_of_one_keeps_the_window_a_process_alone_keeps() {
             window_alike(store, &policy, &reads)
         },
     );
+}
+
+/// A member that renews after its lease ran out is late, not dead: what it
+/// holds comes back once, with its report, and not a second time as a dead
+/// member's slice.
+#[test]
+fn a_late_member_is_not_counted_dead() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let policy = Policy::new(PolicySpec {
+        limits: LimitsSpec {
+            budget: Some(BudgetSpec::Quota {
+                capacity: 40,
+                retry_cost: 5,
+                timeout_cost: 5,
+                success_credit: 0,
+            }),
+            ..LimitsSpec::default()
+        },
+        ..PolicySpec::default()
+    })
+    .expect("a valid quota");
+    let mut store = Store::new(&server);
+    store.settings = Settings::new(&policy);
+    let mut member = Limits::new(&policy);
+    store.renew(&mut member, Duration::ZERO, true);
+    store.renew(&mut member, Duration::ZERO, true); // a slice of 20 of the 40
+    for _ in 0..2 {
+        assert!(member.charge(&mut Grant::default(), Resend::Retry, Duration::ZERO, false));
+    }
+    // Past the lease's 10 s: it hands back the 10 it has left, and takes
+    // another slice of 20 from the 30 the fleet then holds.
+    store.renew(&mut member, Duration::from_secs(11), true);
+    let tokens: Option<i64> = redis::cmd("HGET")
+        .arg(&store.keys[3])
+        .arg("tokens")
+        .query(&mut store.conn)
+        .expect("HGET");
+    assert_eq!(tokens, Some(10));
 }
