@@ -338,6 +338,17 @@ impl<P: Borrow<Policy>> Call<P> {
         &self.last
     }
 
+    /// Whether the next poll at monotonic `now` asks for a send (before the
+    /// limits have their say).
+    #[cfg(feature = "redis")]
+    pub(crate) fn sends_at(&self, now: Duration) -> bool {
+        match self.next {
+            Next::Send => true,
+            Next::Sleep { until, .. } => until <= now.max(self.now),
+            _ => false,
+        }
+    }
+
     /// The record of the latest decision, if anything was observed yet.
     pub fn last_event(&self) -> Option<&Event> {
         (self.last.attempt > 0).then_some(&self.last)

@@ -154,7 +154,8 @@ pub fn run<'s, P: Borrow<Policy>, H: Hooks>(
     loop {
         #[cfg(feature = "redis")]
         if let Some(fleet) = call.fleet() {
-            fleet.prepare_blocking(now());
+            let now = now();
+            fleet.prepare_blocking(now, call.sends_at(now));
         }
         match call.next(hooks.endpoint(), hooks.body()) {
             Ok(Io::Send { attempt, timeout }) => {

@@ -79,6 +79,13 @@ impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
         }
     }
 
+    /// Whether the call's next step at `now` is a send (its limits may
+    /// still hold it): a fleet member asks for a probe only then.
+    #[cfg(feature = "redis")]
+    pub(crate) fn sends_at(&self, now: crate::outcome::Clock) -> bool {
+        self.call.sends_at(now.mono)
+    }
+
     /// What to do next, or the call's end. A decision the limits took
     /// (pacing, an open circuit) is logged, and so is a send about to go.
     pub(crate) fn next(&mut self, endpoint: &str, body: Option<&[u8]>) -> Result<Io, Run<R, Id>> {

@@ -157,7 +157,8 @@ pub async fn run<'s, P: Borrow<Policy>, H: Hooks>(
     loop {
         #[cfg(feature = "redis")]
         if let Some(fleet) = call.fleet() {
-            fleet.prepare(super::now()).await;
+            let now = super::now();
+            fleet.prepare(now, call.sends_at(now)).await;
         }
         match call.next(hooks.endpoint(), hooks.body()) {
             Ok(Io::Send { attempt, timeout }) => {

@@ -144,15 +144,19 @@ impl CircuitBreaker {
     }
 
     /// Whether the store should hear from this breaker at `now`: a failure
-    /// or a probe's verdict it has not heard, or probes needed.
-    pub(crate) fn needs_store(&mut self, now: Duration) -> bool {
+    /// or a probe's verdict it has not heard, a grant not spent, or, when
+    /// a send is about to be admitted (`sending`), a probe needed.
+    pub(crate) fn needs_store(&mut self, now: Duration, sending: bool) -> bool {
         self.tick(now);
         let unused = self.unused();
         let Some(f) = self.fleet else {
             return false;
         };
         let untold = f.failed > 0 || f.probes_ok > 0 || f.probes_failed > 0;
-        untold || f.probes_released > 0 || unused > 0 || (self.wants_probes() && now >= f.ask_at)
+        untold
+            || f.probes_released > 0
+            || unused > 0
+            || (sending && self.wants_probes() && now >= f.ask_at)
     }
 
     /// Probes the store granted this process that it has not sent.
@@ -177,16 +181,16 @@ impl CircuitBreaker {
     /// What to tell the store (a first report makes the breaker the
     /// fleet's). The store counts a probe stale from when it granted it,
     /// the process from when it sent it, and the two agree only when these
-    /// are one: a probe is asked for one at a time, at the renewal before
-    /// an admission, and a grant that admission did not spend (the call
-    /// slept, or pacing held it) goes back with the next renewal.
-    pub(crate) fn report(&mut self) -> BreakerReport {
+    /// are one: a probe is asked for one at a time, and only when a send is
+    /// about to be admitted (`sending`), and a grant that admission did not
+    /// spend (pacing held the send) goes back with the next renewal.
+    pub(crate) fn report(&mut self, sending: bool) -> BreakerReport {
         let unused = self.unused();
         if let Some(f) = self.fleet.as_mut() {
             f.granted -= unused;
             f.probes_released = f.probes_released.saturating_add(unused);
         }
-        let want = u32::from(self.wants_probes());
+        let want = u32::from(sending && self.wants_probes());
         let f = self.fleet.get_or_insert_with(Fleet::default);
         BreakerReport {
             ok: core::mem::take(&mut f.ok),
@@ -613,7 +617,7 @@ mod tests {
         };
         let half_open = |granted| {
             let mut b = breaker();
-            b.report();
+            b.report(true);
             b.follow(Verdict::Open { for_: secs(10) }, secs(0));
             spell(&mut b, granted, secs(10));
             b
@@ -624,23 +628,26 @@ mod tests {
         let (p1, p2, p3) = (b.admit(secs(10)), b.admit(secs(10)), b.admit(secs(10)));
         let probe = |p: Result<Option<u32>, Duration>| p.unwrap();
         spell(&mut b, 0, secs(10));
-        assert!(!b.needs_store(secs(10)), "nothing to tell, nothing wanted");
+        assert!(
+            !b.needs_store(secs(10), true),
+            "nothing to tell, nothing wanted"
+        );
         b.record(secs(10), Health::Ok, probe(p1));
-        assert!(b.needs_store(secs(10)), "a probe's success");
-        assert_eq!(b.report().probes_ok, 1);
+        assert!(b.needs_store(secs(10), true), "a probe's success");
+        assert_eq!(b.report(true).probes_ok, 1);
         b.release(probe(p2).unwrap(), secs(10));
-        assert!(b.needs_store(secs(10)), "a probe given back");
-        assert_eq!(b.report().probes_released, 1);
+        assert!(b.needs_store(secs(10), true), "a probe given back");
+        assert_eq!(b.report(true).probes_released, 1);
         b.record(secs(10), Health::Failed, probe(p3));
-        assert!(b.needs_store(secs(10)), "a probe's failure");
-        assert_eq!(b.report().probes_failed, 1);
+        assert!(b.needs_store(secs(10), true), "a probe's failure");
+        assert_eq!(b.report(true).probes_failed, 1);
 
         // A grant the admission after the renewal did not spend goes back
         // with the next renewal, and one probe is wanted in its place.
         let mut b = half_open(2);
         assert!(b.admit(secs(10)).unwrap().is_some());
-        assert!(b.needs_store(secs(10)), "a probe granted, not sent");
-        let told = b.report();
+        assert!(b.needs_store(secs(10), true), "a probe granted, not sent");
+        let told = b.report(true);
         assert_eq!((told.probes_released, told.want), (1, 1));
         spell(&mut b, 1, secs(10));
         assert!(
@@ -648,11 +655,19 @@ mod tests {
             "the probe asked for in its place"
         );
 
+        // A probe is asked for only when a send is about to be admitted: a
+        // call that sleeps does not keep the fleet's probe from others.
+        let mut b = half_open(0);
+        assert!(!b.needs_store(secs(15), false), "sleeping: nothing to ask");
+        assert!(b.needs_store(secs(15), true), "about to send: a probe");
+        assert_eq!(b.report(false).want, 0);
+        assert_eq!(b.report(true).want, 1);
+
         // Nothing granted: ask again in 5 s, not before; refused until then.
         let mut b = half_open(0);
-        assert!(!b.needs_store(secs(12)));
+        assert!(!b.needs_store(secs(12), true));
         assert_eq!(b.admit(secs(12)), Err(secs(3)));
-        assert!(b.needs_store(secs(15)));
+        assert!(b.needs_store(secs(15), true));
         // Granted later in the same spell: it adds up, counts kept.
         spell(&mut b, 1, secs(15));
         let first = b.admit(secs(15)).unwrap();
@@ -662,34 +677,34 @@ mod tests {
 
         // Out of the fleet: its own counts open it, and no store is asked.
         let mut b = breaker();
-        b.report();
+        b.report(true);
         b.leave_fleet();
         for _ in 0..4 {
             b.record(secs(1), Health::Failed, None);
         }
-        assert!(!b.needs_store(secs(1)));
+        assert!(!b.needs_store(secs(1), true));
         assert_eq!(b.admit(secs(1)), Err(secs(30)));
     }
 
     #[test]
     fn shared_the_store_opens_and_closes_it_and_grants_the_probes() {
         let mut b = breaker();
-        assert!(!b.needs_store(secs(0)), "alone, no store to tell");
-        b.report();
+        assert!(!b.needs_store(secs(0), true), "alone, no store to tell");
+        b.report(true);
         for _ in 0..6 {
             b.record(secs(1), Health::Failed, None);
         }
         assert_eq!(b.state(secs(1)), BreakerState::Closed, "the fleet decides");
-        assert!(b.needs_store(secs(1)), "failures to tell");
-        let told = b.report();
+        assert!(b.needs_store(secs(1), true), "failures to tell");
+        let told = b.report(true);
         assert_eq!((told.failed, told.want), (6, 0));
-        assert!(!b.needs_store(secs(1)));
+        assert!(!b.needs_store(secs(1), true));
         b.follow(Verdict::Open { for_: secs(10) }, secs(1));
         assert_eq!(b.admit(secs(2)), Err(secs(9)));
         // Half-open: nothing granted yet, so no probe until the store says.
-        assert!(b.needs_store(secs(11)));
+        assert!(b.needs_store(secs(11), true));
         assert!(b.admit(secs(11)).is_err());
-        assert_eq!(b.report().want, 1);
+        assert_eq!(b.report(true).want, 1);
         b.follow(
             Verdict::HalfOpen {
                 granted: 1,
@@ -705,7 +720,7 @@ mod tests {
             matches!(b.state(secs(12)), BreakerState::HalfOpen { .. }),
             "one success is the fleet's to count"
         );
-        assert_eq!(b.report().probes_ok, 1);
+        assert_eq!(b.report(true).probes_ok, 1);
         b.follow(Verdict::Closed, secs(12));
         assert_eq!(b.admit(secs(12)), Ok(None));
     }
@@ -713,7 +728,7 @@ mod tests {
     #[test]
     fn shared_a_probe_given_back_is_told_and_a_failed_one_reopens_at_once() {
         let mut b = breaker();
-        b.report();
+        b.report(true);
         b.follow(
             Verdict::HalfOpen {
                 granted: 2,
@@ -724,11 +739,11 @@ mod tests {
         let first = b.admit(secs(0)).unwrap().unwrap();
         let second = b.admit(secs(0)).unwrap();
         b.release(first, secs(0));
-        assert!(b.needs_store(secs(0)));
-        assert_eq!(b.report().probes_released, 1);
+        assert!(b.needs_store(secs(0), true));
+        assert_eq!(b.report(true).probes_released, 1);
         b.record(secs(1), Health::Failed, second);
         assert_eq!(b.admit(secs(1)), Err(secs(30)), "open here at once");
-        assert_eq!(b.report().probes_failed, 1);
+        assert_eq!(b.report(true).probes_failed, 1);
     }
 
     /// What a member's breaker may be told and asked, in any order.
@@ -766,7 +781,7 @@ mod tests {
             steps in proptest::collection::vec(step(), 1..80)
         ) {
             let mut b = breaker();
-            b.report();
+            b.report(true);
             let mut now = secs(0);
             let mut probes: Vec<u32> = Vec::new();
             let (mut granted, mut let_through) = (0u32, 0u32);
@@ -790,7 +805,7 @@ mod tests {
                         }
                     }
                     Step::Report => {
-                        b.report();
+                        b.report(true);
                     }
                     Step::Closed => b.follow(Verdict::Closed, now),
                     Step::Open(s) => b.follow(Verdict::Open { for_: secs(u64::from(s)) }, now),

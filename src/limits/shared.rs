@@ -43,21 +43,26 @@ pub(crate) struct StoreAnswer {
 impl Limits {
     /// Whether the store should be asked at `now`: no lease is in force or
     /// it is used up, the budget slice cannot pay for a retry, or the
-    /// breaker has news or needs probes.
-    pub(crate) fn needs_store(&mut self, now: Duration) -> bool {
+    /// breaker has news or (`sending`: a send is about to be admitted)
+    /// needs a probe.
+    pub(crate) fn needs_store(&mut self, now: Duration, sending: bool) -> bool {
         !self.tracker.is_leased()
             || self.tracker.lease_spent(now)
             || self.budget.as_ref().is_some_and(|b| b.slice_short(now))
-            || self.breaker.as_mut().is_some_and(|b| b.needs_store(now))
+            || self
+                .breaker
+                .as_mut()
+                .is_some_and(|b| b.needs_store(now, sending))
     }
 
-    /// What a renewal at `now` tells the store.
-    pub(crate) fn report(&mut self, now: Duration) -> StoreReport {
+    /// What a renewal at `now` tells the store; `sending`: a send is about
+    /// to be admitted (only then is a probe asked for).
+    pub(crate) fn report(&mut self, now: Duration, sending: bool) -> StoreReport {
         StoreReport {
             reading: self.tracker.take_forward(now),
             in_flight: self.tracker.in_flight(now),
             budget: self.budget.as_mut().map(|b| b.report()),
-            breaker: self.breaker.as_mut().map(|b| b.report()),
+            breaker: self.breaker.as_mut().map(|b| b.report(sending)),
         }
     }
 
@@ -146,7 +151,7 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(1);
         let mut limits = Limits::new(&policy);
         let now = Duration::from_secs(1);
-        let report = limits.report(now);
+        let report = limits.report(now, true);
         let answer = StoreAnswer {
             grant: 5,
             ends: Some(Duration::from_secs(10)),
@@ -182,7 +187,7 @@ mod tests {
             Admission::Wait { .. }
         ));
         assert_eq!(
-            limits.report(now).reading,
+            limits.report(now, true).reading,
             None,
             "nothing kept for the store"
         );
@@ -197,18 +202,18 @@ mod tests {
         });
         let mut limits = Limits::new(&policy);
         let now = Duration::from_secs(1);
-        limits.report(now);
+        limits.report(now, true);
         let mut rng = fastrand::Rng::with_seed(1);
         for health in [Health::Failed, Health::Ok] {
             let mut grant = Grant::default();
             limits.admit(&mut grant, now, true, &mut rng);
             limits.landed(&mut grant, None, health, now);
         }
-        let lost = limits.report(now);
+        let lost = limits.report(now, true);
         assert_eq!(lost.breaker.map(|b| (b.ok, b.failed)), Some((1, 1)));
         assert_eq!(lost.budget.map(|b| b.requests), Some(2));
         limits.unreport(&lost);
-        let again = limits.report(now);
+        let again = limits.report(now, true);
         assert_eq!(again.breaker, lost.breaker);
         assert_eq!(again.budget, lost.budget);
     }

@@ -203,21 +203,24 @@ impl RedisLimits {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a renewal is due at `now` (and Redis not left alone).
-    fn due(&self, now: Clock) -> bool {
-        self.lock().needs_store(now.mono)
+    /// Whether a renewal is due at `now` (and Redis not left alone);
+    /// `sending`: a send is about to be admitted.
+    fn due(&self, now: Clock, sending: bool) -> bool {
+        self.lock().needs_store(now.mono, sending)
             && nanos(now.mono) >= self.down_until.load(Ordering::Relaxed)
     }
 
     /// The report for a renewal, unless another renewal made it unneeded
     /// or failed (waiters must not each wait on Redis in turn).
-    fn begin(&self) -> Option<StoreReport> {
+    fn begin(&self, sending: bool) -> Option<StoreReport> {
         let now = super::now();
         if nanos(now.mono) < self.down_until.load(Ordering::Relaxed) {
             return None;
         }
         let mut local = self.lock();
-        local.needs_store(now.mono).then(|| local.report(now.mono))
+        local
+            .needs_store(now.mono, sending)
+            .then(|| local.report(now.mono, sending))
     }
 
     /// Takes in a renewal's outcome; `sent` is when it was sent.
@@ -243,15 +246,16 @@ impl RedisLimits {
     }
 
     /// Makes sure the process holds a usable lease at `now` (and a budget
-    /// slice that pays for a retry, and the fleet breaker's word), renewing
-    /// from Redis when it does not (one renewal at a time).
-    pub(crate) async fn prepare(&self, now: Clock) {
-        if !self.due(now) {
+    /// slice that pays for a retry, and the fleet breaker's word, with a
+    /// probe when half-open and `sending`: the call's next step is a send),
+    /// renewing from Redis when it does not (one renewal at a time).
+    pub(crate) async fn prepare(&self, now: Clock, sending: bool) {
+        if !self.due(now, sending) {
             return;
         }
         let mut conn = self.renewing.lock().await;
         // Another task may have renewed it while this one waited.
-        let Some(report) = self.begin() else {
+        let Some(report) = self.begin(sending) else {
             return;
         };
         let call = self.invocation(&report);
@@ -293,15 +297,15 @@ impl RedisLimits {
     /// [`prepare`](Self::prepare) for the blocking driver: the same renewal
     /// on a plain connection with read and write timeouts.
     #[cfg(feature = "blocking")]
-    pub(crate) fn prepare_blocking(&self, now: Clock) {
-        if !self.due(now) {
+    pub(crate) fn prepare_blocking(&self, now: Clock, sending: bool) {
+        if !self.due(now, sending) {
             return;
         }
         let mut conn = self
             .sync_conn
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(report) = self.begin() else {
+        let Some(report) = self.begin(sending) else {
             return;
         };
         let sent = super::now();

@@ -65,11 +65,8 @@ impl Store {
     /// percentage, so that every retry lent is spent at once); without, for
     /// nothing.
     fn renew(&mut self, member: &mut Limits, now: Duration, wants: bool) {
-        let report = member.report(now);
+        let report = member.report(now, wants);
         let mut args = Args::new(&self.settings, "member", &report);
-        if let Some(breaker) = args.breaker.as_mut().filter(|_| !wants) {
-            breaker.probes_wanted = 0;
-        }
         if let Some(budget) = args.budget.as_mut() {
             if let BudgetKind::Percentage { .. } = budget.kind {
                 budget.wanted = u32::from(wants);
@@ -116,9 +113,8 @@ enum Step {
     Land { which: usize, health: Health },
     /// The `which`-th send still out is dropped without a word.
     Abandon { which: usize },
-    /// The member's driver goes round without sending (its call sleeps,
-    /// or pacing holds the send): it renews if it needs to, as before an
-    /// admission.
+    /// The member's driver goes round without sending (its call sleeps):
+    /// it renews if it needs to, asking for no probe.
     Idle,
 }
 
@@ -212,14 +208,14 @@ fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestC
         // as the drivers' renewals do) and after each outcome (asking for
         // none). A send given back is told with the next renewal.
         if let Step::Send { .. } = step {
-            member.needs_store(now);
+            member.needs_store(now, true);
             store.renew(&mut member, now, true);
         }
         match step {
             Step::Tick(_) => {}
             Step::Idle => {
-                if member.needs_store(now) {
-                    store.renew(&mut member, now, true);
+                if member.needs_store(now, false) {
+                    store.renew(&mut member, now, false);
                 }
             }
             Step::Send { first_attempt } => {
@@ -243,7 +239,7 @@ fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestC
                 let (mut a, mut m) = out.remove(which % out.len());
                 alone.landed(&mut a, None, health, now);
                 member.landed(&mut m, None, health, now);
-                member.needs_store(now);
+                member.needs_store(now, false);
                 store.renew(&mut member, now, false);
             }
             Step::Abandon { which } if !out.is_empty() => {
