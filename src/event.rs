@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::headers::{HintNotes, RateLimit};
-use crate::outcome::{NetworkError, Refresh, Search};
+use crate::outcome::{NetworkError, Outcome, Refresh, Search};
 
 /// One decision of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +72,18 @@ pub enum Basis {
         /// The schedule step used.
         step: u32,
     },
+}
+
+impl Observed {
+    /// What `outcome` is, as an event records it.
+    pub(crate) fn of(outcome: &Outcome<'_>) -> Self {
+        match *outcome {
+            Outcome::Response { status, .. } => Self::Status(status),
+            Outcome::Network(e) => Self::Network(e),
+            Outcome::Refresh(r) => Self::Refresh(r),
+            Outcome::Search(s) => Self::Search(s),
+        }
+    }
 }
 
 impl fmt::Display for Observed {

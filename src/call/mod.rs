@@ -230,20 +230,8 @@ impl<P: Borrow<Policy>> Call<P> {
             (Waiting::Response, Outcome::Response { .. } | Outcome::Network(_))
             | (Waiting::Refresh, Outcome::Refresh(_))
             | (Waiting::Search, Outcome::Search(_)) => Ok(()),
-            (_, Outcome::Response { status, .. }) => Err(OutcomeError {
-                got: Observed::Status(status),
-                waiting,
-            }),
-            (_, Outcome::Network(e)) => Err(OutcomeError {
-                got: Observed::Network(e),
-                waiting,
-            }),
-            (_, Outcome::Refresh(r)) => Err(OutcomeError {
-                got: Observed::Refresh(r),
-                waiting,
-            }),
-            (_, Outcome::Search(s)) => Err(OutcomeError {
-                got: Observed::Search(s),
+            _ => Err(OutcomeError {
+                got: Observed::of(outcome),
                 waiting,
             }),
         }
@@ -270,9 +258,9 @@ impl<P: Borrow<Policy>> Call<P> {
                 );
                 (Observed::Status(status), retry_after, notes)
             }
-            Outcome::Network(error) => self.no_headers(Observed::Network(error)),
-            Outcome::Refresh(r) => self.no_headers(Observed::Refresh(r)),
-            Outcome::Search(s) => self.no_headers(Observed::Search(s)),
+            Outcome::Network(_) | Outcome::Refresh(_) | Outcome::Search(_) => {
+                self.no_headers(Observed::of(&outcome))
+            }
         };
         self.last.observed = observed;
         let mut v = Verdict {
