@@ -68,12 +68,24 @@ impl RedisServer {
             }
             if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(1)));
-                let mut info = [0; 8192];
-                let n = c
-                    .write_all(b"INFO server\r\n")
-                    .and_then(|()| c.read(&mut info))
-                    .unwrap_or(0);
-                return String::from_utf8_lossy(&info[..n]).contains(&pid);
+                if c.write_all(b"INFO server\r\n").is_err() {
+                    return false;
+                }
+                // The answer may come in pieces: read until it names this
+                // child, or ends (another server's answers until the read
+                // times out).
+                let (mut info, mut chunk) = (Vec::new(), [0; 4096]);
+                loop {
+                    if String::from_utf8_lossy(&info).contains(&pid) {
+                        return true;
+                    }
+                    match c.read(&mut chunk) {
+                        Ok(n) if n > 0 && info.len() < 65_536 => {
+                            info.extend_from_slice(&chunk[..n]);
+                        }
+                        _ => return false,
+                    }
+                }
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
