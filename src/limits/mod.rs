@@ -30,7 +30,7 @@
 
 mod breaker;
 mod budget;
-mod shared;
+mod hooks;
 mod tracker;
 
 use core::time::Duration;
@@ -41,15 +41,17 @@ pub use crate::policy::{BreakerSpec, BudgetSpec, LimitsSpec};
 pub use breaker::BreakerState;
 pub use budget::BudgetState;
 
-use breaker::CircuitBreaker;
-pub(crate) use breaker::Health;
+#[cfg(feature = "redis")]
+pub(crate) use breaker::Counted;
+pub(crate) use breaker::{CircuitBreaker, Health};
 use budget::RetryBudget;
+#[cfg(feature = "redis")]
+pub(crate) use budget::SliceReport;
+use hooks::Alone;
+pub(crate) use hooks::Hooks;
+#[cfg(feature = "redis")]
+pub(crate) use hooks::Wrapper;
 use tracker::{Admit, RateTracker};
-
-#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
-pub(crate) use breaker::Verdict;
-#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
-pub(crate) use shared::{StoreAnswer, StoreReport};
 
 use crate::headers::RateLimit;
 use crate::outcome::Clock;
@@ -57,14 +59,35 @@ use crate::policy::Policy;
 
 /// Everything calls to one API share: what the rate-limit headers said, the
 /// retry budget and the circuit breaker.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Limits {
-    /// The settings these limits were built from: the one source of every
-    /// limits setting a call meets.
-    spec: LimitsSpec,
-    tracker: RateTracker,
-    budget: Option<RetryBudget>,
-    breaker: Option<CircuitBreaker>,
+    own: Limiters,
+    /// What wraps them (a fleet's member), consulted at every step.
+    #[cfg(feature = "redis")]
+    wrapper: Option<Box<dyn Wrapper>>,
+}
+
+impl PartialEq for Limits {
+    fn eq(&self, other: &Self) -> bool {
+        #[cfg(feature = "redis")]
+        let same = match (self.wrapper.as_deref(), other.wrapper.as_deref()) {
+            (Some(a), Some(b)) => a.same(b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let same = true;
+        same && self.own == other.own
+    }
+}
+
+/// The limiters of one process, and the settings they were built from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Limiters {
+    /// The one source of every limits setting a call meets.
+    pub(crate) spec: LimitsSpec,
+    pub(crate) tracker: RateTracker,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) breaker: Option<CircuitBreaker>,
 }
 
 /// What shared limits know at one instant: for dashboards, health checks
@@ -139,17 +162,21 @@ impl Limits {
         let spec = policy.spec();
         let stale = spec.limits.stale_after;
         Self {
-            spec: spec.limits,
-            tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
-            budget: spec.limits.budget.map(RetryBudget::new),
-            breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
+            own: Limiters {
+                spec: spec.limits,
+                tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
+                budget: spec.limits.budget.map(RetryBudget::new),
+                breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
+            },
+            #[cfg(feature = "redis")]
+            wrapper: None,
         }
     }
 
     /// What the limits know at `clock`. Changes nothing.
     pub fn snapshot(&self, clock: Clock) -> LimitsSnapshot {
         let now = clock.mono;
-        let mut at = self.clone();
+        let mut at = self.own.clone();
         LimitsSnapshot {
             rate_limit: at.tracker.reading(now),
             in_flight: at.tracker.in_flight(now),
@@ -159,29 +186,120 @@ impl Limits {
     }
 
     /// Forgets everything: no window, nothing in flight, a full budget, a
-    /// closed breaker. Grants made before are honoured as stale: reporting
-    /// or abandoning them changes nothing but a refund.
+    /// closed breaker (and, for a fleet's member, its membership: the next
+    /// renewal joins afresh). Grants made before are honoured as stale:
+    /// reporting or abandoning them changes nothing but a refund.
     pub fn reset(&mut self) {
-        self.tracker.reset();
-        if let Some(b) = self.budget.as_mut() {
+        let own = &mut self.own;
+        own.tracker.reset();
+        if let Some(b) = own.budget.as_mut() {
             b.reset();
         }
-        if let Some(b) = self.breaker.as_mut() {
+        if let Some(b) = own.breaker.as_mut() {
             b.reset();
+        }
+        #[cfg(feature = "redis")]
+        {
+            self.wrapper = None;
         }
     }
 
     /// The tracker's view at `now`, for a call's event.
     pub(crate) fn reading(&mut self, now: Duration) -> Option<RateLimit> {
-        self.tracker.reading(now)
+        self.own.tracker.reading(now)
     }
 
+    /// Admission for a send at `now`: see [`Limiters::admit`].
+    #[inline]
+    pub(crate) fn admit(
+        &mut self,
+        grant: &mut Grant,
+        now: Duration,
+        first_attempt: bool,
+        rng: &mut fastrand::Rng,
+    ) -> Admission {
+        #[cfg(feature = "redis")]
+        if let Some(w) = self.wrapper.as_deref_mut() {
+            return self.own.admit(w, grant, now, first_attempt, rng);
+        }
+        self.own.admit(&mut Alone, grant, now, first_attempt, rng)
+    }
+
+    /// The admitted send landed: see [`Limiters::landed`].
+    #[inline]
+    pub(crate) fn landed(
+        &mut self,
+        grant: &mut Grant,
+        reading: Option<&RateLimit>,
+        health: Health,
+        now: Duration,
+    ) {
+        #[cfg(feature = "redis")]
+        if let Some(w) = self.wrapper.as_deref_mut() {
+            return self.own.landed(w, grant, reading, health, now);
+        }
+        self.own.landed(&mut Alone, grant, reading, health, now);
+    }
+
+    /// Pays for a re-send: see [`Limiters::charge`].
+    #[inline]
+    pub(crate) fn charge(
+        &mut self,
+        grant: &mut Grant,
+        resend: Resend,
+        now: Duration,
+        after_timeout: bool,
+    ) -> bool {
+        self.own.charge(grant, resend, now, after_timeout)
+    }
+
+    /// The call is over: a success refunds its latest charge (or earns the
+    /// success credit); any other end spends it.
+    #[inline]
+    pub(crate) fn finish(&mut self, grant: &mut Grant, succeeded: bool) {
+        let charge = grant.charge.take();
+        if succeeded {
+            if let Some(budget) = self.own.budget.as_mut() {
+                budget.deposit(charge);
+            }
+        }
+    }
+
+    /// Gives back everything `grant` holds: see [`Limiters::release`].
+    pub(crate) fn release(&mut self, grant: &mut Grant, now: Duration) {
+        #[cfg(feature = "redis")]
+        if let Some(w) = self.wrapper.as_deref_mut() {
+            return self.own.release(w, grant, now);
+        }
+        self.own.release(&mut Alone, grant, now);
+    }
+
+    /// The limiters, and the wrapper if it is a `W`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn wrapped<W: Wrapper>(&mut self) -> (&mut Limiters, Option<&mut W>) {
+        let w = self
+            .wrapper
+            .as_deref_mut()
+            .and_then(|w| w.as_any_mut().downcast_mut());
+        (&mut self.own, w)
+    }
+
+    /// Wraps the limiters in `wrapper` (replacing any other), or unwraps
+    /// them with `None`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn wrap(&mut self, wrapper: Option<Box<dyn Wrapper>>) {
+        self.wrapper = wrapper;
+    }
+}
+
+impl Limiters {
     /// Admission for a send at `now`: pacing by the tracker (when the
     /// policy paces), then the breaker; a first attempt is counted by a
     /// percentage budget. What is granted is written into `grant`.
     #[inline]
-    pub(crate) fn admit(
+    fn admit<H: Hooks + ?Sized>(
         &mut self,
+        hooks: &mut H,
         grant: &mut Grant,
         now: Duration,
         first_attempt: bool,
@@ -195,7 +313,7 @@ impl Limits {
         } else {
             None
         };
-        let probe = match self.breaker.as_mut().map(|b| b.admit(now)) {
+        let probe = match self.breaker.as_mut().map(|b| hooks.breaker_admit(b, now)) {
             Some(Err(retry_after)) => {
                 if let Some(generation) = send {
                     self.tracker.cancel(generation, now);
@@ -222,8 +340,9 @@ impl Limits {
     /// The admitted send landed: its reading goes to the tracker, its
     /// health to the breaker, and the send is taken back.
     #[inline]
-    pub(crate) fn landed(
+    fn landed<H: Hooks + ?Sized>(
         &mut self,
+        hooks: &mut H,
         grant: &mut Grant,
         reading: Option<&RateLimit>,
         health: Health,
@@ -240,7 +359,7 @@ impl Limits {
         }
         let probe = grant.probe.take();
         if let Some(breaker) = self.breaker.as_mut() {
-            breaker.record(now, health, probe);
+            hooks.breaker_record(breaker, now, health, probe);
         }
     }
 
@@ -249,7 +368,7 @@ impl Limits {
     /// only when these limits say so. The charge is held until the call
     /// succeeds (refunded) or ends otherwise (spent).
     #[inline]
-    pub(crate) fn charge(
+    fn charge(
         &mut self,
         grant: &mut Grant,
         resend: Resend,
@@ -272,21 +391,9 @@ impl Limits {
         }
     }
 
-    /// The call is over: a success refunds its latest charge (or earns the
-    /// success credit); any other end spends it.
-    #[inline]
-    pub(crate) fn finish(&mut self, grant: &mut Grant, succeeded: bool) {
-        let charge = grant.charge.take();
-        if succeeded {
-            if let Some(budget) = self.budget.as_mut() {
-                budget.deposit(charge);
-            }
-        }
-    }
-
     /// Gives back everything `grant` holds: the send in flight and its
     /// place in the window, the probe slot, the budget charge.
-    pub(crate) fn release(&mut self, grant: &mut Grant, now: Duration) {
+    fn release<H: Hooks + ?Sized>(&mut self, hooks: &mut H, grant: &mut Grant, now: Duration) {
         let Grant {
             send,
             probe,
@@ -297,7 +404,7 @@ impl Limits {
             self.tracker.cancel(generation, now);
         }
         if let (Some(trip), Some(breaker)) = (probe, self.breaker.as_mut()) {
-            breaker.release(trip, now);
+            hooks.breaker_release(breaker, trip, now);
         }
         if let (Some(cost), Some(budget)) = (charge, self.budget.as_mut()) {
             budget.deposit(Some(cost));

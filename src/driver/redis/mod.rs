@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+mod mirror;
 mod renewal;
 
 use core::time::Duration;
@@ -55,9 +56,10 @@ use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use redis::Script;
 
-use crate::limits::{Limits, StoreReport};
+use crate::limits::Limits;
 use crate::outcome::Clock;
 use crate::policy::Policy;
+use mirror::StoreReport;
 use renewal::{Answer, Args, Settings};
 
 /// Limits shared through Redis: hand `&RedisLimits` to any driver's `run`
@@ -206,7 +208,7 @@ impl RedisLimits {
     /// Whether a renewal is due at `now` (and Redis not left alone);
     /// `sending`: a send is about to be admitted.
     fn due(&self, now: Clock, sending: bool) -> bool {
-        self.lock().needs_store(now.mono, sending)
+        mirror::needs_store(&mut self.lock(), now.mono, sending)
             && nanos(now.mono) >= self.down_until.load(Ordering::Relaxed)
     }
 
@@ -218,9 +220,8 @@ impl RedisLimits {
             return None;
         }
         let mut local = self.lock();
-        local
-            .needs_store(now.mono, sending)
-            .then(|| local.report(now.mono, sending))
+        mirror::needs_store(&mut local, now.mono, sending)
+            .then(|| mirror::report(&mut local, now.mono, sending))
     }
 
     /// Takes in a renewal's outcome; `sent` is when it was sent.
@@ -230,7 +231,7 @@ impl RedisLimits {
         match answer {
             Ok(answer) => {
                 self.record(now.mono.saturating_sub(sent.mono));
-                self.lock().settle(renewal::read(answer), report, now.mono);
+                mirror::settle(&mut self.lock(), renewal::read(answer), report, now.mono);
             }
             Err(why) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
@@ -238,7 +239,7 @@ impl RedisLimits {
                     error = %why,
                     "shared limits unreachable: this process's own limits for a second"
                 );
-                self.lock().go_local();
+                mirror::go_local(&mut self.lock());
                 let retry_at = now.mono.saturating_add(Duration::from_secs(1));
                 self.down_until.store(nanos(retry_at), Ordering::Relaxed);
             }
@@ -348,7 +349,7 @@ struct Unanswered<'a> {
 impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
         if let Some(report) = self.report.take() {
-            self.fleet.lock().unreport(&report);
+            mirror::unreport(&mut self.fleet.lock(), &report);
         }
     }
 }

@@ -5,7 +5,8 @@ use core::time::Duration;
 
 use redis::ScriptInvocation;
 
-use crate::limits::{BreakerSpec, BudgetSpec, StoreAnswer, StoreReport, Verdict};
+use super::mirror::{StoreAnswer, StoreReport, Verdict};
+use crate::limits::{BreakerSpec, BudgetSpec};
 use crate::policy::Policy;
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::super::keys;
+use super::super::mirror;
 use super::{read, Answer, Args, BudgetKind, Settings, SCRIPT};
 use crate::headers::RateLimit;
 use crate::limits::{
@@ -65,7 +66,7 @@ impl Store {
     /// percentage, so that every retry lent is spent at once); without, for
     /// nothing.
     fn renew(&mut self, member: &mut Limits, now: Duration, wants: bool) {
-        let report = member.report(now, wants);
+        let report = mirror::report(member, now, wants);
         let mut args = Args::new(&self.settings, "member", &report);
         if let Some(budget) = args.budget.as_mut() {
             if let BudgetKind::Percentage { .. } = budget.kind {
@@ -79,7 +80,7 @@ impl Store {
         args.encode(&mut call);
         call.arg("test_now_ms").arg(now.as_millis() as u64);
         let answer: Answer = call.invoke(&mut self.conn).expect("the script runs");
-        member.settle(read(answer), &report, now);
+        mirror::settle(member, read(answer), &report, now);
     }
 }
 
@@ -208,13 +209,13 @@ fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestC
         // as the drivers' renewals do) and after each outcome (asking for
         // none). A send given back is told with the next renewal.
         if let Step::Send { .. } = step {
-            member.needs_store(now, true);
+            mirror::needs_store(&mut member, now, true);
             store.renew(&mut member, now, true);
         }
         match step {
             Step::Tick(_) => {}
             Step::Idle => {
-                if member.needs_store(now, false) {
+                if mirror::needs_store(&mut member, now, false) {
                     store.renew(&mut member, now, false);
                 }
             }
@@ -239,7 +240,7 @@ fn agree(store: &mut Store, policy: &Policy, steps: &[Step]) -> Result<(), TestC
                 let (mut a, mut m) = out.remove(which % out.len());
                 alone.landed(&mut a, None, health, now);
                 member.landed(&mut m, None, health, now);
-                member.needs_store(now, false);
+                mirror::needs_store(&mut member, now, false);
                 store.renew(&mut member, now, false);
             }
             Step::Abandon { which } if !out.is_empty() => {

@@ -1,0 +1,69 @@
+//! The seam a wrapper of the limits plugs into. The limits consult each
+//! limiter through [`Hooks`], whose defaults are the process's own rules;
+//! a wrapper (a fleet's member, in the Redis driver) overrides the steps it
+//! runs differently and keeps its own books beside them, so that no
+//! limiter here knows of any wrapper.
+
+use core::time::Duration;
+
+use super::breaker::{CircuitBreaker, Health};
+
+/// How the limits consult each limiter. Every method's default is what a
+/// process alone does.
+pub(crate) trait Hooks {
+    /// Admission by the breaker: `Ok(Some(trip))` for a half-open probe.
+    #[inline]
+    fn breaker_admit(
+        &mut self,
+        b: &mut CircuitBreaker,
+        now: Duration,
+    ) -> Result<Option<u32>, Duration> {
+        b.admit(now)
+    }
+
+    /// A send's health, for the breaker; `probe`: the trip it probed.
+    #[inline]
+    fn breaker_record(
+        &mut self,
+        b: &mut CircuitBreaker,
+        now: Duration,
+        health: Health,
+        probe: Option<u32>,
+    ) {
+        b.record(now, health, probe);
+    }
+
+    /// A probe of `trip` will not report.
+    #[inline]
+    fn breaker_release(&mut self, b: &mut CircuitBreaker, trip: u32, now: Duration) {
+        b.release(trip, now);
+    }
+}
+
+/// A process alone: every default.
+pub(crate) struct Alone;
+
+impl Hooks for Alone {}
+
+/// A wrapper the limits hold and consult through its [`Hooks`].
+#[cfg(feature = "redis")]
+pub(crate) trait Wrapper: Hooks + core::fmt::Debug + Send + 'static {
+    /// A copy, for a copy of the limits.
+    fn clone_box(&self) -> Box<dyn Wrapper>;
+
+    /// The wrapper as what it is, for its owner to reach.
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
+
+    /// The wrapper as what it is, to compare.
+    fn as_any(&self) -> &dyn core::any::Any;
+
+    /// Whether `other` is a wrapper of the same kind in the same state.
+    fn same(&self, other: &dyn Wrapper) -> bool;
+}
+
+#[cfg(feature = "redis")]
+impl Clone for Box<dyn Wrapper> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
