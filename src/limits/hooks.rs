@@ -7,6 +7,7 @@
 use core::time::Duration;
 
 use super::breaker::{CircuitBreaker, Health};
+use super::budget::RetryBudget;
 
 /// How the limits consult each limiter. Every method's default is what a
 /// process alone does.
@@ -37,6 +38,23 @@ pub(crate) trait Hooks {
     #[inline]
     fn breaker_release(&mut self, b: &mut CircuitBreaker, trip: u32, now: Duration) {
         b.release(trip, now);
+    }
+
+    /// A first attempt was admitted, for the budget.
+    #[inline]
+    fn budget_request(&mut self, b: &mut RetryBudget, now: Duration) {
+        b.on_request(now);
+    }
+
+    /// A retry asks the budget to pay: its cost, or `None`.
+    #[inline]
+    fn budget_withdraw(
+        &mut self,
+        b: &mut RetryBudget,
+        now: Duration,
+        after_timeout: bool,
+    ) -> Option<u32> {
+        b.withdraw(now, after_timeout)
     }
 }
 

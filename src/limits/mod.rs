@@ -44,9 +44,7 @@ pub use budget::BudgetState;
 #[cfg(feature = "redis")]
 pub(crate) use breaker::Counted;
 pub(crate) use breaker::{CircuitBreaker, Health};
-use budget::RetryBudget;
-#[cfg(feature = "redis")]
-pub(crate) use budget::SliceReport;
+pub(crate) use budget::RetryBudget;
 use hooks::Alone;
 pub(crate) use hooks::Hooks;
 #[cfg(feature = "redis")]
@@ -250,7 +248,12 @@ impl Limits {
         now: Duration,
         after_timeout: bool,
     ) -> bool {
-        self.own.charge(grant, resend, now, after_timeout)
+        #[cfg(feature = "redis")]
+        if let Some(w) = self.wrapper.as_deref_mut() {
+            return self.own.charge(w, grant, resend, now, after_timeout);
+        }
+        self.own
+            .charge(&mut Alone, grant, resend, now, after_timeout)
     }
 
     /// The call is over: a success refunds its latest charge (or earns the
@@ -325,7 +328,7 @@ impl Limiters {
         };
         if first_attempt {
             if let Some(budget) = self.budget.as_mut() {
-                budget.on_request(now);
+                hooks.budget_request(budget, now);
             }
         }
         *grant = Grant {
@@ -368,8 +371,9 @@ impl Limiters {
     /// only when these limits say so. The charge is held until the call
     /// succeeds (refunded) or ends otherwise (spent).
     #[inline]
-    fn charge(
+    fn charge<H: Hooks + ?Sized>(
         &mut self,
+        hooks: &mut H,
         grant: &mut Grant,
         resend: Resend,
         now: Duration,
@@ -382,7 +386,7 @@ impl Limiters {
         let Some(budget) = self.budget.as_mut().filter(|_| pays) else {
             return true;
         };
-        match budget.withdraw(now, after_timeout) {
+        match hooks.budget_withdraw(budget, now, after_timeout) {
             Some(cost) => {
                 grant.charge = Some(cost);
                 true

@@ -1,7 +1,7 @@
 //! The retry budget: a token bucket shared by every call to one API, so that
 //! an outage cannot multiply the load by the number of retries. Two kinds,
 //! each its own type: a quota of tokens (the AWS SDKs') and a percentage of
-//! recent requests; either may be a slice of a budget a fleet shares.
+//! recent requests.
 
 mod percentage;
 mod quota;
@@ -38,8 +38,6 @@ pub enum BudgetState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RetryBudget {
     kind: Kind,
-    /// A slice of a budget a fleet shares, when there is one.
-    slice: Option<Slice>,
 }
 
 // One budget per `Limits`, read on every request: a box would cost an
@@ -49,38 +47,6 @@ pub(crate) struct RetryBudget {
 enum Kind {
     Quota(Quota),
     Percentage(Percentage),
-}
-
-/// The fleet side of a budget kept as a slice of a shared one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Slice {
-    /// First attempts the store has not heard of (percentage mode).
-    requests: u64,
-    /// The store had too little: do not ask again before this.
-    ask_at: Duration,
-    /// Paid here from what was already handed back to the store (retries
-    /// made while a renewal was on its way): owed at the next renewal.
-    owed: u32,
-}
-
-/// What a budget slice tells the store at a renewal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SliceReport {
-    /// What the slice holds, returned to the fleet.
-    pub(crate) held: u32,
-    /// Spent from what an earlier report returned: taken off this return.
-    pub(crate) owed: u32,
-    /// First attempts since the last renewal (percentage mode).
-    pub(crate) requests: u64,
-}
-
-impl SliceReport {
-    /// What the report hands back to the fleet: what the slice held less
-    /// what it owed (below zero: the fleet pays the difference).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn returned(&self) -> i64 {
-        i64::from(self.held) - i64::from(self.owed)
-    }
 }
 
 impl RetryBudget {
@@ -104,105 +70,33 @@ impl RetryBudget {
                 min_per_second,
             } => Kind::Percentage(Percentage::new(basis_points, window, min_per_second)),
         };
-        Self { kind, slice: None }
+        Self { kind }
     }
 
-    /// Full again, with empty counts (and no slice of a shared budget).
+    /// Full again, with empty counts.
     pub(crate) fn reset(&mut self) {
-        self.slice = None;
         match &mut self.kind {
             Kind::Quota(q) => q.refill(),
             Kind::Percentage(p) => p.reset(),
         }
     }
 
-    /// The most one retry can cost.
-    fn worst_cost(&self) -> u32 {
-        match &self.kind {
-            Kind::Quota(q) => q.worst_cost(),
-            Kind::Percentage(_) => 1,
-        }
-    }
-
-    /// What the slice holds here: a quota's tokens, or the retries a
-    /// percentage's fleet lent.
-    fn held(&self) -> u32 {
-        match &self.kind {
-            Kind::Quota(q) => q.tokens,
-            Kind::Percentage(p) => p.lent,
-        }
-    }
-
-    fn set_held(&mut self, n: u32) {
+    /// A quota's tokens, for a wrapper that keeps them as its slice of a
+    /// fleet's.
+    #[cfg(feature = "redis")]
+    pub(crate) fn quota_tokens(&mut self) -> Option<&mut u32> {
         match &mut self.kind {
-            Kind::Quota(q) => q.tokens = n,
-            Kind::Percentage(p) => p.lent = n,
+            Kind::Quota(q) => Some(&mut q.tokens),
+            Kind::Percentage(_) => None,
         }
     }
 
-    /// Whether the slice of a shared budget cannot pay for one more retry
-    /// and the store may be asked for more at `now`.
-    pub(crate) fn slice_short(&self, now: Duration) -> bool {
-        self.slice
-            .is_some_and(|s| self.held() < self.worst_cost() && now >= s.ask_at)
-    }
-
-    /// What to tell the store at a renewal (a first renewal turns the
-    /// budget into a slice, holding nothing yet).
-    pub(crate) fn report(&mut self) -> SliceReport {
-        let held = self.held();
-        let Some(slice) = self.slice.as_mut() else {
-            self.slice = Some(Slice::default());
-            self.set_held(0);
-            return SliceReport {
-                held: 0,
-                owed: 0,
-                requests: 0,
-            };
-        };
-        SliceReport {
-            held,
-            owed: core::mem::take(&mut slice.owed),
-            requests: core::mem::take(&mut slice.requests),
-        }
-    }
-
-    /// A report the store never received: what it owed and the requests
-    /// it counted are told again next time (what it held never left).
-    pub(crate) fn unreport(&mut self, told: SliceReport) {
-        if let Some(slice) = self.slice.as_mut() {
-            slice.owed = slice.owed.saturating_add(told.owed);
-            slice.requests = slice.requests.saturating_add(told.requests);
-        }
-    }
-
-    /// The store's answer to `report`: the slice now holds `granted`, plus
-    /// whatever changed here since the report (retries paid, successes
-    /// credited). When that cannot pay for one retry, the store is left
-    /// alone for a second.
-    pub(crate) fn take_slice(&mut self, granted: u32, report: SliceReport, now: Duration) {
-        let since = i64::from(self.held()) - i64::from(report.held);
-        let held = i64::from(granted) + since;
-        self.set_held(u32::try_from(held.max(0)).unwrap_or(u32::MAX));
-        let short = self.held() < self.worst_cost();
-        let slice = self.slice.get_or_insert_with(Slice::default);
-        // Retries paid while the renewal was out, from what it handed back,
-        // are owed to the fleet.
-        let owed = u32::try_from(held.min(0).unsigned_abs()).unwrap_or(u32::MAX);
-        slice.owed = slice.owed.saturating_add(owed);
-        if short {
-            slice.ask_at = now.saturating_add(Duration::from_secs(1));
-        }
-    }
-
-    /// Back to a budget of this process alone: a quota starts full again,
-    /// a percentage counts on its own recent requests.
-    pub(crate) fn leave_fleet(&mut self) {
-        if self.slice.take().is_some() {
-            match &mut self.kind {
-                Kind::Quota(q) => q.refill(),
-                Kind::Percentage(p) => p.lent = 0,
-            }
+    /// Counts a retry a percentage's window did not pay for (a fleet's
+    /// slice did).
+    #[cfg(feature = "redis")]
+    pub(crate) fn count_retry(&mut self, now: Duration) {
+        if let Kind::Percentage(p) = &mut self.kind {
+            p.count_retry(now);
         }
     }
 
@@ -225,9 +119,6 @@ impl RetryBudget {
     pub(crate) fn on_request(&mut self, now: Duration) {
         if let Kind::Percentage(p) = &mut self.kind {
             p.on_request(now);
-            if let Some(slice) = self.slice.as_mut() {
-                slice.requests = slice.requests.saturating_add(1);
-            }
         }
     }
 
@@ -237,9 +128,6 @@ impl RetryBudget {
     pub(crate) fn withdraw(&mut self, now: Duration, after_timeout: bool) -> Option<u32> {
         match &mut self.kind {
             Kind::Quota(q) => q.withdraw(after_timeout),
-            // A slice of a shared percentage holds retries the fleet's
-            // counts allowed.
-            Kind::Percentage(p) if self.slice.is_some() => p.spend_lent(now),
             Kind::Percentage(p) => p.withdraw(now),
         }
     }
@@ -360,18 +248,6 @@ mod tests {
         );
     }
 
-    /// A slice that can pay exactly one more retry is not short; once that
-    /// retry is paid, it asks the store again at once.
-    #[test]
-    fn a_slice_paying_exactly_one_retry_is_not_short() {
-        let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
-        let first = b.report();
-        b.take_slice(10, first, secs(0));
-        assert!(!b.slice_short(secs(0)), "10 tokens pay a timeout's 10");
-        assert_eq!(b.withdraw(secs(0), true), Some(10));
-        assert!(b.slice_short(secs(0)), "spent: ask again at once");
-    }
-
     /// `reset`: a quota full again, a percentage's counts gone.
     #[test]
     fn reset_forgets_what_was_spent_and_counted() {
@@ -393,116 +269,5 @@ mod tests {
                 retries: 0
             }
         );
-    }
-
-    #[test]
-    fn a_slice_of_a_shared_quota_pays_and_counts_what_changed_during_a_renewal() {
-        let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
-        assert!(!b.slice_short(secs(0)), "alone, no store to ask");
-        let first = b.report();
-        assert_eq!(
-            first,
-            SliceReport {
-                held: 0,
-                owed: 0,
-                requests: 0
-            }
-        );
-        assert!(b.slice_short(secs(0)), "a slice holding nothing asks");
-        b.take_slice(40, first, secs(0));
-        assert_eq!(tokens(&mut b), 40);
-        let told = b.report();
-        assert_eq!(told.held, 40);
-        // While the renewal is on its way: a retry paid, a success credited.
-        assert_eq!(b.withdraw(secs(0), true), Some(10));
-        b.deposit(None);
-        b.take_slice(40, told, secs(0));
-        assert_eq!(tokens(&mut b), 31, "40 granted, 10 paid, 1 earned since");
-        for _ in 0..5 {
-            assert!(b.withdraw(secs(0), false).is_some());
-        }
-        assert!(b.slice_short(secs(0)), "6 tokens cannot pay a timeout's 10");
-        let told = b.report();
-        b.take_slice(0, told, secs(5));
-        assert_eq!(tokens(&mut b), 0, "the fleet had nothing");
-        assert!(!b.slice_short(secs(5)), "no asking again at once");
-        assert!(b.slice_short(secs(6)), "a second later");
-        b.leave_fleet();
-        assert_eq!(tokens(&mut b), 500, "alone again: a full quota");
-    }
-
-    #[test]
-    fn a_slice_of_a_shared_percentage_holds_granted_retries() {
-        let mut b = RetryBudget::new(BudgetSpec::Percentage {
-            basis_points: 1000,
-            window: secs(10),
-            min_per_second: 0,
-        });
-        let first = b.report();
-        b.take_slice(2, first, secs(0));
-        for _ in 0..3 {
-            b.on_request(secs(0));
-        }
-        assert_eq!(b.withdraw(secs(0), false), Some(0));
-        assert_eq!(b.withdraw(secs(0), false), Some(0));
-        assert_eq!(b.withdraw(secs(0), false), None, "two were granted");
-        assert_eq!(
-            b.report(),
-            SliceReport {
-                held: 0,
-                owed: 0,
-                requests: 3
-            }
-        );
-    }
-
-    proptest::proptest! {
-        /// A slice of a shared quota keeps the fleet's books: what it holds,
-        /// less what it owes, is what the store lent (net of what was
-        /// handed back) plus what successes earned less what retries paid,
-        /// whatever the order of retries, successes and renewals (retries
-        /// paid while a renewal is out come from tokens it handed back:
-        /// they are owed, not lost).
-        #[test]
-        fn a_slice_keeps_the_fleets_books(
-            steps in proptest::collection::vec((0..4u8, 0..60u32), 1..100)
-        ) {
-            let mut b = RetryBudget::new(BudgetSpec::AWS_STANDARD);
-            b.report();
-            let mut outstanding = None;
-            let (mut lent, mut earned, mut paid) = (0i64, 0i64, 0i64);
-            for (what, n) in steps {
-                match what {
-                    0 => {
-                        if let Some(cost) = b.withdraw(secs(0), n % 2 == 0) {
-                            paid += i64::from(cost);
-                        }
-                    }
-                    1 => {
-                        let before = i64::from(b.held());
-                        b.deposit(if n % 2 == 0 { None } else { Some(5) });
-                        earned += i64::from(b.held()) - before;
-                    }
-                    // A renewal goes out (one at a time)...
-                    2 => {
-                        if outstanding.is_none() {
-                            outstanding = Some(b.report());
-                        }
-                    }
-                    // ...and the store's answer comes back: it took what
-                    // was reported held and lends `n`.
-                    _ => {
-                        if let Some(told) = outstanding.take() {
-                            lent += i64::from(n) - told.returned();
-                            b.take_slice(n, told, secs(0));
-                        }
-                    }
-                }
-                // What the member owes, told in a renewal still out or not.
-                let owed = i64::from(b.slice.map_or(0, |s| s.owed))
-                    + outstanding.map_or(0, |t: SliceReport| i64::from(t.owed));
-                proptest::prop_assert_eq!(i64::from(b.held()) - owed, lent + earned - paid);
-            }
-        }
     }
 }

@@ -5,8 +5,7 @@ use core::time::Duration;
 
 const SLOTS: usize = 10;
 
-/// A percentage's settings and counts (and, when the budget is a fleet's
-/// slice, the retries the fleet lent it).
+/// A percentage's settings and counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Percentage {
     basis_points: u32,
@@ -22,8 +21,6 @@ pub(super) struct Percentage {
     slot: usize,
     /// When the slot `epoch` ends.
     slot_ends: Duration,
-    /// Retries the fleet's counts allowed and lent this process.
-    pub(super) lent: u32,
 }
 
 impl Percentage {
@@ -38,7 +35,6 @@ impl Percentage {
             epoch: 0,
             slot: 0,
             slot_ends: Duration::ZERO,
-            lent: 0,
         }
     }
 
@@ -107,12 +103,10 @@ impl Percentage {
         Some(0)
     }
 
-    /// Pays for a retry from those the fleet lent.
-    #[inline]
-    pub(super) fn spend_lent(&mut self, now: Duration) -> Option<u32> {
-        self.lent = self.lent.checked_sub(1)?;
+    /// Counts a retry paid for elsewhere.
+    #[cfg(feature = "redis")]
+    pub(super) fn count_retry(&mut self, now: Duration) {
         let i = self.roll(now);
         self.retries[i] = self.retries[i].saturating_add(1);
-        Some(0)
     }
 }

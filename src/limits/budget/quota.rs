@@ -1,8 +1,7 @@
 //! The AWS SDKs' retry quota: tokens that retries spend and successes
 //! earn back.
 
-/// A quota's settings and its tokens (when the budget is a fleet's slice,
-/// the tokens the slice holds).
+/// A quota's settings and its tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Quota {
     pub(super) capacity: u32,
@@ -31,11 +30,6 @@ impl Quota {
 
     pub(super) fn refill(&mut self) {
         self.tokens = self.capacity;
-    }
-
-    /// The most one retry can cost.
-    pub(super) fn worst_cost(&self) -> u32 {
-        self.retry_cost.max(self.timeout_cost)
     }
 
     /// Takes what a retry costs (more after a timeout); `None` when the

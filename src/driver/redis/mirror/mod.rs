@@ -7,13 +7,15 @@
 //! again.
 
 mod breaker;
+mod slice;
 
 use core::time::Duration;
 
 pub(crate) use breaker::{BreakerReport, Verdict};
+pub(crate) use slice::SliceReport;
 
 use crate::headers::RateLimit;
-use crate::limits::{CircuitBreaker, Health, Hooks, Limits, SliceReport, Wrapper};
+use crate::limits::{CircuitBreaker, Health, Hooks, Limits, RetryBudget, Wrapper};
 
 /// What one renewal tells the store.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,6 +49,8 @@ pub(crate) struct StoreAnswer {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Mirror {
     breaker: breaker::Mirror,
+    /// The budget's slice, when the policy has a budget.
+    slice: Option<slice::Slice>,
 }
 
 impl Hooks for Mirror {
@@ -70,6 +74,25 @@ impl Hooks for Mirror {
 
     fn breaker_release(&mut self, b: &mut CircuitBreaker, trip: u32, now: Duration) {
         self.breaker.release(b, trip, now);
+    }
+
+    fn budget_request(&mut self, b: &mut RetryBudget, now: Duration) {
+        match self.slice.as_mut() {
+            Some(slice) => slice.on_request(b, now),
+            None => b.on_request(now),
+        }
+    }
+
+    fn budget_withdraw(
+        &mut self,
+        b: &mut RetryBudget,
+        now: Duration,
+        after_timeout: bool,
+    ) -> Option<u32> {
+        match self.slice.as_mut() {
+            Some(slice) => slice.withdraw(b, now, after_timeout),
+            None => b.withdraw(now, after_timeout),
+        }
     }
 }
 
@@ -101,7 +124,11 @@ pub(crate) fn needs_store(limits: &mut Limits, now: Duration, sending: bool) -> 
     };
     !own.tracker.is_leased()
         || own.tracker.lease_spent(now)
-        || own.budget.as_ref().is_some_and(|b| b.slice_short(now))
+        || own
+            .budget
+            .as_mut()
+            .zip(m.slice.as_ref())
+            .is_some_and(|(b, slice)| slice.short(b, now))
         || own
             .breaker
             .as_mut()
@@ -113,19 +140,34 @@ pub(crate) fn needs_store(limits: &mut Limits, now: Duration, sending: bool) -> 
 /// process a member: its breaker's word is the store's from then on, and
 /// its budget a slice that holds nothing yet.
 pub(crate) fn report(limits: &mut Limits, now: Duration, sending: bool) -> StoreReport {
-    let member = limits.wrapped::<Mirror>().1.is_some();
-    if !member {
-        limits.wrap(Some(Box::new(Mirror::default())));
-    }
     let (own, m) = limits.wrapped::<Mirror>();
-    let breaker = match (own.breaker.as_ref(), m) {
-        (Some(b), Some(m)) if member => Some(m.breaker.report(b, sending)),
-        (b, _) => b.map(|_| BreakerReport::default()),
+    let (budget, breaker) = match m {
+        Some(m) => (
+            own.budget
+                .as_mut()
+                .zip(m.slice.as_mut())
+                .map(|(b, s)| s.report(b)),
+            own.breaker.as_ref().map(|b| m.breaker.report(b, sending)),
+        ),
+        None => {
+            let slice = own.spec.budget.zip(own.budget.as_mut());
+            let mirror = Mirror {
+                slice: slice.map(|(spec, b)| slice::Slice::join(spec, b)),
+                ..Mirror::default()
+            };
+            let first = (
+                mirror.slice.map(|_| SliceReport::default()),
+                own.breaker.as_ref().map(|_| BreakerReport::default()),
+            );
+            limits.wrap(Some(Box::new(mirror)));
+            first
+        }
     };
+    let (own, _) = limits.wrapped::<Mirror>();
     StoreReport {
         reading: own.tracker.take_forward(now),
         in_flight: own.tracker.in_flight(now),
-        budget: own.budget.as_mut().map(|b| b.report()),
+        budget,
         breaker,
     }
 }
@@ -135,11 +177,11 @@ pub(crate) fn report(limits: &mut Limits, now: Duration, sending: bool) -> Store
 /// budget debt, requests) is told with the next renewal instead of lost.
 /// Its reading is not put back: the next response brings another.
 pub(crate) fn unreport(limits: &mut Limits, report: &StoreReport) {
-    let (own, Some(m)) = limits.wrapped::<Mirror>() else {
+    let (_, Some(m)) = limits.wrapped::<Mirror>() else {
         return;
     };
-    if let (Some(budget), Some(told)) = (own.budget.as_mut(), report.budget) {
-        budget.unreport(told);
+    if let (Some(slice), Some(told)) = (m.slice.as_mut(), report.budget) {
+        slice.unreport(told);
     }
     if let Some(told) = report.breaker.as_ref() {
         m.breaker.unreport(told);
@@ -157,10 +199,13 @@ pub(crate) fn settle(
         return;
     };
     own.tracker.lease(answer.grant, answer.ends, now);
-    if let (Some(budget), Some(granted), Some(told)) =
-        (own.budget.as_mut(), answer.budget, report.budget)
-    {
-        budget.take_slice(granted, told, now);
+    if let (Some(b), Some(slice), Some(granted), Some(told)) = (
+        own.budget.as_mut(),
+        m.slice.as_mut(),
+        answer.budget,
+        report.budget,
+    ) {
+        slice.take(b, granted, told, now);
     }
     if let (Some(b), Some(verdict)) = (own.breaker.as_mut(), answer.breaker) {
         m.breaker.follow(b, verdict, now);
@@ -170,12 +215,13 @@ pub(crate) fn settle(
 /// The store is out of reach: pacing on the server's own readings, a
 /// budget and a breaker of this process alone.
 pub(crate) fn go_local(limits: &mut Limits) {
-    limits.wrap(None);
-    let (own, _) = limits.wrapped::<Mirror>();
+    let (own, m) = limits.wrapped::<Mirror>();
+    let slice = m.and_then(|m| m.slice.take());
     own.tracker.unlease();
-    if let Some(b) = own.budget.as_mut() {
-        b.leave_fleet();
+    if let (Some(b), Some(slice)) = (own.budget.as_mut(), slice) {
+        slice.leave(b);
     }
+    limits.wrap(None);
 }
 
 #[cfg(test)]
