@@ -8,10 +8,32 @@ use core::time::Duration;
 
 use super::breaker::{CircuitBreaker, Health};
 use super::budget::RetryBudget;
+use super::tracker::RateTracker;
+use crate::headers::RateLimit;
 
 /// How the limits consult each limiter. Every method's default is what a
 /// process alone does.
 pub(crate) trait Hooks {
+    /// A send landed (`send`: its generation, when the tracker let it
+    /// through), with the response's reading if it carried one.
+    #[inline]
+    fn tracker_landed(
+        &mut self,
+        t: &mut RateTracker,
+        send: Option<u32>,
+        reading: Option<&RateLimit>,
+        now: Duration,
+    ) {
+        match send {
+            Some(generation) => t.landed(generation, reading, now),
+            None => {
+                if let Some(r) = reading {
+                    t.observe(r, now);
+                }
+            }
+        }
+    }
+
     /// Admission by the breaker: `Ok(Some(trip))` for a half-open probe.
     #[inline]
     fn breaker_admit(

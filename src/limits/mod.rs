@@ -45,11 +45,10 @@ pub use budget::BudgetState;
 pub(crate) use breaker::Counted;
 pub(crate) use breaker::{CircuitBreaker, Health};
 pub(crate) use budget::RetryBudget;
-use hooks::Alone;
-pub(crate) use hooks::Hooks;
 #[cfg(feature = "redis")]
 pub(crate) use hooks::Wrapper;
-use tracker::{Admit, RateTracker};
+pub(crate) use hooks::{Alone, Hooks};
+pub(crate) use tracker::{Admit, RateTracker};
 
 use crate::headers::RateLimit;
 use crate::outcome::Clock;
@@ -352,14 +351,7 @@ impl Limiters {
         now: Duration,
     ) {
         grant.admitted = false;
-        match grant.send.take() {
-            Some(generation) => self.tracker.landed(generation, reading, now),
-            None => {
-                if let Some(r) = reading {
-                    self.tracker.observe(r, now);
-                }
-            }
-        }
+        hooks.tracker_landed(&mut self.tracker, grant.send.take(), reading, now);
         let probe = grant.probe.take();
         if let Some(breaker) = self.breaker.as_mut() {
             hooks.breaker_record(breaker, now, health, probe);

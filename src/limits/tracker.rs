@@ -22,29 +22,50 @@ pub(crate) struct RateTracker {
     limit: Option<u64>,
     remaining: Option<u64>,
     /// When the window resets, on the monotonic clock.
-    reset_at: Option<Duration>,
-    /// The stored reset was cut to `cap`.
-    capped: bool,
+    end: Option<End>,
+    /// Whose count `remaining` is.
+    count: Count,
     /// While pacing: the earliest time the next send may start.
     next_slot: Duration,
     /// When the latest send was let through.
     last_admit: Option<Duration>,
     in_flight: InFlight,
-    /// The window just reset and `remaining` is the tracker's own count
-    /// from the full limit, not a server's reading.
-    refilled: bool,
-    /// Pacing against a lease from a shared store rather than the server's
-    /// readings: `remaining` is what the lease still allows, and readings
-    /// are kept for the store instead of taken in.
-    leased: bool,
-    /// The latest server reading while leased, and when it was read.
-    forward: Option<(RateLimit, Duration)>,
-    /// The store granted nothing until a known window end: no renewal
-    /// before it.
-    starved: bool,
     /// The longest reset any reading gave (capped): about the window's
     /// length.
     longest: Duration,
+}
+
+/// When the stored window ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// As the server said.
+    Said(Duration),
+    /// The server's reset cut to the cap: when it is reached the window is
+    /// not over, only no longer trusted.
+    Capped(Duration),
+}
+
+impl End {
+    fn at(self) -> Duration {
+        match self {
+            Self::Said(at) | Self::Capped(at) => at,
+        }
+    }
+}
+
+/// Whose count the stored `remaining` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Count {
+    /// A server's reading (or nothing known yet).
+    Read,
+    /// The tracker's own: the window reset, and a fresh one holds the
+    /// whole limit.
+    Refilled,
+    /// What a store a fleet shares granted this process until the fleet's
+    /// window ends: readings are the store's to take in, and when the
+    /// window ends nothing is left of the grant.
+    #[cfg(feature = "redis")]
+    Granted,
 }
 
 /// Sends let through whose responses have not landed, in two generations:
@@ -150,64 +171,45 @@ impl RateTracker {
             cap,
             limit: None,
             remaining: None,
-            reset_at: None,
-            capped: false,
+            end: None,
+            count: Count::Read,
             next_slot: Duration::ZERO,
             last_admit: None,
             in_flight: InFlight::new(stale_after),
-            refilled: false,
-            leased: false,
-            forward: None,
-            starved: false,
             longest: Duration::ZERO,
         }
     }
 
-    /// Paces from now on against a lease of `grant` sends from a shared
-    /// store, until `reset` from `now` (the fleet's window end, when known).
-    /// Sends in flight stay counted; readings from responses are kept for
-    /// the store ([`take_forward`](Self::take_forward)), not taken in.
-    pub(crate) fn lease(&mut self, grant: u64, reset: Option<Duration>, now: Duration) {
+    /// Paces from now on against a grant of `grant` sends from a store a
+    /// fleet shares, until `ends` from `now` (the fleet's window end, when
+    /// known). Sends in flight stay counted.
+    #[cfg(feature = "redis")]
+    pub(crate) fn grant(&mut self, grant: u64, ends: Option<Duration>, now: Duration) {
         self.expire(now);
-        self.leased = true;
+        self.count = Count::Granted;
         self.limit = None;
         self.remaining = Some(grant);
-        self.reset_at = reset.map(|r| now.saturating_add(r.min(self.cap)));
-        self.starved = grant == 0 && self.reset_at.is_some();
-        self.capped = false;
+        self.end = ends.map(|r| End::Said(now.saturating_add(r.min(self.cap))));
         self.next_slot = Duration::ZERO;
-        self.refilled = false;
     }
 
-    /// Back to pacing on the server's own readings (the shared store is
-    /// out of reach): nothing is known until the next response says.
-    pub(crate) fn unlease(&mut self) {
-        if core::mem::take(&mut self.leased) {
+    /// Back to pacing on the server's own readings (the store is out of
+    /// reach): nothing is known until the next response says.
+    #[cfg(feature = "redis")]
+    pub(crate) fn ungrant(&mut self) {
+        if self.count == Count::Granted {
+            self.count = Count::Read;
             self.remaining = None;
-            self.reset_at = None;
-            self.forward = None;
+            self.end = None;
         }
     }
 
-    /// Whether pacing runs on a lease.
-    pub(crate) fn is_leased(&self) -> bool {
-        self.leased
-    }
-
-    /// Whether a lease is in force and used up at `now` (or over). A lease
-    /// of nothing until a known window end is not spent before that end:
-    /// asking again sooner would only get nothing again.
-    pub(crate) fn lease_spent(&mut self, now: Duration) -> bool {
+    /// Pacing on a grant: what is left of it at `now`, and whether its
+    /// window's end is known.
+    #[cfg(feature = "redis")]
+    pub(crate) fn granted(&mut self, now: Duration) -> Option<(u64, bool)> {
         self.expire(now);
-        let waiting = self.starved && self.reset_at.is_some();
-        self.leased && self.remaining.unwrap_or(0) == 0 && !waiting
-    }
-
-    /// The latest server reading kept while leased, and how old it is.
-    pub(crate) fn take_forward(&mut self, now: Duration) -> Option<(RateLimit, Duration)> {
-        self.forward
-            .take()
-            .map(|(r, at)| (r, now.saturating_sub(at)))
+        (self.count == Count::Granted).then(|| (self.remaining.unwrap_or(0), self.end.is_some()))
     }
 
     /// Forgets every reading and every send in flight; grants made before
@@ -245,9 +247,7 @@ impl RateTracker {
     pub(crate) fn landed(&mut self, generation: u32, reading: Option<&RateLimit>, now: Duration) {
         self.expire(now);
         self.in_flight.remove(generation);
-        // While leased the store gets the server's own count: it accounts
-        // for the sends in flight through the leases.
-        if let Some(r) = reading.filter(|r| !self.kept(r, now)) {
+        if let Some(r) = reading {
             let mut r = *r;
             let others = self.in_flight.total();
             r.remaining = r.remaining.map(|n| n.saturating_sub(others));
@@ -260,38 +260,22 @@ impl RateTracker {
         (self.longest / 2).clamp(SAME_WINDOW_MIN, SAME_WINDOW)
     }
 
-    /// Keeps `reading` for the shared store while leased; `true` if it did.
-    /// Every reading, kept or taken in, passes here: its reset tells how
+    /// Every reading passes here, taken in or not: its reset tells how
     /// long windows are.
     #[inline]
-    fn kept(&mut self, reading: &RateLimit, now: Duration) -> bool {
+    fn note_reset(&mut self, reading: &RateLimit) {
         if let Some(r) = reading.reset {
             self.longest = self.longest.max(r.min(self.cap));
         }
-        if self.leased {
-            self.keep_for_store(reading, now);
-        }
-        self.leased
     }
 
-    /// Within one window the lowest count is kept (responses land out of
-    /// order, and the store must not hear of more room than there is); a
-    /// reading for another window replaces it.
-    // Out of line: only a fleet member pays for it.
-    #[cold]
-    #[inline(never)]
-    fn keep_for_store(&mut self, reading: &RateLimit, now: Duration) {
-        let ends = |r: &RateLimit, at: Duration| r.reset.map(|d| at.saturating_add(d));
-        let keep_old = self.forward.as_ref().is_some_and(|(old, at)| {
-            let same = match (ends(old, *at), ends(reading, now)) {
-                (Some(a), Some(b)) => a.abs_diff(b) <= self.same_window(),
-                _ => false,
-            };
-            same && old.remaining.unwrap_or(u64::MAX) < reading.remaining.unwrap_or(u64::MAX)
-        });
-        if !keep_old {
-            self.forward = Some((*reading, now));
-        }
+    /// For a reading not taken in (a grant's, kept for the store): notes
+    /// its reset, and says how close two window ends must be to describe
+    /// one window.
+    #[cfg(feature = "redis")]
+    pub(crate) fn same_window_after(&mut self, reading: &RateLimit) -> Duration {
+        self.note_reset(reading);
+        self.same_window()
     }
 
     /// Takes in a response's reading, seen at monotonic time `now`.
@@ -308,9 +292,7 @@ impl RateTracker {
     /// [`observe`](Self::observe), the window already brought to `now`.
     #[inline]
     fn take(&mut self, reading: &RateLimit, now: Duration) {
-        if self.kept(reading, now) {
-            return;
-        }
+        self.note_reset(reading);
         // A reset already past describes a window that is over (a response
         // that crossed the boundary): its count says nothing about this one.
         if reading.reset == Some(Duration::ZERO) {
@@ -321,12 +303,12 @@ impl RateTracker {
         }
         let reset_at = reading.reset.map(|r| now.saturating_add(r.min(self.cap)));
         let same_window = self.remaining.is_some()
-            && match (self.reset_at, reset_at) {
+            && match (self.end.map(End::at), reset_at) {
                 (Some(old), Some(new)) => old.abs_diff(new) <= self.same_window(),
                 (Some(_), None) => true,
-                (None, _) => self.refilled,
+                (None, _) => self.count == Count::Refilled,
             };
-        self.refilled = false;
+        self.count = Count::Read;
         if reading.limit.is_some() {
             self.limit = reading.limit;
         }
@@ -338,10 +320,13 @@ impl RateTracker {
         if let (Some(at), Some(r)) = (reset_at, reading.reset) {
             // Within one window the later end wins: a response that left the
             // server earlier reports less time left.
-            let keep = same_window && self.reset_at.is_some_and(|old| old > at);
+            let keep = same_window && self.end.is_some_and(|old| old.at() > at);
             if !keep {
-                self.reset_at = Some(at);
-                self.capped = r > self.cap;
+                self.end = Some(if r > self.cap {
+                    End::Capped(at)
+                } else {
+                    End::Said(at)
+                });
             }
         }
     }
@@ -355,27 +340,32 @@ impl RateTracker {
     #[inline]
     fn expire(&mut self, now: Duration) {
         self.in_flight.age(now);
-        if self.reset_at.is_some_and(|at| at <= now) {
+        if self.end.is_some_and(|end| end.at() <= now) {
             self.window_over(now);
         }
     }
 
     #[cold]
     fn window_over(&mut self, now: Duration) {
-        self.reset_at = None;
+        let end = self.end.take();
         self.next_slot = Duration::ZERO;
-        if self.leased {
-            // The lease was for the window that ended: a new one is needed.
+        #[cfg(feature = "redis")]
+        if self.count == Count::Granted {
+            // The grant was for the window that ended: a new one is needed.
             // Sends still out stay counted: the store reserves them in the
             // next window, where they may well land.
             self.remaining = Some(0);
             return;
         }
-        if core::mem::take(&mut self.capped) {
+        if let Some(End::Capped(_)) = end {
             return;
         }
         self.remaining = self.limit;
-        self.refilled = self.limit.is_some();
+        self.count = if self.limit.is_some() {
+            Count::Refilled
+        } else {
+            Count::Read
+        };
         // Sends still out count in the window that just ended.
         self.in_flight.forget_all(now);
     }
@@ -383,13 +373,13 @@ impl RateTracker {
     /// What the tracker knows at `now`, as a reading.
     pub(crate) fn reading(&mut self, now: Duration) -> Option<RateLimit> {
         self.expire(now);
-        if (self.limit, self.remaining, self.reset_at) == (None, None, None) {
+        if (self.limit, self.remaining, self.end) == (None, None, None) {
             return None;
         }
         Some(RateLimit {
             limit: self.limit,
             remaining: self.remaining,
-            reset: self.reset_at.map(|at| at.saturating_sub(now)),
+            reset: self.end.map(|end| end.at().saturating_sub(now)),
             pressure: self
                 .remaining
                 .and_then(|r| Pressure::of(self.limit, r, &self.thresholds)),
@@ -417,7 +407,7 @@ impl RateTracker {
         };
         match (
             Pressure::of(self.limit, remaining, &self.thresholds),
-            self.reset_at,
+            self.end.map(End::at),
         ) {
             (Some(Pressure::Exhausted), Some(at)) => {
                 let jitter = rng.u64(0..=nanos(reset_jitter));
@@ -425,7 +415,7 @@ impl RateTracker {
                     wait: at
                         .saturating_sub(now)
                         .saturating_add(Duration::from_nanos(jitter)),
-                    capped: self.capped,
+                    capped: matches!(self.end, Some(End::Capped(_))),
                 }
             }
             // Exhausted, and when the window ends is unknown: the sends in
@@ -702,67 +692,5 @@ mod tests {
             Admit::Go(_)
         ));
         assert_eq!(t.reading(secs(331)).and_then(|r| r.remaining), Some(99));
-    }
-
-    #[test]
-    fn a_lease_paces_its_sends_and_keeps_readings_for_the_store() {
-        let mut rng = rng();
-        let mut t = tracker();
-        t.observe(&reading(100, 90, 60), secs(0));
-        // Leased: three sends until the fleet's window ends in 10 s.
-        t.lease(3, Some(secs(10)), secs(0));
-        let mut sent = Vec::new();
-        for _ in 0..3 {
-            match t.admit(secs(0), Duration::ZERO, &mut rng) {
-                Admit::Go(g) => sent.push(g),
-                other => panic!("{other:?}"),
-            }
-        }
-        assert!(t.lease_spent(secs(0)));
-        assert!(!go(t.admit(secs(0), Duration::ZERO, &mut rng)));
-        // A response's reading is kept for the store, not taken in: the
-        // server's 89 left are the fleet's, not this process's.
-        t.landed(sent[0], Some(&reading(100, 89, 59)), secs(1));
-        assert!(t.lease_spent(secs(1)));
-        let (kept, age) = t.take_forward(secs(3)).unwrap();
-        assert_eq!((kept.remaining, age), (Some(89), secs(2)));
-        assert!(t.take_forward(secs(3)).is_none());
-        // A new lease; the two still in flight stay counted.
-        t.lease(2, Some(secs(7)), secs(3));
-        assert_eq!(t.in_flight(secs(3)), 2);
-        assert!(go(t.admit(secs(3), Duration::ZERO, &mut rng)));
-        // The fleet's window ends: the lease with it.
-        assert!(t.lease_spent(secs(10)));
-        // Unleased, the server's readings count again.
-        t.unlease();
-        assert!(!t.lease_spent(secs(10)));
-        assert!(go(t.admit(secs(10), Duration::ZERO, &mut rng)));
-        t.observe(&reading(100, 0, 30), secs(10));
-        assert!(!go(t.admit(secs(10), Duration::ZERO, &mut rng)));
-    }
-
-    #[test]
-    fn a_leased_member_keeps_a_windows_lowest_count_however_late_readings_land() {
-        let ms = Duration::from_millis;
-        let two_seconds = |remaining, reset| RateLimit {
-            limit: Some(40),
-            remaining: Some(remaining),
-            reset: Some(ms(reset)),
-            ..RateLimit::default()
-        };
-        let mut t = tracker();
-        t.lease(3, Some(secs(2)), ms(0));
-        let sent: Vec<u32> = (0..2)
-            .map(|_| match t.admit(ms(0), Duration::ZERO, &mut rng()) {
-                Admit::Go(g) => g,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        // 30 left, then an earlier answer (35 left) landing 350 ms later
-        // than its window end would say: one two-second window.
-        t.landed(sent[0], Some(&two_seconds(30, 1_900)), ms(100));
-        t.landed(sent[1], Some(&two_seconds(35, 1_950)), ms(400));
-        let (kept, _) = t.take_forward(ms(400)).unwrap();
-        assert_eq!(kept.remaining, Some(30), "never more room than there is");
     }
 }

@@ -7,6 +7,7 @@
 //! again.
 
 mod breaker;
+mod lease;
 mod slice;
 
 use core::time::Duration;
@@ -15,7 +16,9 @@ pub(crate) use breaker::{BreakerReport, Verdict};
 pub(crate) use slice::SliceReport;
 
 use crate::headers::RateLimit;
-use crate::limits::{CircuitBreaker, Health, Hooks, Limits, RetryBudget, Wrapper};
+use crate::limits::{
+    Alone, CircuitBreaker, Health, Hooks, Limits, RateTracker, RetryBudget, Wrapper,
+};
 
 /// What one renewal tells the store.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,12 +51,32 @@ pub(crate) struct StoreAnswer {
 /// to a fleet.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Mirror {
+    lease: lease::Lease,
     breaker: breaker::Mirror,
     /// The budget's slice, when the policy has a budget.
     slice: Option<slice::Slice>,
 }
 
 impl Hooks for Mirror {
+    fn tracker_landed(
+        &mut self,
+        t: &mut RateTracker,
+        send: Option<u32>,
+        reading: Option<&RateLimit>,
+        now: Duration,
+    ) {
+        // Before the first lease, readings are the process's own.
+        if t.granted(now).is_none() {
+            return Alone.tracker_landed(t, send, reading, now);
+        }
+        if let Some(generation) = send {
+            t.landed(generation, None, now);
+        }
+        if let Some(r) = reading {
+            self.lease.keep(t, r, now);
+        }
+    }
+
     fn breaker_admit(
         &mut self,
         b: &mut CircuitBreaker,
@@ -122,8 +145,7 @@ pub(crate) fn needs_store(limits: &mut Limits, now: Duration, sending: bool) -> 
     let (own, Some(m)) = limits.wrapped::<Mirror>() else {
         return true;
     };
-    !own.tracker.is_leased()
-        || own.tracker.lease_spent(now)
+    m.lease.spent(&mut own.tracker, now)
         || own
             .budget
             .as_mut()
@@ -163,9 +185,9 @@ pub(crate) fn report(limits: &mut Limits, now: Duration, sending: bool) -> Store
             first
         }
     };
-    let (own, _) = limits.wrapped::<Mirror>();
+    let (own, m) = limits.wrapped::<Mirror>();
     StoreReport {
-        reading: own.tracker.take_forward(now),
+        reading: m.and_then(|m| m.lease.take_forward(now)),
         in_flight: own.tracker.in_flight(now),
         budget,
         breaker,
@@ -198,7 +220,8 @@ pub(crate) fn settle(
     let (own, Some(m)) = limits.wrapped::<Mirror>() else {
         return;
     };
-    own.tracker.lease(answer.grant, answer.ends, now);
+    m.lease
+        .take(&mut own.tracker, answer.grant, answer.ends, now);
     if let (Some(b), Some(slice), Some(granted), Some(told)) = (
         own.budget.as_mut(),
         m.slice.as_mut(),
@@ -217,7 +240,7 @@ pub(crate) fn settle(
 pub(crate) fn go_local(limits: &mut Limits) {
     let (own, m) = limits.wrapped::<Mirror>();
     let slice = m.and_then(|m| m.slice.take());
-    own.tracker.unlease();
+    own.tracker.ungrant();
     if let (Some(b), Some(slice)) = (own.budget.as_mut(), slice) {
         slice.leave(b);
     }
