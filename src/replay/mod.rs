@@ -27,7 +27,8 @@ pub enum End {
     Rejected(OutcomeError),
 }
 
-/// Everything a replay saw.
+/// Everything a call driven in virtual time saw: by [`replay`], or by the
+/// testing kit's `drive`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trace {
     /// Every action the call asked for, in order: the first send, sleeps,
@@ -42,10 +43,20 @@ pub struct Trace {
     pub sends: u32,
     /// Retries the call counted against `max_retries`.
     pub retries: u32,
-    /// Sleeps asked for, in order.
-    pub sleeps: Vec<Duration>,
+    /// Rate-limited responses whose wait the policy does not count as a
+    /// retry.
+    pub uncounted_waits: u32,
+    /// Every sleep asked for, backoff and pacing alike, in order: the
+    /// call's elapsed time when it asked, and the sleep's length.
+    pub sleeps: Vec<(Duration, Duration)>,
     /// Virtual time from start to end.
     pub elapsed: Duration,
+    /// Where the call broke its contract, as the testing kit checks it (a
+    /// poll that changed when repeated, a sleep that grew as the clock went
+    /// back, a misfit accepted or one that changed the call, a send after
+    /// a final status, a fitting outcome refused). A replay does not check:
+    /// its traces have none.
+    pub breaches: Vec<String>,
 }
 
 impl Trace {
@@ -53,7 +64,7 @@ impl Trace {
     pub fn slept(&self) -> Duration {
         self.sleeps
             .iter()
-            .fold(Duration::ZERO, |a, &b| a.saturating_add(b))
+            .fold(Duration::ZERO, |a, &(_, d)| a.saturating_add(d))
     }
 
     /// How the call ended and what it cost, in one line:

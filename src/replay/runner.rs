@@ -7,10 +7,11 @@ use core::time::Duration;
 use super::{End, Trace};
 use crate::action::Action;
 use crate::call::{Call, OutcomeError, Waiting};
+use crate::classify;
 use crate::event::Event;
 use crate::limits::Limits;
 use crate::outcome::{Clock, Outcome, Request};
-use crate::policy::Policy;
+use crate::policy::{Policy, Rule};
 
 /// What a run feeds the call, and where it may look at the call on the way.
 pub(crate) trait Script {
@@ -95,8 +96,10 @@ pub(crate) fn run<S: Script>(
         end: End::ScriptEnded(Waiting::Response),
         sends: 0,
         retries: 0,
+        uncounted_waits: 0,
         sleeps: Vec::new(),
         elapsed: Duration::ZERO,
+        breaches: Vec::new(),
     };
     trace.end = loop {
         let action = run.poll(clock);
@@ -104,7 +107,7 @@ pub(crate) fn run<S: Script>(
         trace.actions.push(action);
         match action {
             Action::Sleep(d) => {
-                trace.sleeps.push(d);
+                trace.sleeps.push((run.call.elapsed(), d));
                 if !script.sleeping(&mut run, clock, d) {
                     break End::ScriptEnded(Waiting::SleepEnd);
                 }
@@ -124,10 +127,12 @@ pub(crate) fn run<S: Script>(
             break End::ScriptEnded(waiting);
         };
         script.observing(&mut run, &step, clock);
+        let uncounted = uncounted_wait(policy, &outcome);
         match run.observe(outcome, clock) {
             Ok(event) => trace.events.push(event),
             Err(e) => break End::Rejected(e),
         }
+        trace.uncounted_waits += u32::from(uncounted);
         clock = script.observed(policy, &step, waiting, clock);
     };
     if let Some(l) = run.limits {
@@ -136,4 +141,21 @@ pub(crate) fn run<S: Script>(
     trace.retries = run.call.retries();
     trace.elapsed = clock.mono.saturating_sub(start.mono);
     trace
+}
+
+/// Whether `outcome` is a rate-limited response whose wait `policy` does
+/// not count as a retry.
+fn uncounted_wait(policy: &Policy, outcome: &Outcome<'_>) -> bool {
+    let spec = policy.spec();
+    match *outcome {
+        Outcome::Response {
+            status,
+            headers,
+            code,
+        } => {
+            !spec.rate_limit.counts_as_retry
+                && classify::response(spec, status, code, headers) == Rule::RateLimited
+        }
+        _ => false,
+    }
 }

@@ -1,13 +1,14 @@
-//! Invariants every policy must keep, as checks over a [`Run`]. Each
+//! Invariants every policy must keep, as checks over a [`Trace`]. Each
 //! returns `Err` with a sentence saying what broke.
 
-use super::Run;
+use crate::action::Action;
 use crate::event::Basis;
 use crate::policy::Policy;
+use crate::replay::Trace;
 
 /// Counted retries stay within `max_retries`; sends exceed them only by the
 /// one refresh re-send, the one conflict re-create and uncounted 429 waits.
-pub(super) fn bounded_retries(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn bounded_retries(policy: &Policy, run: &Trace) -> Result<(), String> {
     let max = policy.spec().max_retries;
     if run.retries > max {
         return Err(format!("{} retries counted, max {max}", run.retries));
@@ -20,7 +21,7 @@ pub(super) fn bounded_retries(policy: &Policy, run: &Run) -> Result<(), String> 
 }
 
 /// No sleep ends past the policy's deadline.
-pub(super) fn no_sleep_past_deadline(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn no_sleep_past_deadline(policy: &Policy, run: &Trace) -> Result<(), String> {
     let Some(deadline) = policy.spec().deadline else {
         return Ok(());
     };
@@ -37,7 +38,7 @@ pub(super) fn no_sleep_past_deadline(policy: &Policy, run: &Run) -> Result<(), S
 }
 
 /// Every sleep is within [`Policy::max_sleep`].
-pub(super) fn sleeps_within_cap(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn sleeps_within_cap(policy: &Policy, run: &Trace) -> Result<(), String> {
     let cap = policy.max_sleep();
     match run.sleeps.iter().find(|(_, d)| *d > cap) {
         Some((_, d)) => Err(format!("a {d:?} sleep is above the {cap:?} cap")),
@@ -46,24 +47,22 @@ pub(super) fn sleeps_within_cap(policy: &Policy, run: &Run) -> Result<(), String
 }
 
 /// At most one token refresh per call.
-pub(super) fn at_most_one_refresh(_: &Policy, run: &Run) -> Result<(), String> {
-    match run.refreshes {
+pub(super) fn at_most_one_refresh(_: &Policy, run: &Trace) -> Result<(), String> {
+    let refreshes = run
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::RefreshToken))
+        .count();
+    match refreshes {
         0 | 1 => Ok(()),
         n => Err(format!("{n} token refreshes in one call")),
     }
 }
 
-/// A status whose rule is "give up" ends the call: no send follows it.
-pub(super) fn no_resend_after_fatal(_: &Policy, run: &Run) -> Result<(), String> {
-    if run.sent_after_fatal {
-        return Err("a send followed a non-retryable status".into());
-    }
-    Ok(())
-}
-
 /// The call kept its contract: idempotent polls, sleeps that never grow,
-/// misfits refused without effect.
-pub(super) fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
+/// misfits refused without effect, no send after a status whose rule is
+/// "give up".
+pub(super) fn contract_kept(_: &Policy, run: &Trace) -> Result<(), String> {
     match run.breaches.first() {
         Some(b) => Err(b.clone()),
         None => Ok(()),
@@ -71,7 +70,7 @@ pub(super) fn contract_kept(_: &Policy, run: &Run) -> Result<(), String> {
 }
 
 /// No failure that arrives once `max_retry_time` has passed is retried.
-pub(super) fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Result<(), String> {
+pub(super) fn no_retry_after_max_retry_time(policy: &Policy, run: &Trace) -> Result<(), String> {
     let Some(limit) = policy.spec().max_retry_time else {
         return Ok(());
     };
@@ -94,8 +93,9 @@ pub(super) fn no_retry_after_max_retry_time(policy: &Policy, run: &Run) -> Resul
     }
 }
 
-impl Run {
-    /// Checks every invariant of a call under `policy` on this run:
+impl Trace {
+    /// Checks every invariant of a call under `policy` on this trace of
+    /// the testing kit's [`drive`](crate::testing::drive):
     /// counted retries within `max_retries` (sends beyond them only for
     /// the one refresh re-send, the one conflict re-create and uncounted
     /// 429 waits), no sleep past the deadline or above
@@ -109,7 +109,6 @@ impl Run {
         no_sleep_past_deadline(policy, self)?;
         sleeps_within_cap(policy, self)?;
         at_most_one_refresh(policy, self)?;
-        no_resend_after_fatal(policy, self)?;
         no_retry_after_max_retry_time(policy, self)?;
         contract_kept(policy, self)
     }

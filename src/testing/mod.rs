@@ -2,7 +2,7 @@
 //! strategies for what a server may answer ([`strategies`]), a
 //! virtual-time runner that drives a call through a list of answers and
 //! records everything ([`drive`]), and the invariants it must keep, to
-//! check from your own `proptest!` ([`Run::check`]). The crate's own property tests are
+//! check from your own `proptest!` ([`Trace::check`](crate::Trace::check)). The crate's own property tests are
 //! written with it.
 //!
 //! ```
@@ -28,4 +28,4 @@ pub mod strategies;
 #[cfg(test)]
 mod tests;
 
-pub use runner::{drive, Answer, Run};
+pub use runner::{drive, Answer};

@@ -5,12 +5,11 @@ use core::time::Duration;
 use crate::action::Action;
 use crate::call::Waiting;
 use crate::classify;
-use crate::event::Event;
 use crate::limits::Limits;
 use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
 use crate::policy::{Policy, Rule};
 use crate::replay::runner::{self, Script, Session};
-use crate::replay::End;
+use crate::replay::{End, Trace};
 
 /// One answer to whatever the call asks next: the runner picks the part
 /// that fits (a response or network error for a send, a refresh result, a
@@ -53,34 +52,6 @@ impl Answer {
     }
 }
 
-/// Everything a run saw.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Run {
-    /// One event per accepted outcome.
-    pub events: Vec<Event>,
-    /// Every action polled, in order (each poll once).
-    pub actions: Vec<Action>,
-    /// Sends made.
-    pub sends: u32,
-    /// Token refreshes asked for.
-    pub refreshes: u32,
-    /// `(elapsed when asked for, length)` of every sleep the call asked
-    /// for, backoff and pacing alike.
-    pub sleeps: Vec<(Duration, Duration)>,
-    /// Retries the call counted against `max_retries`.
-    pub retries: u32,
-    /// 429 waits the policy does not count as retries.
-    pub uncounted_waits: u32,
-    /// A send happened after a status whose rule is "give up".
-    pub sent_after_fatal: bool,
-    /// Contract breaches seen on the way (a poll that changed on a second
-    /// poll, a sleep that grew when the clock went back, a misfit accepted
-    /// or one that changed the call). Empty when all is well.
-    pub breaches: Vec<String>,
-    /// Virtual time from start to end.
-    pub elapsed: Duration,
-}
-
 /// Drives a call under `policy` through `answers` in virtual time, until it
 /// finishes or the answers run out. Never sleeps, never panics on any input.
 ///
@@ -94,48 +65,32 @@ pub fn drive(
     seed: u64,
     answers: &[Answer],
     limits: Option<&mut Limits>,
-) -> Run {
+) -> Trace {
     let start = Clock::new(
         Duration::from_secs(1_000),
         Duration::from_secs(1_800_000_000),
     );
     let mut checks = Checks {
         answers: answers.iter(),
-        sleeps: Vec::new(),
-        uncounted_waits: 0,
         fatal_seen: false,
-        sent_after_fatal: false,
         breaches: Vec::new(),
     };
-    let trace = runner::run(policy, request, start, seed, &mut checks, limits);
+    let mut trace = runner::run(policy, request, start, seed, &mut checks, limits);
     if let End::Rejected(e) = trace.end {
         checks
             .breaches
             .push(format!("a fitting outcome was refused: {e}"));
     }
-    let count = |f: fn(&Action) -> bool| trace.actions.iter().filter(|a| f(a)).count();
-    Run {
-        sends: trace.sends,
-        refreshes: u32::try_from(count(|a| matches!(a, Action::RefreshToken))).unwrap_or(u32::MAX),
-        events: trace.events,
-        actions: trace.actions,
-        sleeps: checks.sleeps,
-        retries: trace.retries,
-        uncounted_waits: checks.uncounted_waits,
-        sent_after_fatal: checks.sent_after_fatal,
-        breaches: checks.breaches,
-        elapsed: trace.elapsed,
-    }
+    trace.breaches = checks.breaches;
+    trace
 }
 
 /// The answers as the runner's script, checking the call's contract where
 /// the runner lets it look.
 struct Checks<'a> {
     answers: core::slice::Iter<'a, Answer>,
-    sleeps: Vec<(Duration, Duration)>,
-    uncounted_waits: u32,
+    /// A status whose rule is "give up" was observed.
     fatal_seen: bool,
-    sent_after_fatal: bool,
     breaches: Vec<String>,
 }
 
@@ -143,8 +98,9 @@ impl<'a> Script for Checks<'a> {
     type Step = &'a Answer;
 
     fn next(&mut self, asked: Action) -> Option<&'a Answer> {
-        if matches!(asked, Action::Send { .. }) {
-            self.sent_after_fatal |= self.fatal_seen;
+        if matches!(asked, Action::Send { .. }) && core::mem::take(&mut self.fatal_seen) {
+            self.breaches
+                .push("a send followed a non-retryable status".into());
         }
         self.answers.next()
     }
@@ -173,11 +129,9 @@ impl<'a> Script for Checks<'a> {
         }
     }
 
-    /// Records every sleep the call asks for, backoff and pacing alike, and
-    /// checks that a clock going back never lengthens it. Each sleep uses
-    /// up an answer (for its `back`).
+    /// Checks that a clock going back never lengthens a sleep. Each sleep
+    /// uses up an answer (for its `back`).
     fn sleeping(&mut self, run: &mut Session<'_, '_>, clock: Clock, d: Duration) -> bool {
-        self.sleeps.push((run.call.elapsed(), d));
         let Some(a) = self.answers.next() else {
             return false;
         };
@@ -216,13 +170,8 @@ impl<'a> Script for Checks<'a> {
         clock: Clock,
     ) -> Clock {
         if waiting == Waiting::Response && a.network.is_none() {
-            match classify::response(policy.spec(), a.status, None, &a.headers) {
-                Rule::GiveUp => self.fatal_seen = true,
-                Rule::RateLimited if !policy.spec().rate_limit.counts_as_retry => {
-                    self.uncounted_waits += 1;
-                }
-                _ => {}
-            }
+            let rule = classify::response(policy.spec(), a.status, None, &a.headers);
+            self.fatal_seen |= rule == Rule::GiveUp;
         }
         Clock::new(clock.mono.saturating_sub(a.back), clock.unix)
     }

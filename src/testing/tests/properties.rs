@@ -11,14 +11,14 @@ use crate::call::Call;
 use crate::limits::Limits;
 use crate::outcome::{Clock, Method, Outcome, Request};
 use crate::policy::Policy;
+use crate::replay::Trace;
 use crate::testing::invariants::{
-    at_most_one_refresh, bounded_retries, contract_kept, no_resend_after_fatal,
-    no_sleep_past_deadline, sleeps_within_cap,
+    at_most_one_refresh, bounded_retries, contract_kept, no_sleep_past_deadline, sleeps_within_cap,
 };
 use crate::testing::strategies::{answers, header_value, NAMES};
-use crate::testing::{drive, Answer, Run};
+use crate::testing::{drive, Answer};
 
-type Check = fn(&Policy, &Run) -> Result<(), String>;
+type Check = fn(&Policy, &Trace) -> Result<(), String>;
 
 fn holds(
     check: Check,
@@ -58,7 +58,9 @@ proptest! {
 
     #[test]
     fn a_fatal_status_never_leads_to_another_send(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
-        holds(no_resend_after_fatal, &p, req, seed, &a)?;
+        let run = drive(&p, req, seed, &a, None);
+        let after_fatal = run.breaches.iter().find(|b| b.contains("non-retryable"));
+        prop_assert!(after_fatal.is_none(), "{:?}", after_fatal);
     }
 
     #[test]
