@@ -5,6 +5,8 @@ use core::time::Duration;
 
 use serde::Serialize;
 
+use super::limiter::{Ask, Landed, Limiter};
+use super::{Admission, Hooks, LimitsSnapshot};
 use crate::policy::BreakerSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -306,6 +308,43 @@ impl CircuitBreaker {
             last: now,
         };
         true
+    }
+}
+
+/// The breaker refuses sends while open, lets probes through half-open,
+/// and counts every landing's health.
+impl Limiter for CircuitBreaker {
+    #[inline]
+    fn admit<H: Hooks + ?Sized>(
+        &mut self,
+        hooks: &mut H,
+        ask: &mut Ask<'_>,
+    ) -> Result<Option<u32>, Admission> {
+        hooks
+            .breaker_admit(self, ask.now)
+            .map_err(Admission::Refused)
+    }
+
+    #[inline]
+    fn landed<H: Hooks + ?Sized>(
+        &mut self,
+        hooks: &mut H,
+        hold: &mut Option<u32>,
+        news: &Landed<'_>,
+    ) {
+        hooks.breaker_record(self, news.now, news.health, hold.take());
+    }
+
+    fn release<H: Hooks + ?Sized>(&mut self, hooks: &mut H, trip: u32, now: Duration) {
+        hooks.breaker_release(self, trip, now);
+    }
+
+    fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot) {
+        snapshot.breaker = Some(self.state(now));
+    }
+
+    fn reset(&mut self) {
+        self.reset();
     }
 }
 

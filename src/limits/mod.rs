@@ -31,6 +31,7 @@
 mod breaker;
 mod budget;
 mod hooks;
+mod limiter;
 mod tracker;
 
 use core::time::Duration;
@@ -48,7 +49,10 @@ pub(crate) use budget::RetryBudget;
 #[cfg(feature = "redis")]
 pub(crate) use hooks::Wrapper;
 pub(crate) use hooks::{Alone, Hooks};
-pub(crate) use tracker::{Admit, RateTracker};
+use limiter::{Ask, Landed, Limiter};
+#[cfg(all(test, feature = "redis"))]
+pub(crate) use tracker::Admit;
+pub(crate) use tracker::RateTracker;
 
 use crate::headers::RateLimit;
 use crate::outcome::Clock;
@@ -83,8 +87,32 @@ pub(crate) struct Limiters {
     /// The one source of every limits setting a call meets.
     pub(crate) spec: LimitsSpec,
     pub(crate) tracker: RateTracker,
-    pub(crate) budget: Option<RetryBudget>,
     pub(crate) breaker: Option<CircuitBreaker>,
+    pub(crate) budget: Option<RetryBudget>,
+}
+
+/// How many limiters there are: a grant has a slot for each.
+const SLOTS: usize = 3;
+
+/// Runs `$body` for every limiter of `$own`, in the order they are asked
+/// (pacing, then the breaker, then the budget), with `$l` the limiter and
+/// `$slot` its place in a grant. A new limiter is registered here (and as
+/// a field of [`Limiters`]).
+macro_rules! each_limiter {
+    ($own:expr, |$l:ident, $slot:ident| $body:expr) => {{
+        {
+            let ($l, $slot) = (&mut $own.tracker, 0);
+            $body
+        }
+        {
+            let ($l, $slot) = (&mut $own.breaker, 1);
+            $body
+        }
+        {
+            let ($l, $slot) = (&mut $own.budget, 2);
+            $body
+        }
+    }};
 }
 
 /// What shared limits know at one instant: for dashboards, health checks
@@ -109,12 +137,10 @@ pub struct LimitsSnapshot {
 pub(crate) struct Grant {
     /// The current send passed admission.
     admitted: bool,
-    /// Counted in flight by the tracker, in this generation.
-    send: Option<u32>,
-    /// A half-open probe of this trip of the breaker.
-    probe: Option<u32>,
-    /// What the budget charged for the latest retry; a success refunds it.
-    charge: Option<u32>,
+    /// What each limiter holds for the call, in its slot: the tracker a
+    /// send in flight (its generation), the breaker a half-open probe (its
+    /// trip), the budget the latest retry's charge (a success refunds it).
+    holds: [Option<u32>; SLOTS],
 }
 
 impl Grant {
@@ -125,7 +151,7 @@ impl Grant {
     /// Whether giving it back would change anything.
     #[cfg(any(feature = "blocking", feature = "tokio"))]
     pub(crate) fn holds_anything(&self) -> bool {
-        self.send.is_some() || self.probe.is_some() || self.charge.is_some()
+        self.holds.iter().any(Option::is_some)
     }
 }
 
@@ -172,14 +198,15 @@ impl Limits {
 
     /// What the limits know at `clock`. Changes nothing.
     pub fn snapshot(&self, clock: Clock) -> LimitsSnapshot {
-        let now = clock.mono;
         let mut at = self.own.clone();
-        LimitsSnapshot {
-            rate_limit: at.tracker.reading(now),
-            in_flight: at.tracker.in_flight(now),
-            budget: at.budget.as_mut().map(|b| b.state(now)),
-            breaker: at.breaker.as_mut().map(|b| b.state(now)),
-        }
+        let mut snapshot = LimitsSnapshot {
+            rate_limit: None,
+            in_flight: 0,
+            budget: None,
+            breaker: None,
+        };
+        each_limiter!(at, |l, _slot| l.show(clock.mono, &mut snapshot));
+        snapshot
     }
 
     /// Forgets everything: no window, nothing in flight, a full budget, a
@@ -187,14 +214,7 @@ impl Limits {
     /// renewal joins afresh). Grants made before are honoured as stale:
     /// reporting or abandoning them changes nothing but a refund.
     pub fn reset(&mut self) {
-        let own = &mut self.own;
-        own.tracker.reset();
-        if let Some(b) = own.budget.as_mut() {
-            b.reset();
-        }
-        if let Some(b) = own.breaker.as_mut() {
-            b.reset();
-        }
+        each_limiter!(self.own, |l, _slot| l.reset());
         #[cfg(feature = "redis")]
         {
             self.wrapper = None;
@@ -259,12 +279,8 @@ impl Limits {
     /// success credit); any other end spends it.
     #[inline]
     pub(crate) fn finish(&mut self, grant: &mut Grant, succeeded: bool) {
-        let charge = grant.charge.take();
-        if succeeded {
-            if let Some(budget) = self.own.budget.as_mut() {
-                budget.deposit(charge);
-            }
-        }
+        each_limiter!(self.own, |l, slot| l
+            .finish(&mut grant.holds[slot], succeeded));
     }
 
     /// Gives back everything `grant` holds: see [`Limiters::release`].
@@ -295,9 +311,10 @@ impl Limits {
 }
 
 impl Limiters {
-    /// Admission for a send at `now`: pacing by the tracker (when the
-    /// policy paces), then the breaker; a first attempt is counted by a
-    /// percentage budget. What is granted is written into `grant`.
+    /// Admission for a send at `now`: every limiter in turn may let it
+    /// through (holding something for it) or answer instead; an answer
+    /// gives back what the limiters before it took. What is granted is
+    /// written into `grant`.
     #[inline]
     fn admit<H: Hooks + ?Sized>(
         &mut self,
@@ -307,35 +324,32 @@ impl Limiters {
         first_attempt: bool,
         rng: &mut fastrand::Rng,
     ) -> Admission {
-        let send = if self.spec.pacing {
-            match self.tracker.admit(now, self.spec.reset_jitter, rng) {
-                Admit::Go(generation) => Some(generation),
-                Admit::Wait { wait, capped } => return Admission::Wait { wait, capped },
-            }
-        } else {
-            None
+        let mut ask = Ask {
+            now,
+            first_attempt,
+            spec: &self.spec,
+            rng,
         };
-        let probe = match self.breaker.as_mut().map(|b| hooks.breaker_admit(b, now)) {
-            Some(Err(retry_after)) => {
-                if let Some(generation) = send {
-                    self.tracker.cancel(generation, now);
-                }
-                return Admission::Refused(retry_after);
+        let mut taken = [None; SLOTS];
+        let mut answer = None;
+        each_limiter!(self, |l, slot| if answer.is_none() {
+            match Limiter::admit(l, hooks, &mut ask) {
+                Ok(hold) => taken[slot] = hold,
+                Err(a) => answer = Some(a),
             }
-            Some(Ok(probe)) => probe,
-            None => None,
-        };
-        if first_attempt {
-            if let Some(budget) = self.budget.as_mut() {
-                hooks.budget_request(budget, now);
+        });
+        if let Some(answer) = answer {
+            each_limiter!(self, |l, slot| if let Some(hold) = taken[slot] {
+                l.release(hooks, hold, now);
+            });
+            return answer;
+        }
+        grant.admitted = true;
+        for (hold, taken) in grant.holds.iter_mut().zip(taken) {
+            if taken.is_some() {
+                *hold = taken;
             }
         }
-        *grant = Grant {
-            admitted: true,
-            send,
-            probe,
-            ..*grant
-        };
         Admission::Granted
     }
 
@@ -351,17 +365,22 @@ impl Limiters {
         now: Duration,
     ) {
         grant.admitted = false;
-        hooks.tracker_landed(&mut self.tracker, grant.send.take(), reading, now);
-        let probe = grant.probe.take();
-        if let Some(breaker) = self.breaker.as_mut() {
-            hooks.breaker_record(breaker, now, health, probe);
-        }
+        let news = Landed {
+            now,
+            reading,
+            health,
+        };
+        each_limiter!(self, |l, slot| Limiter::landed(
+            l,
+            hooks,
+            &mut grant.holds[slot],
+            &news
+        ));
     }
 
-    /// Pays for a re-send; `false` when the budget cannot. A retry is
-    /// always paid for, a rate-limit wait the policy does not count as one
-    /// only when these limits say so. The charge is held until the call
-    /// succeeds (refunded) or ends otherwise (spent).
+    /// Pays for a re-send; `false` when a limiter (the budget) will not.
+    /// The charge is held until the call succeeds (refunded) or ends
+    /// otherwise (spent).
     #[inline]
     fn charge<H: Hooks + ?Sized>(
         &mut self,
@@ -371,40 +390,29 @@ impl Limiters {
         now: Duration,
         after_timeout: bool,
     ) -> bool {
-        let pays = match resend {
-            Resend::Retry => true,
-            Resend::UncountedWait => self.spec.charge_uncounted_waits,
-        };
-        let Some(budget) = self.budget.as_mut().filter(|_| pays) else {
-            return true;
-        };
-        match hooks.budget_withdraw(budget, now, after_timeout) {
-            Some(cost) => {
-                grant.charge = Some(cost);
-                true
-            }
-            None => false,
-        }
+        let mut paid = true;
+        let spec = &self.spec;
+        each_limiter!(self, |l, slot| {
+            paid = paid
+                && l.charge(
+                    hooks,
+                    &mut grant.holds[slot],
+                    resend,
+                    spec,
+                    now,
+                    after_timeout,
+                );
+        });
+        paid
     }
 
     /// Gives back everything `grant` holds: the send in flight and its
     /// place in the window, the probe slot, the budget charge.
     fn release<H: Hooks + ?Sized>(&mut self, hooks: &mut H, grant: &mut Grant, now: Duration) {
-        let Grant {
-            send,
-            probe,
-            charge,
-            ..
-        } = core::mem::take(grant);
-        if let Some(generation) = send {
-            self.tracker.cancel(generation, now);
-        }
-        if let (Some(trip), Some(breaker)) = (probe, self.breaker.as_mut()) {
-            hooks.breaker_release(breaker, trip, now);
-        }
-        if let (Some(cost), Some(budget)) = (charge, self.budget.as_mut()) {
-            budget.deposit(Some(cost));
-        }
+        let Grant { holds, .. } = core::mem::take(grant);
+        each_limiter!(self, |l, slot| if let Some(hold) = holds[slot] {
+            l.release(hooks, hold, now);
+        });
     }
 }
 

@@ -3,6 +3,8 @@
 
 use core::time::Duration;
 
+use super::limiter::{Ask, Landed, Limiter};
+use super::{Admission, Hooks, LimitsSnapshot};
 use crate::headers::{Pressure, PressureThresholds, RateLimit};
 
 /// Two readings whose windows end this close together describe the same
@@ -451,6 +453,48 @@ impl RateTracker {
         }
         self.last_admit = Some(now);
         Admit::Go(self.in_flight.add())
+    }
+}
+
+/// Pacing, when the limits pace: a send waits rather than draw a 429.
+/// Every landing's reading is taken in, paced or not.
+impl Limiter for RateTracker {
+    #[inline]
+    fn admit<H: Hooks + ?Sized>(
+        &mut self,
+        _: &mut H,
+        ask: &mut Ask<'_>,
+    ) -> Result<Option<u32>, Admission> {
+        if !ask.spec.pacing {
+            return Ok(None);
+        }
+        match self.admit(ask.now, ask.spec.reset_jitter, ask.rng) {
+            Admit::Go(generation) => Ok(Some(generation)),
+            Admit::Wait { wait, capped } => Err(Admission::Wait { wait, capped }),
+        }
+    }
+
+    #[inline]
+    fn landed<H: Hooks + ?Sized>(
+        &mut self,
+        hooks: &mut H,
+        hold: &mut Option<u32>,
+        news: &Landed<'_>,
+    ) {
+        hooks.tracker_landed(self, hold.take(), news.reading, news.now);
+    }
+
+    fn release<H: Hooks + ?Sized>(&mut self, _: &mut H, generation: u32, now: Duration) {
+        self.cancel(generation, now);
+    }
+
+    fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot) {
+        snapshot.rate_limit = self.reading(now);
+        snapshot.in_flight = self.in_flight(now);
+    }
+
+    fn reset(&mut self) {
+        self.reset();
     }
 }
 

@@ -10,6 +10,8 @@ use core::time::Duration;
 
 use serde::Serialize;
 
+use super::limiter::{Ask, Limiter};
+use super::{Admission, Hooks, LimitsSnapshot, LimitsSpec, Resend};
 use crate::policy::BudgetSpec;
 use percentage::Percentage;
 use quota::Quota;
@@ -139,6 +141,66 @@ impl RetryBudget {
         if let Kind::Quota(q) = &mut self.kind {
             q.deposit(cost);
         }
+    }
+}
+
+/// The budget counts first attempts (a percentage), pays for re-sends,
+/// and holds a retry's charge until the call ends: a success refunds it.
+impl Limiter for RetryBudget {
+    #[inline]
+    fn admit<H: Hooks + ?Sized>(
+        &mut self,
+        hooks: &mut H,
+        ask: &mut Ask<'_>,
+    ) -> Result<Option<u32>, Admission> {
+        if ask.first_attempt {
+            hooks.budget_request(self, ask.now);
+        }
+        Ok(None)
+    }
+
+    /// A retry is always paid for, a rate-limit wait the policy does not
+    /// count as one only when the limits say so.
+    #[inline]
+    fn charge<H: Hooks + ?Sized>(
+        &mut self,
+        hooks: &mut H,
+        hold: &mut Option<u32>,
+        resend: Resend,
+        spec: &LimitsSpec,
+        now: Duration,
+        after_timeout: bool,
+    ) -> bool {
+        if resend == Resend::UncountedWait && !spec.charge_uncounted_waits {
+            return true;
+        }
+        match hooks.budget_withdraw(self, now, after_timeout) {
+            Some(cost) => {
+                *hold = Some(cost);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline]
+    fn finish(&mut self, hold: &mut Option<u32>, succeeded: bool) {
+        let charge = hold.take();
+        if succeeded {
+            self.deposit(charge);
+        }
+    }
+
+    fn release<H: Hooks + ?Sized>(&mut self, _: &mut H, cost: u32, _: Duration) {
+        self.deposit(Some(cost));
+    }
+
+    fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot) {
+        snapshot.budget = Some(self.state(now));
+    }
+
+    fn reset(&mut self) {
+        self.reset();
     }
 }
 
