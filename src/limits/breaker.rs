@@ -6,7 +6,7 @@ use core::time::Duration;
 use serde::Serialize;
 
 use super::limiter::{Ask, Landed, Limiter};
-use super::{Admission, Hooks, LimitsSnapshot};
+use super::{Admission, LimitsSnapshot, Steps};
 use crate::policy::BreakerSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -315,28 +315,28 @@ impl CircuitBreaker {
 /// and counts every landing's health.
 impl Limiter for CircuitBreaker {
     #[inline]
-    fn admit<H: Hooks + ?Sized>(
+    fn admit<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         ask: &mut Ask<'_>,
     ) -> Result<Option<u32>, Admission> {
-        hooks
+        steps
             .breaker_admit(self, ask.now)
             .map_err(Admission::Refused)
     }
 
     #[inline]
-    fn landed<H: Hooks + ?Sized>(
+    fn landed<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         hold: &mut Option<u32>,
         news: &Landed<'_>,
     ) {
-        hooks.breaker_record(self, news.now, news.health, hold.take());
+        steps.breaker_record(self, news.now, news.health, hold.take());
     }
 
-    fn release<H: Hooks + ?Sized>(&mut self, hooks: &mut H, trip: u32, now: Duration) {
-        hooks.breaker_release(self, trip, now);
+    fn release<H: Steps + ?Sized>(&mut self, steps: &mut H, trip: u32, now: Duration) {
+        steps.breaker_release(self, trip, now);
     }
 
     fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot) {

@@ -8,7 +8,7 @@
 
 use core::time::Duration;
 
-use super::{Admission, Health, Hooks, LimitsSnapshot, LimitsSpec, Resend};
+use super::{Admission, Health, LimitsSnapshot, LimitsSpec, Resend, Steps};
 use crate::headers::RateLimit;
 
 /// A send about to start, as the limiters see it.
@@ -37,9 +37,9 @@ pub(crate) trait Limiter {
     /// for the send (kept in its slot until the send lands or is given
     /// back), or the limits' answer instead of a grant.
     #[inline]
-    fn admit<H: Hooks + ?Sized>(
+    fn admit<H: Steps + ?Sized>(
         &mut self,
-        _hooks: &mut H,
+        _steps: &mut H,
         _ask: &mut Ask<'_>,
     ) -> Result<Option<u32>, Admission> {
         Ok(None)
@@ -47,9 +47,9 @@ pub(crate) trait Limiter {
 
     /// The admitted send landed; `hold` is the limiter's slot.
     #[inline]
-    fn landed<H: Hooks + ?Sized>(
+    fn landed<H: Steps + ?Sized>(
         &mut self,
-        _hooks: &mut H,
+        _steps: &mut H,
         _hold: &mut Option<u32>,
         _news: &Landed<'_>,
     ) {
@@ -57,9 +57,9 @@ pub(crate) trait Limiter {
 
     /// A re-send asks to be paid for; `false` refuses it.
     #[inline]
-    fn charge<H: Hooks + ?Sized>(
+    fn charge<H: Steps + ?Sized>(
         &mut self,
-        _hooks: &mut H,
+        _steps: &mut H,
         _hold: &mut Option<u32>,
         _resend: Resend,
         _spec: &LimitsSpec,
@@ -74,7 +74,7 @@ pub(crate) trait Limiter {
     fn finish(&mut self, _hold: &mut Option<u32>, _succeeded: bool) {}
 
     /// The call will not report: what the limiter held for it comes back.
-    fn release<H: Hooks + ?Sized>(&mut self, _hooks: &mut H, _hold: u32, _now: Duration) {}
+    fn release<H: Steps + ?Sized>(&mut self, _steps: &mut H, _hold: u32, _now: Duration) {}
 
     /// Writes what the limiter knows at `now` into `snapshot`.
     fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot);
@@ -86,30 +86,30 @@ pub(crate) trait Limiter {
 /// A limiter the policy may leave out.
 impl<L: Limiter> Limiter for Option<L> {
     #[inline]
-    fn admit<H: Hooks + ?Sized>(
+    fn admit<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         ask: &mut Ask<'_>,
     ) -> Result<Option<u32>, Admission> {
-        self.as_mut().map_or(Ok(None), |l| l.admit(hooks, ask))
+        self.as_mut().map_or(Ok(None), |l| l.admit(steps, ask))
     }
 
     #[inline]
-    fn landed<H: Hooks + ?Sized>(
+    fn landed<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         hold: &mut Option<u32>,
         news: &Landed<'_>,
     ) {
         if let Some(l) = self {
-            l.landed(hooks, hold, news);
+            l.landed(steps, hold, news);
         }
     }
 
     #[inline]
-    fn charge<H: Hooks + ?Sized>(
+    fn charge<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         hold: &mut Option<u32>,
         resend: Resend,
         spec: &LimitsSpec,
@@ -117,7 +117,7 @@ impl<L: Limiter> Limiter for Option<L> {
         after_timeout: bool,
     ) -> bool {
         self.as_mut().map_or(true, |l| {
-            l.charge(hooks, hold, resend, spec, now, after_timeout)
+            l.charge(steps, hold, resend, spec, now, after_timeout)
         })
     }
 
@@ -128,9 +128,9 @@ impl<L: Limiter> Limiter for Option<L> {
         }
     }
 
-    fn release<H: Hooks + ?Sized>(&mut self, hooks: &mut H, hold: u32, now: Duration) {
+    fn release<H: Steps + ?Sized>(&mut self, steps: &mut H, hold: u32, now: Duration) {
         if let Some(l) = self {
-            l.release(hooks, hold, now);
+            l.release(steps, hold, now);
         }
     }
 

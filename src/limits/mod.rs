@@ -30,8 +30,8 @@
 
 mod breaker;
 mod budget;
-mod hooks;
 mod limiter;
+mod steps;
 mod tracker;
 
 use core::time::Duration;
@@ -46,10 +46,10 @@ pub use budget::BudgetState;
 pub(crate) use breaker::Counted;
 pub(crate) use breaker::{CircuitBreaker, Health};
 pub(crate) use budget::RetryBudget;
-#[cfg(feature = "redis")]
-pub(crate) use hooks::Wrapper;
-pub(crate) use hooks::{Alone, Hooks};
 use limiter::{Ask, Landed, Limiter};
+#[cfg(feature = "redis")]
+pub(crate) use steps::Wrapper;
+pub(crate) use steps::{Alone, Steps};
 #[cfg(all(test, feature = "redis"))]
 pub(crate) use tracker::Admit;
 pub(crate) use tracker::RateTracker;
@@ -316,9 +316,9 @@ impl Limiters {
     /// gives back what the limiters before it took. What is granted is
     /// written into `grant`.
     #[inline]
-    fn admit<H: Hooks + ?Sized>(
+    fn admit<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         grant: &mut Grant,
         now: Duration,
         first_attempt: bool,
@@ -333,14 +333,14 @@ impl Limiters {
         let mut taken = [None; SLOTS];
         let mut answer = None;
         each_limiter!(self, |l, slot| if answer.is_none() {
-            match Limiter::admit(l, hooks, &mut ask) {
+            match Limiter::admit(l, steps, &mut ask) {
                 Ok(hold) => taken[slot] = hold,
                 Err(a) => answer = Some(a),
             }
         });
         if let Some(answer) = answer {
             each_limiter!(self, |l, slot| if let Some(hold) = taken[slot] {
-                l.release(hooks, hold, now);
+                l.release(steps, hold, now);
             });
             return answer;
         }
@@ -356,9 +356,9 @@ impl Limiters {
     /// The admitted send landed: its reading goes to the tracker, its
     /// health to the breaker, and the send is taken back.
     #[inline]
-    fn landed<H: Hooks + ?Sized>(
+    fn landed<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         grant: &mut Grant,
         reading: Option<&RateLimit>,
         health: Health,
@@ -372,7 +372,7 @@ impl Limiters {
         };
         each_limiter!(self, |l, slot| Limiter::landed(
             l,
-            hooks,
+            steps,
             &mut grant.holds[slot],
             &news
         ));
@@ -382,9 +382,9 @@ impl Limiters {
     /// The charge is held until the call succeeds (refunded) or ends
     /// otherwise (spent).
     #[inline]
-    fn charge<H: Hooks + ?Sized>(
+    fn charge<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         grant: &mut Grant,
         resend: Resend,
         now: Duration,
@@ -395,7 +395,7 @@ impl Limiters {
         each_limiter!(self, |l, slot| {
             paid = paid
                 && l.charge(
-                    hooks,
+                    steps,
                     &mut grant.holds[slot],
                     resend,
                     spec,
@@ -408,10 +408,10 @@ impl Limiters {
 
     /// Gives back everything `grant` holds: the send in flight and its
     /// place in the window, the probe slot, the budget charge.
-    fn release<H: Hooks + ?Sized>(&mut self, hooks: &mut H, grant: &mut Grant, now: Duration) {
+    fn release<H: Steps + ?Sized>(&mut self, steps: &mut H, grant: &mut Grant, now: Duration) {
         let Grant { holds, .. } = core::mem::take(grant);
         each_limiter!(self, |l, slot| if let Some(hold) = holds[slot] {
-            l.release(hooks, hold, now);
+            l.release(steps, hold, now);
         });
     }
 }

@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::limiter::{Ask, Landed, Limiter};
-use super::{Admission, Hooks, LimitsSnapshot};
+use super::{Admission, LimitsSnapshot, Steps};
 use crate::headers::{Pressure, PressureThresholds, RateLimit};
 
 /// Two readings whose windows end this close together describe the same
@@ -460,7 +460,7 @@ impl RateTracker {
 /// Every landing's reading is taken in, paced or not.
 impl Limiter for RateTracker {
     #[inline]
-    fn admit<H: Hooks + ?Sized>(
+    fn admit<H: Steps + ?Sized>(
         &mut self,
         _: &mut H,
         ask: &mut Ask<'_>,
@@ -475,16 +475,16 @@ impl Limiter for RateTracker {
     }
 
     #[inline]
-    fn landed<H: Hooks + ?Sized>(
+    fn landed<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         hold: &mut Option<u32>,
         news: &Landed<'_>,
     ) {
-        hooks.tracker_landed(self, hold.take(), news.reading, news.now);
+        steps.tracker_landed(self, hold.take(), news.reading, news.now);
     }
 
-    fn release<H: Hooks + ?Sized>(&mut self, _: &mut H, generation: u32, now: Duration) {
+    fn release<H: Steps + ?Sized>(&mut self, _: &mut H, generation: u32, now: Duration) {
         self.cancel(generation, now);
     }
 

@@ -11,7 +11,7 @@ use core::time::Duration;
 use serde::Serialize;
 
 use super::limiter::{Ask, Limiter};
-use super::{Admission, Hooks, LimitsSnapshot, LimitsSpec, Resend};
+use super::{Admission, LimitsSnapshot, LimitsSpec, Resend, Steps};
 use crate::policy::BudgetSpec;
 use percentage::Percentage;
 use quota::Quota;
@@ -148,13 +148,13 @@ impl RetryBudget {
 /// and holds a retry's charge until the call ends: a success refunds it.
 impl Limiter for RetryBudget {
     #[inline]
-    fn admit<H: Hooks + ?Sized>(
+    fn admit<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         ask: &mut Ask<'_>,
     ) -> Result<Option<u32>, Admission> {
         if ask.first_attempt {
-            hooks.budget_request(self, ask.now);
+            steps.budget_request(self, ask.now);
         }
         Ok(None)
     }
@@ -162,9 +162,9 @@ impl Limiter for RetryBudget {
     /// A retry is always paid for, a rate-limit wait the policy does not
     /// count as one only when the limits say so.
     #[inline]
-    fn charge<H: Hooks + ?Sized>(
+    fn charge<H: Steps + ?Sized>(
         &mut self,
-        hooks: &mut H,
+        steps: &mut H,
         hold: &mut Option<u32>,
         resend: Resend,
         spec: &LimitsSpec,
@@ -174,7 +174,7 @@ impl Limiter for RetryBudget {
         if resend == Resend::UncountedWait && !spec.charge_uncounted_waits {
             return true;
         }
-        match hooks.budget_withdraw(self, now, after_timeout) {
+        match steps.budget_withdraw(self, now, after_timeout) {
             Some(cost) => {
                 *hold = Some(cost);
                 true
@@ -191,7 +191,7 @@ impl Limiter for RetryBudget {
         }
     }
 
-    fn release<H: Hooks + ?Sized>(&mut self, _: &mut H, cost: u32, _: Duration) {
+    fn release<H: Steps + ?Sized>(&mut self, _: &mut H, cost: u32, _: Duration) {
         self.deposit(Some(cost));
     }
 

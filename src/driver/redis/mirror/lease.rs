@@ -74,7 +74,7 @@ impl Lease {
 mod tests {
     use super::*;
     use crate::headers::PressureThresholds;
-    use crate::limits::{Admit, Alone, Hooks};
+    use crate::limits::{Admit, Alone, Steps};
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)

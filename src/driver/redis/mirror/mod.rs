@@ -17,7 +17,7 @@ pub(crate) use slice::SliceReport;
 
 use crate::headers::RateLimit;
 use crate::limits::{
-    Alone, CircuitBreaker, Health, Hooks, Limits, RateTracker, RetryBudget, Wrapper,
+    Alone, CircuitBreaker, Health, Limits, RateTracker, RetryBudget, Steps, Wrapper,
 };
 
 /// What one renewal tells the store.
@@ -57,7 +57,7 @@ pub(crate) struct Mirror {
     slice: Option<slice::Slice>,
 }
 
-impl Hooks for Mirror {
+impl Steps for Mirror {
     fn tracker_landed(
         &mut self,
         t: &mut RateTracker,

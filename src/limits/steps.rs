@@ -1,5 +1,5 @@
 //! The seam a wrapper of the limits plugs into. The limits consult each
-//! limiter through [`Hooks`], whose defaults are the process's own rules;
+//! limiter through [`Steps`], whose defaults are the process's own rules;
 //! a wrapper (a fleet's member, in the Redis driver) overrides the steps it
 //! runs differently and keeps its own books beside them, so that no
 //! limiter here knows of any wrapper.
@@ -13,7 +13,7 @@ use crate::headers::RateLimit;
 
 /// How the limits consult each limiter. Every method's default is what a
 /// process alone does.
-pub(crate) trait Hooks {
+pub(crate) trait Steps {
     /// A send landed (`send`: its generation, when the tracker let it
     /// through), with the response's reading if it carried one.
     #[inline]
@@ -83,11 +83,11 @@ pub(crate) trait Hooks {
 /// A process alone: every default.
 pub(crate) struct Alone;
 
-impl Hooks for Alone {}
+impl Steps for Alone {}
 
-/// A wrapper the limits hold and consult through its [`Hooks`].
+/// A wrapper the limits hold and consult through its [`Steps`].
 #[cfg(feature = "redis")]
-pub(crate) trait Wrapper: Hooks + core::fmt::Debug + Send + 'static {
+pub(crate) trait Wrapper: Steps + core::fmt::Debug + Send + 'static {
     /// A copy, for a copy of the limits.
     fn clone_box(&self) -> Box<dyn Wrapper>;
 
