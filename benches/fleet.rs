@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use steadfast::driver::redis::RedisLimits;
-use steadfast::driver::tokio::{run, Hooks};
+use steadfast::driver::tokio::{run, AsyncHooks};
 use steadfast::driver::Reply;
 use steadfast::{Method, NetworkError, Policy, Request};
 
 /// Answers at once, with a reading that leaves plenty of room.
 struct Instant200;
 
-impl Hooks for Instant200 {
+impl AsyncHooks for Instant200 {
     type Response = Reply;
     type Id = ();
     async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {

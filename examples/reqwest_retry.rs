@@ -9,7 +9,7 @@
 use steadfast::driver::Sharing;
 use steadfast_loopback as fake_api;
 
-use steadfast::driver::tokio::{run, Hooks};
+use steadfast::driver::tokio::{run, AsyncHooks};
 use steadfast::driver::Success;
 use steadfast::{Method, NetworkError, Policy, Request};
 
@@ -20,7 +20,7 @@ struct Create<'a> {
     body: &'static str,
 }
 
-impl Hooks for Create<'_> {
+impl AsyncHooks for Create<'_> {
     type Response = reqwest::Response;
     type Id = ();
 

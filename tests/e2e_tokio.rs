@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use steadfast::driver::tokio::{run, Hooks};
+use steadfast::driver::tokio::{run, AsyncHooks};
 use steadfast::driver::Sharing;
 use steadfast::driver::TokenStore;
 use steadfast::driver::{Lookup, Reply, Success};
@@ -40,7 +40,7 @@ fn id_of(body: &str) -> Option<String> {
     Some(v.get("id")?.as_str()?.to_owned())
 }
 
-impl Hooks for Create {
+impl AsyncHooks for Create {
     type Response = Reply;
     type Id = String;
 

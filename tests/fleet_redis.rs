@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::driver::redis::RedisLimits;
-use steadfast::driver::tokio::{run, Hooks};
+use steadfast::driver::tokio::{run, AsyncHooks};
 use steadfast::driver::{Reply, Success};
 use steadfast::{Limits, Method, NetworkError, Policy, Request};
 
@@ -34,7 +34,7 @@ struct Create {
     body: String,
 }
 
-impl Hooks for Create {
+impl AsyncHooks for Create {
     type Response = Reply;
     type Id = ();
     async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {

@@ -36,7 +36,7 @@ use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
 use super::seam::{self, Shared};
-use super::tokio::{run, Hooks};
+use super::tokio::{run, AsyncHooks};
 use super::{Failure, RetryInfo, TokenStore};
 use crate::limits::Limits;
 use crate::outcome::{NetworkError, Refresh};
@@ -199,7 +199,7 @@ struct Attempts<'e, 'n> {
     seen: u64,
 }
 
-impl Hooks for Attempts<'_, '_> {
+impl AsyncHooks for Attempts<'_, '_> {
     type Response = reqwest::Response;
     type Id = core::convert::Infallible;
 

@@ -21,16 +21,16 @@
 //! # }
 //! ```
 //!
-//! For token refresh and conflict search, implement [`Hooks`] and [`run`]:
+//! For token refresh and conflict search, implement [`AsyncHooks`] and [`run`]:
 //!
 //! ```no_run
-//! use steadfast::driver::tokio::{run, Hooks};
+//! use steadfast::driver::tokio::{run, AsyncHooks};
 //! use steadfast::driver::{Reply, Sharing};
 //! use steadfast::{Method, NetworkError, Policy, Request};
 //!
 //! struct Ping;
 //!
-//! impl Hooks for Ping {
+//! impl AsyncHooks for Ping {
 //!     type Response = Reply;
 //!     type Id = String;
 //!     async fn send(&mut self, _attempt: u32) -> Result<Reply, NetworkError> {
@@ -55,7 +55,7 @@ use crate::outcome::{NetworkError, Refresh, Request};
 use crate::policy::Policy;
 
 /// Your side of an async call.
-pub trait Hooks {
+pub trait AsyncHooks {
     /// What `send` returns on a response.
     type Response: Response;
     /// The id a lookup returns.
@@ -98,7 +98,7 @@ pub trait Hooks {
 /// attempts. The failure says why, with the last response or the closure's
 /// own last error.
 ///
-/// For token refresh and conflict search, implement [`Hooks`] and call
+/// For token refresh and conflict search, implement [`AsyncHooks`] and call
 /// [`run`].
 pub async fn retry<'s, P, A, F, Fut>(
     policy: P,
@@ -119,7 +119,7 @@ where
     hooks.finish(run.result)
 }
 
-impl<A, F, Fut> Hooks for Closure<F, A::Error>
+impl<A, F, Fut> AsyncHooks for Closure<F, A::Error>
 where
     A: Attempt,
     A::Error: Send,
@@ -145,7 +145,7 @@ where
 /// Runs one call under `policy` to its end, with the limits `sharing` says
 /// (see [`Sharing`]). In a fleet, the process makes sure it holds a lease
 /// of sends before each decision (see [`redis`](super::redis)).
-pub async fn run<'s, P: Borrow<Policy>, H: Hooks>(
+pub async fn run<'s, P: Borrow<Policy>, H: AsyncHooks>(
     policy: P,
     request: Request,
     sharing: impl Into<Sharing<'s>>,

@@ -39,7 +39,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::seam::{self, Shared};
-use super::tokio::{run, Hooks};
+use super::tokio::{run, AsyncHooks};
 use super::Failure;
 use crate::limits::Limits;
 use crate::outcome::NetworkError;
@@ -144,7 +144,7 @@ struct Attempts<S, B, E> {
     error: Option<E>,
 }
 
-impl<S, B, R> Hooks for Attempts<S, B, S::Error>
+impl<S, B, R> AsyncHooks for Attempts<S, B, S::Error>
 where
     S: Service<http::Request<B>, Response = http::Response<R>> + Send,
     S::Future: Send,
