@@ -68,6 +68,13 @@ pub struct Limits {
     wrapper: Option<Box<dyn Wrapper>>,
 }
 
+// Users share limits between threads behind any lock (`RwLock`, `Arc`), and
+// features add up across a build: no feature may take `Sync` away.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Limits>();
+};
+
 impl PartialEq for Limits {
     fn eq(&self, other: &Self) -> bool {
         #[cfg(feature = "redis")]

@@ -87,7 +87,7 @@ impl Steps for Alone {}
 
 /// A wrapper the limits hold and consult through its [`Steps`].
 #[cfg(feature = "redis")]
-pub(crate) trait Wrapper: Steps + core::fmt::Debug + Send + 'static {
+pub(crate) trait Wrapper: Steps + core::fmt::Debug + Send + Sync + 'static {
     /// A copy, for a copy of the limits.
     fn clone_box(&self) -> Box<dyn Wrapper>;
 
