@@ -129,10 +129,14 @@ pub(crate) fn run<S: Script>(
         script.observing(&mut run, &step, clock);
         let uncounted = uncounted_wait(policy, &outcome);
         match run.observe(outcome, clock) {
-            Ok(event) => trace.events.push(event),
+            Ok(event) => {
+                // A rate limit the call gave up on caused no wait.
+                let waited = uncounted && !event.action.is_final();
+                trace.uncounted_waits = trace.uncounted_waits.saturating_add(u32::from(waited));
+                trace.events.push(event);
+            }
             Err(e) => break End::Rejected(e),
         }
-        trace.uncounted_waits += u32::from(uncounted);
         clock = script.observed(policy, &step, waiting, clock);
     };
     if let Some(l) = run.limits {
@@ -157,5 +161,37 @@ fn uncounted_wait(policy: &Policy, outcome: &Outcome<'_>) -> bool {
                 && classify::response(spec, status, code, headers) == Rule::RateLimited
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use crate::action::{Action, Reason};
+    use crate::outcome::{Clock, Method, Request};
+    use crate::policy::{Policy, StatusRetries};
+    use crate::replay::{replay, End, Step};
+
+    fn uncounted_429s() -> Policy {
+        let mut spec = Policy::seed_guide().spec().clone();
+        spec.rate_limit.counts_as_retry = false;
+        spec.status_retries = StatusRetries::IdempotentOnly;
+        Policy::new(spec).expect("a valid policy")
+    }
+
+    #[test]
+    fn an_uncounted_wait_is_one_the_call_waited() {
+        let policy = uncounted_429s();
+        let start = Clock::new(Duration::ZERO, Duration::ZERO);
+        let steps = || [Step::status(429), Step::status(200)];
+        let get = replay(&policy, Request::new(Method::Get), start, 1, steps());
+        assert_eq!(get.uncounted_waits, 1, "{get:?}");
+        let post = replay(&policy, Request::new(Method::Post), start, 1, steps());
+        assert_eq!(
+            post.end,
+            End::Finished(Action::GiveUp(Reason::NotRetryable { status: 429 }))
+        );
+        assert_eq!(post.uncounted_waits, 0, "a 429 given up on is no wait");
     }
 }
