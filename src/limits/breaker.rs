@@ -344,7 +344,7 @@ impl Limiter for CircuitBreaker {
     }
 
     fn reset(&mut self) {
-        self.reset();
+        CircuitBreaker::reset(self);
     }
 }
 

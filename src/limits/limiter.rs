@@ -73,13 +73,16 @@ pub(crate) trait Limiter {
     #[inline]
     fn finish(&mut self, _hold: &mut Option<u32>, _succeeded: bool) {}
 
-    /// The call will not report: what the limiter held for it comes back.
+    /// The call will not report, or a later limiter refused the send: what
+    /// this one held for it comes back.
     fn release<H: Steps + ?Sized>(&mut self, _steps: &mut H, _hold: u32, _now: Duration) {}
 
     /// Writes what the limiter knows at `now` into `snapshot`.
     fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot);
 
-    /// Forgets everything; holds made before are stale.
+    /// Forgets everything. A hold made before is stale (reporting or
+    /// releasing it changes nothing) except a budget's charge, which a
+    /// success still refunds.
     fn reset(&mut self);
 }
 

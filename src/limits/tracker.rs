@@ -494,7 +494,7 @@ impl Limiter for RateTracker {
     }
 
     fn reset(&mut self) {
-        self.reset();
+        RateTracker::reset(self);
     }
 }
 

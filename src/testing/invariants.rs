@@ -103,7 +103,10 @@ impl Trace {
     /// status whose rule is "give up", no retry once `max_retry_time` has
     /// passed, and the call's contract kept (idempotent polls, sleeps that
     /// never grow as the clock goes back, misfits refused without effect).
-    /// The error says which was broken, and how.
+    /// The error says which was broken, and how. No send after a give-up
+    /// status and the call's contract are [`breaches`](Trace::breaches)
+    /// that `drive` records as it goes; a [`replay`](crate::replay)'s trace
+    /// has none, so on it those two pass.
     pub fn check(&self, policy: &Policy) -> Result<(), String> {
         bounded_retries(policy, self)?;
         no_sleep_past_deadline(policy, self)?;

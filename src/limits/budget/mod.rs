@@ -200,7 +200,7 @@ impl Limiter for RetryBudget {
     }
 
     fn reset(&mut self) {
-        self.reset();
+        RetryBudget::reset(self);
     }
 }
 

@@ -172,7 +172,7 @@ impl Mirror {
     pub(super) fn report(&mut self, b: &CircuitBreaker, sending: bool) -> BreakerReport {
         let unused = self.unused(b);
         if unused > 0 {
-            self.granted -= unused;
+            self.granted = self.granted.saturating_sub(unused);
             self.untold.probes_released = self.untold.probes_released.saturating_add(unused);
         }
         BreakerReport {
