@@ -94,7 +94,7 @@ mod schedule;
 pub mod testing;
 
 pub use action::{Action, Completion, Reason};
-pub use call::{Call, OutcomeError, Waiting};
+pub use call::{Call, OutcomeError};
 pub use event::{Basis, Event, Observed};
 pub use headers::{HintNotes, Hints, Pressure, PressureThresholds, RateLimit};
 pub use limits::{Limits, LimitsSpec};

@@ -5,7 +5,6 @@ use core::borrow::Borrow;
 use core::fmt;
 use core::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod limits;
@@ -92,14 +91,15 @@ enum Next {
 pub struct OutcomeError {
     /// What was observed.
     pub got: Observed,
-    /// What the call was waiting for.
-    pub waiting: Waiting,
+    /// What the call was waiting for: the answer to the action it last
+    /// returned.
+    pub(crate) waiting: Waiting,
 }
 
-/// What a call is waiting for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Waiting {
+/// What a call is waiting for, as its last action says: the kind of
+/// outcome `observe` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiting {
     /// A response or network error for the current send.
     Response,
     /// A token refresh result.
@@ -343,7 +343,7 @@ impl<P: Borrow<Policy>> Call<P> {
     }
 
     /// What the call is waiting for.
-    pub fn waiting(&self) -> Waiting {
+    pub(crate) fn waiting(&self) -> Waiting {
         match self.next {
             Next::Send => Waiting::Response,
             Next::Sleep { .. } => Waiting::SleepEnd,

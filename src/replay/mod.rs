@@ -21,8 +21,9 @@ pub use step::Step;
 pub enum End {
     /// The call finished with this action (`Done` or `GiveUp`).
     Finished(Action),
-    /// The script ran out while the call was still waiting.
-    ScriptEnded(Waiting),
+    /// The script ran out while the call was still waiting for the answer
+    /// to its last action (the last of `actions`).
+    ScriptEnded,
     /// The call rejected a scripted outcome that did not fit.
     Rejected(OutcomeError),
 }
@@ -131,7 +132,7 @@ impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Finished(a) => write!(f, "{a}"),
-            Self::ScriptEnded(w) => write!(f, "the scenario ended before the call did ({w})"),
+            Self::ScriptEnded => f.write_str("the scenario ended before the call did"),
             Self::Rejected(e) => write!(f, "a step did not fit: {e}"),
         }
     }

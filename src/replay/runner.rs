@@ -93,7 +93,7 @@ pub(crate) fn run<S: Script>(
     let mut trace = Trace {
         actions: Vec::new(),
         events: Vec::new(),
-        end: End::ScriptEnded(Waiting::Response),
+        end: End::ScriptEnded,
         sends: 0,
         retries: 0,
         uncounted_waits: 0,
@@ -109,7 +109,7 @@ pub(crate) fn run<S: Script>(
             Action::Sleep(d) => {
                 trace.sleeps.push((run.call.elapsed(), d));
                 if !script.sleeping(&mut run, clock, d) {
-                    break End::ScriptEnded(Waiting::SleepEnd);
+                    break End::ScriptEnded;
                 }
                 clock = clock.advanced(d);
                 continue;
@@ -120,11 +120,11 @@ pub(crate) fn run<S: Script>(
         }
         let waiting = run.call.waiting();
         let Some(step) = script.next(action) else {
-            break End::ScriptEnded(waiting);
+            break End::ScriptEnded;
         };
         clock = S::arrival(&step, start, clock);
         let Some(outcome) = S::outcome(&step, waiting) else {
-            break End::ScriptEnded(waiting);
+            break End::ScriptEnded;
         };
         script.observing(&mut run, &step, clock);
         let uncounted = uncounted_wait(policy, &outcome);
