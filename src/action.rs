@@ -36,7 +36,7 @@ pub enum Action {
 
 impl Action {
     /// Whether the call is over (`Done` or `GiveUp`).
-    pub const fn is_final(&self) -> bool {
+    pub(crate) const fn is_final(&self) -> bool {
         matches!(self, Self::Done(_) | Self::GiveUp(_))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use steadfast::headers::{HintNotes, Hints, Pressure};
+use steadfast::headers::{HintNotes, Hints};
 use steadfast::PressureThresholds;
 
 const NOW: Duration = Duration::from_secs(1_800_000_000);
@@ -398,31 +398,6 @@ fn check_rate_rows(rows: &[RateRow]) {
         assert_eq!(rl.remaining, *remaining, "remaining of {headers:?}");
         assert_eq!(rl.reset, *reset, "reset of {headers:?}");
         assert_eq!(got.notes, *notes, "notes of {headers:?}");
-    }
-}
-
-#[test]
-fn pressure_thresholds() {
-    let t = PressureThresholds::default();
-    let rows = [
-        (Some(100), 100, Some(Pressure::Normal)),
-        (Some(100), 20, Some(Pressure::Normal)),
-        (Some(100), 19, Some(Pressure::Warning)),
-        (Some(100), 5, Some(Pressure::Warning)),
-        (Some(100), 4, Some(Pressure::Critical)),
-        (Some(100), 1, Some(Pressure::Critical)),
-        (Some(100), 0, Some(Pressure::Exhausted)),
-        (None, 0, Some(Pressure::Exhausted)),
-        (None, 10, None),
-        (Some(0), 10, None),
-        (Some(10), 50, Some(Pressure::Normal)),
-    ];
-    for (limit, remaining, want) in rows {
-        assert_eq!(
-            Pressure::of(limit, remaining, &t),
-            want,
-            "{remaining}/{limit:?}"
-        );
     }
 }
 

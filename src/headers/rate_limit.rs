@@ -76,7 +76,7 @@ pub enum Pressure {
 impl Pressure {
     /// The pressure for `remaining` of `limit`. Zero remaining is exhausted
     /// whatever the limit; a zero limit with requests remaining is unknown.
-    pub fn of(limit: Option<u64>, remaining: u64, t: &PressureThresholds) -> Option<Self> {
+    pub(crate) fn of(limit: Option<u64>, remaining: u64, t: &PressureThresholds) -> Option<Self> {
         if remaining == 0 {
             return Some(Self::Exhausted);
         }
@@ -280,4 +280,34 @@ fn params(v: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         let key = part[..eq].trim_ascii();
         Some((key, &part[eq + 1..]))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pressure, PressureThresholds};
+
+    #[test]
+    fn pressure_thresholds() {
+        let t = PressureThresholds::default();
+        let rows = [
+            (Some(100), 100, Some(Pressure::Normal)),
+            (Some(100), 20, Some(Pressure::Normal)),
+            (Some(100), 19, Some(Pressure::Warning)),
+            (Some(100), 5, Some(Pressure::Warning)),
+            (Some(100), 4, Some(Pressure::Critical)),
+            (Some(100), 1, Some(Pressure::Critical)),
+            (Some(100), 0, Some(Pressure::Exhausted)),
+            (None, 0, Some(Pressure::Exhausted)),
+            (None, 10, None),
+            (Some(0), 10, None),
+            (Some(10), 50, Some(Pressure::Normal)),
+        ];
+        for (limit, remaining, want) in rows {
+            assert_eq!(
+                Pressure::of(limit, remaining, &t),
+                want,
+                "{remaining}/{limit:?}"
+            );
+        }
+    }
 }
