@@ -17,8 +17,8 @@
 //! | timeout, reset | back off if the request may repeat, else give up |
 //! | TLS, protocol, other | give up |
 //!
-//! A policy's [`StatusRule`](crate::StatusRule)s replace rows of the table,
-//! and its [`CodeRule`](crate::CodeRule)s come before them for error
+//! A policy's [`statuses`](crate::PolicySpec::statuses) replace rows of the
+//! table, and its [`codes`](crate::PolicySpec::codes) come before them for error
 //! responses carrying an API error code.
 
 use crate::outcome::{Headers, NetworkError, Request};
@@ -48,8 +48,8 @@ fn by_code(spec: &PolicySpec, status: u16, code: Option<&str>, headers: &dyn Hea
         (None, Some(name)) => header_code(headers, name.as_bytes()),
         (None, None) => None,
     };
-    code.and_then(|c| spec.codes.iter().find(|r| r.code == c))
-        .map_or_else(|| self::status(spec, status), |r| r.rule)
+    code.and_then(|c| spec.codes.get(c))
+        .map_or_else(|| self::status(spec, status), |&rule| rule)
 }
 
 /// The code in header `name`: its first value, up to the first `:`,
@@ -72,8 +72,8 @@ fn header_code<'h>(headers: &'h dyn Headers, name: &[u8]) -> Option<&'h str> {
 #[inline]
 pub fn status(spec: &PolicySpec, status: u16) -> Rule {
     if !spec.statuses.is_empty() {
-        if let Some(r) = spec.statuses.iter().find(|r| r.status == status) {
-            return r.rule;
+        if let Some(&rule) = spec.statuses.get(&status) {
+            return rule;
         }
     }
     match status {

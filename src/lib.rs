@@ -99,10 +99,7 @@ pub use event::{Basis, Event, Observed};
 pub use headers::{HintNotes, Hints, Pressure, PressureThresholds, RateLimit};
 pub use limits::{Limits, LimitsSpec};
 pub use outcome::{Clock, Headers, Method, NetworkError, Outcome, Refresh, Request, Search};
-pub use policy::{
-    CodeRule, OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries,
-    StatusRule,
-};
+pub use policy::{OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries};
 pub use replay::{replay, End, Step, Trace};
 pub use schedule::{Jitter, Schedule};
 

@@ -1,19 +1,15 @@
 //! Presets that reproduce well-known policies exactly.
 
 use core::time::Duration;
+use std::collections::BTreeMap;
 
 use crate::limits::{BudgetSpec, LimitsSpec};
-use crate::policy::{
-    CodeRule, OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
-};
+use crate::policy::{OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries};
 use crate::schedule::{Jitter, Schedule};
 
 /// Status overrides from `(status, rule)` pairs.
-fn overrides(pairs: &[(u16, Rule)]) -> Vec<StatusRule> {
-    pairs
-        .iter()
-        .map(|&(status, rule)| StatusRule { status, rule })
-        .collect()
+fn overrides(pairs: &[(u16, Rule)]) -> BTreeMap<u16, Rule> {
+    pairs.iter().copied().collect()
 }
 
 /// A 429 rule for policies that never read rate-limit resets and count every
@@ -114,7 +110,7 @@ impl Policy {
             retry_network_errors: false,
             status_retries: StatusRetries::All,
             statuses: overrides(&rules),
-            codes: Vec::new(),
+            codes: BTreeMap::new(),
             code_header: None,
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
@@ -196,7 +192,7 @@ impl Policy {
             retry_network_errors: true,
             status_retries: StatusRetries::IdempotentOnly,
             statuses: overrides(&rules),
-            codes: Vec::new(),
+            codes: BTreeMap::new(),
             code_header: None,
             other_server_errors: Rule::GiveUp,
             pressure: Default::default(),
@@ -234,8 +230,10 @@ impl Policy {
             retry_after: false,
             extra_steps: 0,
         };
-        let codes = CodeRule::each(AWS_THROTTLING_CODES, backoff)
-            .chain(CodeRule::each(AWS_TRANSIENT_CODES, backoff))
+        let codes = AWS_THROTTLING_CODES
+            .iter()
+            .chain(AWS_TRANSIENT_CODES)
+            .map(|&code| (code.to_owned(), backoff))
             .collect();
         let rules = [
             (401, Rule::GiveUp),

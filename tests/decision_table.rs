@@ -1,11 +1,12 @@
 //! One table-driven test per row of the decision table in docs/design.md, plus the
 //! knobs that change a row.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use steadfast::{
     replay, Action, Call, Completion, End, Jitter, Method, NetworkError, OnConflict, Outcome,
-    Policy, PolicySpec, RateLimitRule, Reason, Refresh, Request, Rule, Search, StatusRule, Step,
+    Policy, PolicySpec, RateLimitRule, Reason, Refresh, Request, Rule, Search, Step,
 };
 
 /// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
@@ -450,23 +451,17 @@ fn row_deadline_never_starts_a_sleep_past_it() {
 #[test]
 fn status_overrides_replace_rows() {
     let p = policy(|s| {
-        s.statuses = vec![
-            StatusRule {
-                status: 404,
-                rule: Rule::Succeed,
-            },
-            StatusRule {
-                status: 500,
-                rule: Rule::GiveUp,
-            },
-            StatusRule {
-                status: 408,
-                rule: Rule::Backoff {
+        s.statuses = BTreeMap::from([
+            (404, Rule::Succeed),
+            (500, Rule::GiveUp),
+            (
+                408,
+                Rule::Backoff {
                     retry_after: true,
                     extra_steps: 2,
                 },
-            },
-        ]
+            ),
+        ])
     });
     assert_eq!(
         after(&p, Request::new(Method::Delete), 404, &[]),

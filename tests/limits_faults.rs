@@ -7,7 +7,7 @@ use std::time::Duration;
 use steadfast::limits::{BreakerSpec, BudgetSpec};
 use steadfast::{
     Action, Call, Clock, Limits, Method, Outcome, Policy, PolicySpec, RateLimitRule, Reason,
-    Request, Rule, StatusRule,
+    Request, Rule,
 };
 
 const START: Clock = Clock::new(Duration::ZERO, Duration::from_secs(1_800_000_000));
@@ -41,10 +41,7 @@ fn breaker() -> BreakerSpec {
 fn with_breaker(statuses: &[(u16, Rule)]) -> Policy {
     policy(|s| {
         s.limits.breaker = Some(breaker());
-        s.statuses = statuses
-            .iter()
-            .map(|&(status, rule)| StatusRule { status, rule })
-            .collect();
+        s.statuses = statuses.iter().copied().collect();
     })
 }
 

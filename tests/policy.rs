@@ -1,12 +1,10 @@
 //! Policy validation (every nonsense config named), presets, serde.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use steadfast::limits::{BreakerSpec, BudgetSpec};
-use steadfast::{
-    CodeRule, Jitter, Policy, PolicyError, PolicySpec, PressureThresholds, Rule, Schedule,
-    StatusRule,
-};
+use steadfast::{Jitter, Policy, PolicyError, PolicySpec, PressureThresholds, Rule, Schedule};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -40,9 +38,12 @@ fn exp(base: u64, factor: f64, cap: u64) -> Schedule {
 #[test]
 fn nonsense_is_rejected_with_the_field_named() {
     type Mutation = Box<dyn FnOnce(&mut PolicySpec)>;
-    let rule = |status| StatusRule {
-        status,
-        rule: Rule::GiveUp,
+    let rule = |status| BTreeMap::from([(status, Rule::GiveUp)]);
+    let codes = |codes: &[&str]| {
+        codes
+            .iter()
+            .map(|&c| (c.to_owned(), Rule::GiveUp))
+            .collect::<BTreeMap<_, _>>()
     };
     let rows: Vec<(Mutation, PolicyError, &str)> = vec![
         (
@@ -127,32 +128,18 @@ fn nonsense_is_rejected_with_the_field_named() {
             "rate_limit.counts_as_retry",
         ),
         (
-            Box::new(move |s| s.statuses = vec![rule(99)]),
+            Box::new(move |s| s.statuses = rule(99)),
             PolicyError::InvalidStatus { status: 99 },
             "statuses",
         ),
         (
-            Box::new(move |s| s.statuses = vec![rule(600)]),
+            Box::new(move |s| s.statuses = rule(600)),
             PolicyError::InvalidStatus { status: 600 },
             "statuses",
         ),
         (
-            Box::new(move |s| s.statuses = vec![rule(503), rule(429), rule(503)]),
-            PolicyError::DuplicateStatus { status: 503 },
-            "statuses",
-        ),
-        (
-            Box::new(|s| {
-                s.codes = CodeRule::each(&["Busy", "Slow", "Busy"], Rule::GiveUp).collect()
-            }),
-            PolicyError::BadCode {
-                code: "Busy".into(),
-            },
-            "codes",
-        ),
-        (
-            Box::new(|s| s.codes = CodeRule::each(&[""], Rule::GiveUp).collect()),
-            PolicyError::BadCode { code: "".into() },
+            Box::new(move |s| s.codes = codes(&["Busy", "", "Slow"])),
+            PolicyError::EmptyCode,
             "codes",
         ),
         (
@@ -276,7 +263,11 @@ fn extreme_but_meaningful_policies_are_accepted() {
 
 #[test]
 fn policies_round_trip_through_json_with_readable_durations() {
-    for preset in [Policy::seed_guide(), Policy::genesys_sdk()] {
+    for preset in [
+        Policy::seed_guide(),
+        Policy::genesys_sdk(),
+        Policy::aws_standard(),
+    ] {
         let json = serde_json::to_string_pretty(&preset).unwrap();
         let back: Policy = serde_json::from_str(&json).unwrap();
         assert_eq!(back, preset);
@@ -284,6 +275,12 @@ fn policies_round_trip_through_json_with_readable_durations() {
     let json = serde_json::to_value(Policy::seed_guide()).unwrap();
     assert_eq!(json["schedule"]["delays"][3], "5m");
     assert_eq!(json["rate_limit"]["default_wait"], "1m");
+    // Overrides are keyed by what they override.
+    let aws = serde_json::to_value(Policy::aws_standard()).unwrap();
+    assert_eq!(aws["statuses"]["409"]["kind"], "give_up");
+    assert_eq!(aws["codes"]["ThrottlingException"]["kind"], "backoff");
+    let p: Policy = serde_json::from_str(r#"{"statuses": {"404": {"kind": "succeed"}}}"#).unwrap();
+    assert_eq!(p.spec().statuses.get(&404), Some(&Rule::Succeed));
 
     // A factor written with more digits than an f64 holds must still read
     // back as the same number once written out (found by the policy_json

@@ -59,18 +59,9 @@ pub enum PolicyError {
         /// The status given.
         status: u16,
     },
-    /// Two per-status overrides name the same status.
-    #[error("statuses: {status} is listed twice")]
-    DuplicateStatus {
-        /// The status given.
-        status: u16,
-    },
-    /// A code rule with an empty code, or a code listed twice.
-    #[error("codes: {code:?} is empty or listed twice")]
-    BadCode {
-        /// The code given.
-        code: String,
-    },
+    /// A code rule for the empty code.
+    #[error("codes: a rule for the empty code, which no response carries")]
+    EmptyCode,
     /// An empty `code_header`.
     #[error("code_header is empty: name a header or leave it unset")]
     EmptyCodeHeader,

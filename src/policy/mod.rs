@@ -9,6 +9,7 @@ use limits::validate_limits;
 pub use limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 
 use core::time::Duration;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,16 +83,17 @@ pub struct PolicySpec {
     pub retry_network_errors: bool,
     /// Which requests a retryable status may retry.
     pub status_retries: StatusRetries,
-    /// Per-status rules that replace the built-in decision table.
-    pub statuses: Vec<StatusRule>,
+    /// Per-status rules that replace the built-in decision table's, by
+    /// status (100 to 599).
+    pub statuses: BTreeMap<u16, Rule>,
     /// Rules by API error code, ahead of the status rules: an error
     /// response (not 2xx) whose code is listed follows the code's rule. The
     /// code comes with the outcome ([`Outcome::with_code`], parsed from the
     /// body by the caller) or from [`code_header`](Self::code_header).
     ///
     /// [`Outcome::with_code`]: crate::Outcome::with_code
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub codes: Vec<CodeRule>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub codes: BTreeMap<String, Rule>,
     /// A response header carrying the API error code (AWS's
     /// `x-amzn-ErrorType`), read up to its first `:`; used when the outcome
     /// brings no code of its own.
@@ -109,7 +111,7 @@ pub struct PolicySpec {
 }
 
 /// What to do with a response status. The built-in decision table (see the
-/// README) gives each status one; [`StatusRule`]s override it.
+/// README) gives each status one; [`PolicySpec::statuses`] overrides it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
@@ -150,36 +152,6 @@ pub enum StatusRetries {
     All,
     /// Only idempotent methods (urllib3's `allowed_methods`).
     IdempotentOnly,
-}
-
-/// One per-status override.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusRule {
-    /// The status, 100 to 599.
-    pub status: u16,
-    /// What to do with it.
-    pub rule: Rule,
-}
-
-/// One rule for an API error code.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRule {
-    /// The code, matched exactly (`ThrottlingException`).
-    pub code: String,
-    /// What to do with a response carrying it.
-    pub rule: Rule,
-}
-
-impl CodeRule {
-    /// The same `rule` for each of `codes`.
-    pub fn each<'a>(codes: &'a [&'a str], rule: Rule) -> impl Iterator<Item = Self> + 'a {
-        codes.iter().map(move |c| Self {
-            code: (*c).to_owned(),
-            rule,
-        })
-    }
 }
 
 /// What a resolved conflict leads to.
@@ -245,8 +217,8 @@ impl Default for PolicySpec {
             on_conflict: OnConflict::ReturnExisting,
             retry_network_errors: true,
             status_retries: StatusRetries::All,
-            statuses: Vec::new(),
-            codes: Vec::new(),
+            statuses: BTreeMap::new(),
+            codes: BTreeMap::new(),
             code_header: None,
             other_server_errors: Rule::Backoff {
                 retry_after: false,
@@ -299,24 +271,11 @@ impl Policy {
         {
             return Err(PolicyError::UnboundedRateLimitWaits);
         }
-        for (i, rule) in spec.statuses.iter().enumerate() {
-            if !(100..=599).contains(&rule.status) {
-                return Err(PolicyError::InvalidStatus {
-                    status: rule.status,
-                });
-            }
-            if spec.statuses[..i].iter().any(|r| r.status == rule.status) {
-                return Err(PolicyError::DuplicateStatus {
-                    status: rule.status,
-                });
-            }
+        if let Some(&status) = spec.statuses.keys().find(|s| !(100..=599).contains(*s)) {
+            return Err(PolicyError::InvalidStatus { status });
         }
-        for (i, rule) in spec.codes.iter().enumerate() {
-            if rule.code.is_empty() || spec.codes[..i].iter().any(|r| r.code == rule.code) {
-                return Err(PolicyError::BadCode {
-                    code: rule.code.clone(),
-                });
-            }
+        if spec.codes.contains_key("") {
+            return Err(PolicyError::EmptyCode);
         }
         if spec.code_header.as_deref() == Some("") {
             return Err(PolicyError::EmptyCodeHeader);

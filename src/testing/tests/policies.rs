@@ -7,9 +7,7 @@ use proptest::prelude::*;
 
 use crate::limits::{BreakerSpec, BudgetSpec, LimitsSpec};
 use crate::outcome::{Method, Request};
-use crate::policy::{
-    CodeRule, OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries, StatusRule,
-};
+use crate::policy::{OnConflict, Policy, PolicySpec, RateLimitRule, Rule, StatusRetries};
 use crate::schedule::{Jitter, Schedule};
 
 fn ms(n: u64) -> Duration {
@@ -131,11 +129,8 @@ prop_compose! {
             on_conflict,
             retry_network_errors,
             status_retries: if idempotent_only { StatusRetries::IdempotentOnly } else { StatusRetries::All },
-            statuses: overrides.into_iter().map(|(status, rule)| StatusRule { status, rule }).collect(),
-            codes: code_rules
-                .into_iter()
-                .map(|(code, rule)| CodeRule { code: code.to_owned(), rule })
-                .collect(),
+            statuses: overrides.into_iter().collect(),
+            codes: code_rules.into_iter().map(|(code, rule)| (code.to_owned(), rule)).collect(),
             code_header: Some("X-Error-Code".to_owned()),
             other_server_errors,
             pressure: Default::default(),
