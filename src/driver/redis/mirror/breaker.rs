@@ -37,7 +37,7 @@ pub(crate) enum Verdict {
 
 /// What the store has not heard yet, and the probes it granted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Mirror {
+pub(super) struct BreakerBooks {
     /// News not yet told: the next report's, less its `want`.
     untold: BreakerReport,
     /// The half-open spell `granted` belongs to.
@@ -48,7 +48,7 @@ pub(super) struct Mirror {
     ask_at: Duration,
 }
 
-impl Mirror {
+impl BreakerBooks {
     /// Probes granted for the breaker's current spell (none, out of one).
     fn granted(&self, b: &CircuitBreaker) -> u32 {
         match b.spell() {
@@ -227,7 +227,7 @@ mod tests {
     /// A breaker and its mirror: a fleet member's breaker.
     struct Member {
         b: CircuitBreaker,
-        m: Mirror,
+        m: BreakerBooks,
     }
 
     impl Member {
@@ -272,7 +272,7 @@ mod tests {
                 },
                 secs(60),
             ),
-            m: Mirror::default(),
+            m: BreakerBooks::default(),
         }
     }
 
@@ -365,7 +365,10 @@ mod tests {
     #[test]
     fn shared_the_store_opens_and_closes_it_and_grants_the_probes() {
         let mut b = breaker();
-        assert!(!b.needs_store(secs(0), true), "alone, no store to tell");
+        assert!(
+            !b.needs_store(secs(0), true),
+            "no news yet: nothing to tell"
+        );
         b.report(true);
         for _ in 0..6 {
             b.record(secs(1), Health::Failed, None);

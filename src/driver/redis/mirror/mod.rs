@@ -52,7 +52,7 @@ pub(crate) struct StoreAnswer {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Mirror {
     lease: lease::Lease,
-    breaker: breaker::Mirror,
+    breaker: breaker::BreakerBooks,
     /// The budget's slice, when the policy has a budget.
     slice: Option<slice::Slice>,
 }

@@ -261,7 +261,10 @@ mod tests {
     #[test]
     fn a_slice_of_a_shared_quota_pays_and_counts_what_changed_during_a_renewal() {
         let mut b = Member::new(BudgetSpec::AWS_STANDARD);
-        assert!(!b.slice_short(secs(0)), "alone, no store to ask");
+        assert!(
+            !b.slice_short(secs(0)),
+            "no slice lent yet: nothing to ask for"
+        );
         let first = b.report();
         assert_eq!(
             first,
