@@ -15,6 +15,7 @@ use crate::outcome::{NetworkError, Outcome, Refresh, Search};
 
 /// One decision of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// The send this event follows, from 1.
     pub attempt: u32,

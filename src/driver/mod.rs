@@ -109,6 +109,7 @@ impl Response for Reply {
     doc(cfg(any(feature = "tower", feature = "reqwest-middleware")))
 )]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryInfo {
     /// Sends made.
     pub attempts: u32,
@@ -262,6 +263,7 @@ where
 
 /// Everything a driven call ends with.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Run<R, Id> {
     /// Success or failure.
     pub result: Result<Success<R, Id>, Failure<R>>,

@@ -31,6 +31,7 @@ pub enum End {
 /// Everything a call driven in virtual time saw: by [`replay`], or by the
 /// testing kit's `drive`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Trace {
     /// Every action the call asked for, in order: the first send, sleeps,
     /// re-sends at once after a refresh or a search, and the end.
