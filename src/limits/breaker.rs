@@ -67,8 +67,9 @@ pub(crate) enum Counted {
     /// Nothing: the breaker is open, the send was no probe of this
     /// half-open spell, or it says nothing about the server.
     Nothing,
-    /// Closed: one more success or failure in the window.
-    Closed(Health),
+    /// Closed: one more success, or with `failed` one more failure, in the
+    /// window.
+    Closed { failed: bool },
     /// A probe of this spell reported; `succeeded`: the spell's successes
     /// so far.
     Probe { health: Health, succeeded: u32 },
@@ -219,7 +220,7 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn record(&mut self, now: Duration, health: Health, probe: Option<u32>) {
         match self.count(now, health, probe) {
-            Counted::Closed(Health::Failed) if self.failing() => self.open(now),
+            Counted::Closed { failed: true } if self.failing() => self.open(now),
             Counted::Probe {
                 health: Health::Failed,
                 ..
@@ -255,7 +256,9 @@ impl CircuitBreaker {
             }
             _ => return Counted::Nothing,
         }
-        Counted::Closed(health)
+        Counted::Closed {
+            failed: health == Health::Failed,
+        }
     }
 
     /// Whether the closed window's failures are more than the policy's

@@ -114,8 +114,8 @@ impl BreakerBooks {
     ) {
         let news = &mut self.untold;
         match b.count(now, health, probe) {
-            Counted::Closed(Health::Ok) => news.ok = news.ok.saturating_add(1),
-            Counted::Closed(Health::Failed) => news.failed = news.failed.saturating_add(1),
+            Counted::Closed { failed: false } => news.ok = news.ok.saturating_add(1),
+            Counted::Closed { failed: true } => news.failed = news.failed.saturating_add(1),
             Counted::Probe {
                 health: Health::Failed,
                 ..
@@ -138,7 +138,7 @@ impl BreakerBooks {
                 health: Health::Unknown,
                 succeeded,
             } => self.give_back(b, succeeded),
-            Counted::Closed(Health::Unknown) | Counted::Nothing => {}
+            Counted::Nothing => {}
         }
     }
 
