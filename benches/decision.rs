@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, Criterion};
 use fastrand::Rng;
-use steadfast::{Jitter, Policy, PressureThresholds, Schedule};
+use steadfast::{Jitter, Policy, Schedule};
 
 // The measured bodies, shared with benches/contention.rs.
 #[path = "support/loops.rs"]
@@ -102,13 +102,16 @@ fn next_delay(c: &mut Criterion) {
     group.finish();
 }
 
-/// Parsing an HTTP-date Retry-After: through steadfast's header reader, and
-/// with the date crate alone (the floor for the same work).
+/// The decision step with an HTTP-date `Retry-After` (less the step with
+/// seconds, what reading the date costs), and the date crate alone parsing
+/// the same date (the floor for that work).
 fn retry_after_date(c: &mut Criterion) {
     let mut group = c.benchmark_group("Retry-After HTTP-date");
-    let thresholds = PressureThresholds::default();
-    group.bench_function("steadfast Hints::read", |b| {
-        b.iter(|| black_box(loops::date_through_steadfast(&thresholds)))
+    let policy = loops::endless_policy();
+    let mut call = loops::endless_call(&policy);
+    let mut clock = loops::start();
+    group.bench_function("steadfast observe + poll, date", |b| {
+        b.iter(|| loops::decision_step_date(&mut call, &mut clock))
     });
     group.bench_function("httpdate::parse_http_date alone", |b| {
         b.iter(|| black_box(loops::date_alone()))
@@ -211,10 +214,12 @@ fn bare(what: &str, n: u64) {
                 loops::backon_four_delays(&builder);
             }
         }
-        "date" => {
-            let thresholds = PressureThresholds::default();
+        "step-date" => {
+            let policy = loops::endless_policy();
+            let mut call = loops::endless_call(&policy);
+            let mut clock = loops::start();
             for _ in 0..n {
-                black_box(loops::date_through_steadfast(&thresholds));
+                black_box(loops::decision_step_date(&mut call, &mut clock));
             }
         }
         "httpdate" => {
@@ -223,7 +228,7 @@ fn bare(what: &str, n: u64) {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, backon, date or httpdate");
+            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, backon, step-date or httpdate");
             std::process::exit(2);
         }
     }

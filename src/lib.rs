@@ -96,7 +96,7 @@ pub mod testing;
 pub use action::{Action, Completion, Reason};
 pub use call::{Call, OutcomeError};
 pub use event::{Basis, Event, Observed};
-pub use headers::{HintNotes, Hints, Pressure, PressureThresholds, RateLimit};
+pub use headers::{HintNotes, Pressure, PressureThresholds, RateLimit};
 pub use limits::{Limits, LimitsSpec};
 pub use outcome::{Clock, Headers, Method, NetworkError, Outcome, Refresh, Request, Search};
 pub use policy::{OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries};

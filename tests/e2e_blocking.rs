@@ -15,13 +15,19 @@ fn http_header_maps_are_read_in_place() {
         .body(())
         .unwrap();
     assert_eq!(Response::status(&response), 503);
-    let hints = steadfast::headers::Hints::read(
-        Response::headers(&response),
-        std::time::Duration::ZERO,
-        &Default::default(),
+    let policy = steadfast::Policy::seed_guide();
+    let clock = steadfast::Clock::new(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let request = steadfast::Request::new(steadfast::Method::Get);
+    let mut call = steadfast::Call::new(&policy, request, clock, 0);
+    call.poll(clock, None);
+    let outcome = steadfast::Outcome::response(503, Response::headers(&response));
+    let event = call.observe(outcome, clock, None).unwrap();
+    assert_eq!(event.basis, steadfast::Basis::RetryAfter);
+    assert_eq!(event.rate_limit.and_then(|r| r.remaining), Some(3));
+    assert_eq!(
+        event.action,
+        steadfast::Action::Sleep(std::time::Duration::from_secs(7))
     );
-    assert_eq!(hints.retry_after, Some(std::time::Duration::from_secs(7)));
-    assert_eq!(hints.rate_limit.and_then(|r| r.remaining), Some(3));
 }
 
 mod panicking_hooks_through_shared_limits {

@@ -10,8 +10,7 @@ use std::time::Duration;
 use backon::BackoffBuilder;
 use steadfast::limits::{BreakerSpec, BudgetSpec};
 use steadfast::{
-    Action, Call, Clock, Limits, LimitsSpec, Method, Outcome, Policy, PolicySpec,
-    PressureThresholds, Request,
+    Action, Call, Clock, Limits, LimitsSpec, Method, Outcome, Policy, PolicySpec, Request,
 };
 
 /// The 503's one header in the decision step.
@@ -287,11 +286,16 @@ pub fn backon_four_delays(builder: &backon::ExponentialBuilder) {
     }
 }
 
-/// [`DATE`] as a `Retry-After`, through steadfast's header reader.
+/// The decision step with [`DATE`] as the `Retry-After`: the wall clock
+/// stays put while the monotonic one moves on, so the date is 120 s ahead
+/// at every step. Less [`decision_step`], it is what reading the date costs.
 #[inline(never)]
-pub fn date_through_steadfast(thresholds: &PressureThresholds) -> steadfast::headers::Hints {
+pub fn decision_step_date(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
     let headers = [("Retry-After", DATE)];
-    steadfast::headers::Hints::read(black_box(&headers), start().unix, thresholds)
+    let event = call.observe(Outcome::response(503, black_box(&headers)), *clock, None);
+    black_box(event.ok());
+    *clock = Clock::new(clock.mono + Duration::from_secs(120), start().unix);
+    call.poll(*clock, None)
 }
 
 /// [`DATE`] through the date crate alone: the floor for the same work.

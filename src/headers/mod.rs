@@ -1,5 +1,5 @@
 //! Header parsing: `Retry-After` and the rate-limit dialects, read in one
-//! pass into [`Hints`]. No allocation, no panic, whatever the bytes.
+//! pass. No allocation, no panic, whatever the bytes.
 //!
 //! The rules for odd values are written where they are applied, in this
 //! module's source: the value grammar (`number.rs`), `Retry-After`
@@ -49,17 +49,6 @@ bitflags! {
         /// schedule ignores it here, as the Genesys SDKs do past five retries).
         const RETRY_AFTER_IGNORED = 1 << 9;
     }
-}
-
-/// What one response's headers say about when to try again.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Hints {
-    /// The usable `Retry-After` wait, before the policy's cap and floor.
-    pub retry_after: Option<Duration>,
-    /// The rate-limit reading, if any rate-limit header was present.
-    pub rate_limit: Option<RateLimit>,
-    /// What was odd.
-    pub notes: HintNotes,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -180,38 +169,11 @@ fn word(name: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-impl Hints {
-    /// Reads every hint in `headers` as a call does, with `unix_now` the
-    /// wall clock (for dates and epoch resets) and `thresholds` for the
-    /// pressure.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use steadfast::{Hints, PressureThresholds};
-    ///
-    /// let now = Duration::from_secs(1_800_000_000); // 2027-01-15 08:00:00 UTC
-    /// let headers = [("Retry-After", "Fri, 15 Jan 2027 08:02:00 GMT")];
-    /// let hints = Hints::read(&headers, now, &PressureThresholds::default());
-    /// assert_eq!(hints.retry_after, Some(Duration::from_secs(120)));
-    /// ```
-    pub fn read(
-        headers: &dyn Headers,
-        unix_now: Duration,
-        thresholds: &PressureThresholds,
-    ) -> Self {
-        let mut rate_limit = None;
-        let (retry_after, notes) = read_into(headers, unix_now, thresholds, &mut rate_limit);
-        Self {
-            retry_after,
-            rate_limit,
-            notes,
-        }
-    }
-}
-
-/// [`Hints::read`], the rate-limit reading written where the caller keeps it (a
-/// call's event) instead of copied there: the `Retry-After` wait and the
-/// notes come back.
+/// Reads every hint in `headers` as a call does, with `unix_now` the wall
+/// clock (for dates and epoch resets) and `thresholds` for the pressure.
+/// The rate-limit reading is written where the caller keeps it (a call's
+/// event) instead of copied there; the `Retry-After` wait and the notes
+/// come back.
 pub(crate) fn read_into(
     headers: &dyn Headers,
     unix_now: Duration,
@@ -296,57 +258,4 @@ impl Reader {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NAMES: [&str; 15] = [
-        "retry-after",
-        "x-rate-limit-limit",
-        "x-rate-limit-remaining",
-        "x-rate-limit-reset",
-        "x-ratelimit-limit",
-        "x-ratelimit-remaining",
-        "x-ratelimit-reset",
-        "ratelimit",
-        "ratelimit-policy",
-        "ratelimit-limit",
-        "ratelimit-remaining",
-        "ratelimit-reset",
-        "inin-ratelimit-count",
-        "inin-ratelimit-allowed",
-        "inin-ratelimit-reset",
-    ];
-
-    /// Every name matches in any case, and any other byte at any position
-    /// (a letter's case twin aside) breaks the match: the overlapping words
-    /// leave no byte unchecked.
-    #[test]
-    fn names_match_case_insensitively_and_nothing_else_does() {
-        for (name, known) in NAMES.iter().zip(&FIELDS) {
-            let want = Some(known.field);
-            assert!(field(name.as_bytes()) == want, "{name}");
-            assert!(field(name.to_uppercase().as_bytes()) == want, "{name}");
-            for i in 0..name.len() {
-                for b in 0..=255u8 {
-                    let mut other = name.as_bytes().to_vec();
-                    if b.eq_ignore_ascii_case(&other[i]) {
-                        continue;
-                    }
-                    other[i] = b;
-                    assert!(
-                        field(&other) != want,
-                        "{:?}",
-                        String::from_utf8_lossy(&other)
-                    );
-                }
-            }
-            let mut longer = name.as_bytes().to_vec();
-            longer.push(b'x');
-            assert!(field(&longer) != want, "{name}x");
-            assert!(
-                field(&name.as_bytes()[1..]) != want,
-                "{name} without its first byte"
-            );
-        }
-    }
-}
+mod tests;

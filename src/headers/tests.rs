@@ -2,13 +2,31 @@
 
 use std::time::Duration;
 
-use steadfast::headers::{HintNotes, Hints};
-use steadfast::PressureThresholds;
+use super::{field, read_into, HintNotes, PressureThresholds, RateLimit, FIELDS};
+
+/// Everything one response's headers say, gathered for a row to compare.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Hints {
+    retry_after: Option<Duration>,
+    rate_limit: Option<RateLimit>,
+    notes: HintNotes,
+}
 
 const NOW: Duration = Duration::from_secs(1_800_000_000);
 
 fn hints(headers: &[(&str, &[u8])]) -> Hints {
-    Hints::read(&headers.to_vec(), NOW, &PressureThresholds::default())
+    let mut rate_limit = None;
+    let (retry_after, notes) = read_into(
+        &headers.to_vec(),
+        NOW,
+        &PressureThresholds::default(),
+        &mut rate_limit,
+    );
+    Hints {
+        retry_after,
+        rate_limit,
+        notes,
+    }
 }
 
 fn secs(s: u64) -> Option<Duration> {
@@ -409,4 +427,55 @@ fn unrelated_headers_give_no_hints() {
         ("X-Rate-Limit", b"100"),
     ]);
     assert_eq!(got, Hints::default());
+}
+
+const NAMES: [&str; 15] = [
+    "retry-after",
+    "x-rate-limit-limit",
+    "x-rate-limit-remaining",
+    "x-rate-limit-reset",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "inin-ratelimit-count",
+    "inin-ratelimit-allowed",
+    "inin-ratelimit-reset",
+];
+
+/// Every name matches in any case, and any other byte at any position
+/// (a letter's case twin aside) breaks the match: the overlapping words
+/// leave no byte unchecked.
+#[test]
+fn names_match_case_insensitively_and_nothing_else_does() {
+    for (name, known) in NAMES.iter().zip(&FIELDS) {
+        let want = Some(known.field);
+        assert!(field(name.as_bytes()) == want, "{name}");
+        assert!(field(name.to_uppercase().as_bytes()) == want, "{name}");
+        for i in 0..name.len() {
+            for b in 0..=255u8 {
+                let mut other = name.as_bytes().to_vec();
+                if b.eq_ignore_ascii_case(&other[i]) {
+                    continue;
+                }
+                other[i] = b;
+                assert!(
+                    field(&other) != want,
+                    "{:?}",
+                    String::from_utf8_lossy(&other)
+                );
+            }
+        }
+        let mut longer = name.as_bytes().to_vec();
+        longer.push(b'x');
+        assert!(field(&longer) != want, "{name}x");
+        assert!(
+            field(&name.as_bytes()[1..]) != want,
+            "{name} without its first byte"
+        );
+    }
 }
