@@ -139,11 +139,11 @@ fn main() {
             }
             Action::RefreshToken => Outcome::Refresh(Refresh::Refreshed),
             Action::SearchExisting => Outcome::Search(if api.rng.bool() {
-                Search::Found
+                Search::Found(())
             } else {
                 Search::NotFound
             }),
-            Action::Done(Completion::Success { .. }) => {
+            Action::Done(Completion::Success(_)) => {
                 tally.created += 1;
                 continue;
             }

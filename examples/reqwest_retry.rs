@@ -10,7 +10,7 @@ use steadfast::driver::Sharing;
 use steadfast_loopback as fake_api;
 
 use steadfast::driver::tokio::{run, AsyncHooks};
-use steadfast::driver::Success;
+use steadfast::Completion;
 use steadfast::{Method, NetworkError, Policy, Request};
 
 /// One create, as the driver needs it.
@@ -50,7 +50,7 @@ async fn main() {
     let request = Request::new(Method::Post).with_external_id();
     let run = run(&policy, request, Sharing::Alone, &mut create).await;
     match run.result {
-        Ok(Success::Response(r)) => println!(
+        Ok(Completion::Success(r)) => println!(
             "{} after {} attempts, {:?} waiting",
             r.status(),
             run.attempts,

@@ -41,20 +41,50 @@ impl Action {
     }
 }
 
-/// How a call succeeded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Completion {
-    /// The server answered with a success status.
-    Success {
-        /// The status it answered with.
-        status: u16,
-    },
+/// How a call succeeded. The engine's [`Action::Done`] carries the status
+/// of the successful response; a driver's [`Run`](crate::driver::Run) hands
+/// back the response itself (`R`) and the id its lookup found (`Id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Completion<R = u16, Id = ()> {
+    /// The server answered with a success status: this status, or this
+    /// response.
+    Success(R),
     /// A conflict's search found the record: it already exists, use it.
-    Existing,
+    Existing(Id),
     /// A conflict's search found the record and the policy says to update it
     /// with this request's data (the caller sends the update).
+    Update(Id),
+}
+
+/// The engine's completion as events and scenario files write it:
+/// `{"success": {"status": 200}}`, `"existing"`, `"update"`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Completion", rename_all = "snake_case")]
+enum Written {
+    Success { status: u16 },
+    Existing,
     Update,
+}
+
+impl Serialize for Completion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::Success(status) => Written::Success { status },
+            Self::Existing(()) => Written::Existing,
+            Self::Update(()) => Written::Update,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Completion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Written::deserialize(d)? {
+            Written::Success { status } => Self::Success(status),
+            Written::Existing => Self::Existing(()),
+            Written::Update => Self::Update(()),
+        })
+    }
 }
 
 /// Why a call gave up.
@@ -150,9 +180,9 @@ impl fmt::Display for Reason {
 impl fmt::Display for Completion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Success { status } => write!(f, "success ({status})"),
-            Self::Existing => f.write_str("record already exists"),
-            Self::Update => f.write_str("record exists: update it"),
+            Self::Success(status) => write!(f, "success ({status})"),
+            Self::Existing(()) => f.write_str("record already exists"),
+            Self::Update(()) => f.write_str("record exists: update it"),
         }
     }
 }

@@ -94,7 +94,7 @@ impl fmt::Display for Observed {
             Self::Network(e) => write!(f, "{e}"),
             Self::Refresh(Refresh::Refreshed) => f.write_str("token refreshed"),
             Self::Refresh(Refresh::Failed) => f.write_str("token refresh failed"),
-            Self::Search(Search::Found) => f.write_str("search: found"),
+            Self::Search(Search::Found(())) => f.write_str("search: found"),
             Self::Search(Search::NotFound) => f.write_str("search: not found"),
             Self::Search(Search::Failed) => f.write_str("search failed"),
             Self::Nothing => f.write_str("(before send)"),

@@ -276,18 +276,50 @@ pub enum Refresh {
 
 /// The answer to a [`SearchExisting`](crate::Action::SearchExisting) action.
 ///
-/// The record's id stays with the caller, who just read it: the call only
-/// needs to know whether the search found something. That keeps
-/// [`Action`](crate::Action) `Copy` and the call free of allocations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Search {
-    /// A record with the request's external id exists.
-    Found,
+/// The engine's call only needs to know whether the search found
+/// something: its outcome is a `Search` (`Found(())`), which keeps
+/// [`Action`](crate::Action) `Copy` and the call free of allocations. A
+/// driver's lookup hook returns the record's id in `Found`, and the driver
+/// hands it back in the call's [`Completion`](crate::Completion).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Search<Id = ()> {
+    /// A record with the request's external id exists: this one.
+    Found(Id),
     /// No such record.
     NotFound,
     /// The search itself failed.
     Failed,
+}
+
+/// The engine's search result as events and scenario files write it:
+/// `"found"`, `"not_found"`, `"failed"`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Search", rename_all = "snake_case")]
+enum Written {
+    Found,
+    NotFound,
+    Failed,
+}
+
+impl Serialize for Search {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Found(()) => Written::Found,
+            Self::NotFound => Written::NotFound,
+            Self::Failed => Written::Failed,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Search {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Written::deserialize(d)? {
+            Written::Found => Self::Found(()),
+            Written::NotFound => Self::NotFound,
+            Written::Failed => Self::Failed,
+        })
+    }
 }
 
 /// What happened in answer to the call's last action.

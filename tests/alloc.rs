@@ -155,7 +155,7 @@ fn a_whole_call_allocates_nothing() {
                 Response(409, &[]),
                 Search(steadfast::Search::NotFound),
                 Response(409, &[]),
-                Search(steadfast::Search::Found),
+                Search(steadfast::Search::Found(())),
             ],
         ),
         (

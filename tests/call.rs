@@ -120,7 +120,7 @@ fn outcomes_that_answer_nothing_are_refused_and_change_nothing() {
     let p = Policy::seed_guide();
     let create = Request::new(Method::Post).with_external_id();
     let refresh = Outcome::Refresh(Refresh::Refreshed);
-    let search = Outcome::Search(Search::Found);
+    let search = Outcome::Search(Search::Found(()));
     let response = Outcome::status(200);
     // (earlier outcomes, the misfit, what the call was waiting for)
     let rows: Vec<(Vec<Outcome<'static>>, Outcome<'static>, &str)> = vec![
@@ -304,7 +304,7 @@ fn a_replay_trace_holds_every_action_asked_for() {
         Step::status(200),
     ];
     let trace = replay(&policy, GET, START, SEED, steps);
-    let done = Action::Done(Completion::Success { status: 200 });
+    let done = Action::Done(Completion::Success(200));
     assert_eq!(
         trace.actions,
         [

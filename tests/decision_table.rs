@@ -54,7 +54,7 @@ fn row_2xx_is_done() {
     for status in [200, 201, 202, 204, 299] {
         assert_eq!(
             after(&p, GET, status, &[]),
-            Action::Done(Completion::Success { status }),
+            Action::Done(Completion::Success(status)),
             "{status}"
         );
     }
@@ -109,7 +109,7 @@ fn row_401_refreshes_once() {
                 Step::Refresh(Refresh::Refreshed),
                 Step::status(200),
             ],
-            Action::Done(Completion::Success { status: 200 }),
+            Action::Done(Completion::Success(200)),
         ),
         (
             vec![
@@ -173,10 +173,10 @@ fn row_409_searches_by_external_id() {
         after(&give_up, create, 409, &[]),
         Action::GiveUp(Reason::ConflictUnresolved)
     );
-    let found = || vec![Step::status(409), Step::Search(Search::Found)];
+    let found = || vec![Step::status(409), Step::Search(Search::Found(()))];
     let rows = [
-        (&p, found(), Action::Done(Completion::Existing)),
-        (&update, found(), Action::Done(Completion::Update)),
+        (&p, found(), Action::Done(Completion::Existing(()))),
+        (&update, found(), Action::Done(Completion::Update(()))),
         (
             &p,
             vec![
@@ -184,7 +184,7 @@ fn row_409_searches_by_external_id() {
                 Step::Search(Search::NotFound),
                 Step::status(201),
             ],
-            Action::Done(Completion::Success { status: 201 }),
+            Action::Done(Completion::Success(201)),
         ),
         // The create is re-sent once only.
         (
@@ -203,9 +203,9 @@ fn row_409_searches_by_external_id() {
                 Step::status(409),
                 Step::Search(Search::NotFound),
                 Step::status(409),
-                Step::Search(Search::Found),
+                Step::Search(Search::Found(())),
             ],
-            Action::Done(Completion::Existing),
+            Action::Done(Completion::Existing(())),
         ),
         (
             &p,
@@ -465,7 +465,7 @@ fn status_overrides_replace_rows() {
     });
     assert_eq!(
         after(&p, Request::new(Method::Delete), 404, &[]),
-        Action::Done(Completion::Success { status: 404 })
+        Action::Done(Completion::Success(404))
     );
     assert_eq!(
         after(&p, GET, 500, &[]),

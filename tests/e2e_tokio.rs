@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast::driver::tokio::{run, AsyncHooks};
+use steadfast::driver::Reply;
 use steadfast::driver::Sharing;
 use steadfast::driver::TokenStore;
-use steadfast::driver::{Lookup, Reply, Success};
-use steadfast::{Method, NetworkError, Refresh, Request};
+use steadfast::Completion;
+use steadfast::{Method, NetworkError, Refresh, Request, Search};
 use support::fake_api::{FakeApi, Fault};
 use support::{check, ms, policy, scenarios, serve, Got};
 
@@ -87,7 +88,7 @@ impl AsyncHooks for Create {
         self.token.refresh_async(self.generation, fetch).await
     }
 
-    async fn find_existing(&mut self) -> Lookup<String> {
+    async fn find_existing(&mut self) -> Search<String> {
         let ext: serde_json::Value = serde_json::from_str(&self.body).unwrap();
         let url = format!(
             "{}/contacts?externalId={}",
@@ -102,17 +103,17 @@ impl AsyncHooks for Create {
             .send()
             .await
         else {
-            return Lookup::Failed;
+            return Search::Failed;
         };
         match r.status().as_u16() {
-            404 => Lookup::NotFound,
+            404 => Search::NotFound,
             200 => r
                 .text()
                 .await
                 .ok()
                 .and_then(|b| id_of(&b))
-                .map_or(Lookup::Failed, Lookup::Found),
-            _ => Lookup::Failed,
+                .map_or(Search::Failed, Search::Found),
+            _ => Search::Failed,
         }
     }
 
@@ -125,11 +126,11 @@ fn create_request() -> Request {
     Request::new(Method::Post).with_external_id()
 }
 
-fn got<R>(result: Result<Success<R, String>, steadfast::driver::Failure<R>>) -> Got {
+fn got<R>(result: Result<Completion<R, String>, steadfast::driver::Failure<R>>) -> Got {
     match result {
-        Ok(Success::Response(_)) => Got::Created,
-        Ok(Success::Existing(id)) => Got::Exists(id),
-        Ok(Success::Update(id)) => panic!("update of {id} not expected"),
+        Ok(Completion::Success(_)) => Got::Created,
+        Ok(Completion::Existing(id)) => Got::Exists(id),
+        Ok(Completion::Update(id)) => panic!("update of {id} not expected"),
         Err(f) => Got::Failed(f.reason.to_string()),
     }
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use steadfast::driver::redis::RedisLimits;
 use steadfast::driver::tokio::{run, AsyncHooks};
-use steadfast::driver::{Reply, Success};
+use steadfast::driver::Reply;
+use steadfast::Completion;
 use steadfast::{Limits, Method, NetworkError, Policy, Request};
 
 use support::fake_api::FakeApi;
@@ -110,7 +111,7 @@ async fn run_members(
     }
     let mut created = 0;
     for task in tasks {
-        if let Ok(Success::Response(r)) = task.await.unwrap() {
+        if let Ok(Completion::Success(r)) = task.await.unwrap() {
             assert_eq!(r.status, 201);
             created += 1;
         }

@@ -20,7 +20,7 @@ use steadfast::driver::middleware::RetryMiddleware;
 use steadfast::driver::redis::RedisLimits;
 use steadfast::driver::tokio::retry;
 use steadfast::driver::tower::RetryLayer;
-use steadfast::driver::Success;
+use steadfast::Completion;
 use steadfast::{Method, Policy, Request};
 
 use support::fake_api::FakeApi;
@@ -208,6 +208,6 @@ fn blocking_hooks_take_a_fleet() {
         let create = Request::new(Method::Post).with_idempotency_key();
         let mut hooks = Create { agent, url, body };
         let run = steadfast::driver::blocking::run(policy, create, fleet, &mut hooks);
-        matches!(run.result, Ok(Success::Response(r)) if r.status == 201)
+        matches!(run.result, Ok(Completion::Success(r)) if r.status == 201)
     });
 }

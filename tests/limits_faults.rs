@@ -152,7 +152,7 @@ fn abandoned_sends_give_their_place_back_at_once() {
     for _ in 0..5 {
         assert_eq!(
             one_send(&policy, &mut limits, START, 200, &NO_RESET),
-            Action::Done(steadfast::Completion::Success { status: 200 })
+            Action::Done(steadfast::Completion::Success(200))
         );
     }
 }

@@ -102,7 +102,7 @@ fn urllib3_status_retries_need_retry_after_and_an_allowed_method() {
             GET,
             200,
             &[],
-            Action::Done(steadfast::Completion::Success { status: 200 }),
+            Action::Done(steadfast::Completion::Success(200)),
         ),
         // Retry-After as sent: a past date is now, six hours are six hours,
         // and a day is cut to urllib3's DEFAULT_RETRY_AFTER_MAX (6 h).
@@ -356,7 +356,7 @@ fn aws_standard_retries_throttling_and_transient_codes() {
         (
             200,
             "ThrottlingException",
-            Action::Done(steadfast::Completion::Success { status: 200 }),
+            Action::Done(steadfast::Completion::Success(200)),
         ),
     ];
     for &(status, code, want) in rows {

@@ -151,9 +151,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let kind = b.u8();
         let outcome = match (action, kind % 8) {
-            (_, 7) => Outcome::Search(Search::Found),
+            (_, 7) => Outcome::Search(Search::Found(())),
             (Action::RefreshToken, k) => Outcome::Refresh(if k % 2 == 0 { Refresh::Refreshed } else { Refresh::Failed }),
-            (Action::SearchExisting, k) => Outcome::Search([Search::Found, Search::NotFound, Search::Failed][usize::from(k % 3)]),
+            (Action::SearchExisting, k) => Outcome::Search([Search::Found(()), Search::NotFound, Search::Failed][usize::from(k % 3)]),
             (_, 6) => Outcome::Network([NetworkError::Timeout, NetworkError::Dns, NetworkError::Tls][usize::from(b.u8() % 3)]),
             _ => Outcome::response(status, &headers),
         };

@@ -427,7 +427,7 @@ impl<P: Borrow<Policy>> Call<P> {
             return v.give_up(Reason::NotRetryable { status });
         }
         match rule {
-            Rule::Succeed => v.next = Next::Done(Completion::Success { status }),
+            Rule::Succeed => v.next = Next::Done(Completion::Success(status)),
             Rule::GiveUp => v.give_up(Reason::NotRetryable { status }),
             Rule::RefreshToken if v.progress.refreshed => v.give_up(Reason::ReauthRequired),
             Rule::RefreshToken => {
@@ -515,10 +515,10 @@ impl<P: Borrow<Policy>> Call<P> {
 
     fn on_search(&self, search: Search, v: &mut Verdict) {
         match search {
-            Search::Found if self.spec().on_conflict == OnConflict::Update => {
-                v.next = Next::Done(Completion::Update);
+            Search::Found(()) if self.spec().on_conflict == OnConflict::Update => {
+                v.next = Next::Done(Completion::Update(()));
             }
-            Search::Found => v.next = Next::Done(Completion::Existing),
+            Search::Found(()) => v.next = Next::Done(Completion::Existing(())),
             Search::NotFound if !v.progress.recreated => {
                 v.progress.recreated = true;
                 self.retry_in(v, Duration::ZERO, false, Basis::Immediate);

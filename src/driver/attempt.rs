@@ -5,7 +5,8 @@ use core::convert::Infallible;
 use core::fmt;
 use core::time::Duration;
 
-use super::{Failure, Response, Success};
+use super::{Failure, Response};
+use crate::action::Completion;
 use crate::outcome::{Headers, NetworkError};
 
 /// What one attempt of a closure returns: a response, or an error together
@@ -116,12 +117,12 @@ impl<F, E> Closure<F, E> {
     /// The driver's result, with the last error as the closure returned it.
     pub(crate) fn finish<R>(
         self,
-        result: Result<Success<R, Infallible>, Failure<R>>,
+        result: Result<Completion<R, Infallible>, Failure<R>>,
     ) -> Result<R, Failure<R, E>> {
         match result {
-            Ok(Success::Response(r)) => Ok(r),
+            Ok(Completion::Success(r)) => Ok(r),
             // A closure call has no conflict search: no lookup finds an id.
-            Ok(Success::Existing(never) | Success::Update(never)) => match never {},
+            Ok(Completion::Existing(never) | Completion::Update(never)) => match never {},
             Err(Failure { reason, last }) => Err(Failure {
                 reason,
                 last: match last {

@@ -20,8 +20,8 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use steadfast::driver::blocking::{run, Hooks};
-//! use steadfast::driver::{Lookup, Reply, Sharing};
-//! use steadfast::{Method, NetworkError, Policy, Refresh, Request};
+//! use steadfast::driver::{Reply, Sharing};
+//! use steadfast::{Method, NetworkError, Policy, Refresh, Request, Search};
 //!
 //! struct Contacts;
 //!
@@ -33,7 +33,7 @@
 //!         Ok(Reply { status: 201, ..Reply::default() })
 //!     }
 //!     fn refresh_token(&mut self) -> Refresh { Refresh::Refreshed }
-//!     fn find_existing(&mut self) -> Lookup<String> { Lookup::NotFound }
+//!     fn find_existing(&mut self) -> Search<String> { Search::NotFound }
 //! }
 //!
 //! let request = Request::new(Method::Post).with_external_id();
@@ -49,8 +49,8 @@ use super::attempt::{Attempt, AttemptInfo, Closure};
 #[cfg(feature = "redis")]
 use super::now;
 use super::run::{Driven, Io};
-use super::{Failure, Lookup, Response, Run, Sharing};
-use crate::outcome::{Refresh, Request};
+use super::{Failure, Response, Run, Sharing};
+use crate::outcome::{Refresh, Request, Search};
 use crate::policy::Policy;
 
 /// Your side of a blocking call.
@@ -77,8 +77,8 @@ pub trait Hooks {
     }
 
     /// Looks up the record by the request's external id. Default: fails.
-    fn find_existing(&mut self) -> Lookup<Self::Id> {
-        Lookup::Failed
+    fn find_existing(&mut self) -> Search<Self::Id> {
+        Search::Failed
     }
 
     /// The endpoint, for logs.

@@ -16,7 +16,7 @@ use core::time::Duration;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::action::Reason;
+use crate::action::{Completion, Reason};
 use crate::outcome::{Clock, Headers, NetworkError};
 
 #[cfg(feature = "blocking")]
@@ -186,28 +186,6 @@ impl<'a> From<&'a std::sync::Arc<redis::RedisLimits>> for Sharing<'a> {
     }
 }
 
-/// The result of looking up the existing record after a conflict.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Lookup<Id> {
-    /// Found it.
-    Found(Id),
-    /// No such record.
-    NotFound,
-    /// The lookup failed.
-    Failed,
-}
-
-/// How a driven call succeeded.
-#[derive(Debug)]
-pub enum Success<R, Id> {
-    /// The server accepted the request; here is its response.
-    Response(R),
-    /// A conflict's lookup found the record: it exists.
-    Existing(Id),
-    /// A conflict's lookup found the record and the policy says to update it.
-    Update(Id),
-}
-
 /// How a driven call failed: the reason, and what the last attempt brought.
 /// Its `Display` says both: "retries exhausted after 3; last error:
 /// connection refused".
@@ -266,7 +244,7 @@ where
 #[non_exhaustive]
 pub struct Run<R, Id> {
     /// Success or failure.
-    pub result: Result<Success<R, Id>, Failure<R>>,
+    pub result: Result<Completion<R, Id>, Failure<R>>,
     /// Sends made.
     pub attempts: u32,
     /// Total time slept between attempts.

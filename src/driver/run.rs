@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::log::{log_attempt, log_event};
-use super::{seed, Failure, Lookup, Response, Run, Sharing, Success};
+use super::{seed, Failure, Response, Run, Sharing};
 use crate::action::{Action, Completion, Reason};
 use crate::call::Call;
 use crate::event::Observed;
@@ -130,14 +130,14 @@ impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
     }
 
     /// Observes a lookup's result, keeps a found id, and logs it.
-    pub(crate) fn looked_up(&mut self, lookup: Lookup<Id>) {
+    pub(crate) fn looked_up(&mut self, lookup: Search<Id>) {
         let search = match lookup {
-            Lookup::Found(id) => {
+            Search::Found(id) => {
                 self.found = Some(id);
-                Search::Found
+                Search::Found(())
             }
-            Lookup::NotFound => Search::NotFound,
-            Lookup::Failed => Search::Failed,
+            Search::NotFound => Search::NotFound,
+            Search::Failed => Search::Failed,
         };
         self.observe(Outcome::Search(search), ("-", "(search existing)"));
     }
@@ -172,17 +172,17 @@ impl<'s, P: Borrow<Policy>, R: Response, Id> Driven<'s, P, R, Id> {
     /// The result for the call's final action.
     fn finish(&mut self, end: Result<Completion, Reason>) -> Run<R, Id> {
         let result = match (end, self.last.take(), self.found.take()) {
-            (Ok(Completion::Success { .. }), Some(Ok(r)), _) => Ok(Success::Response(r)),
-            (Ok(Completion::Existing), _, Some(id)) => Ok(Success::Existing(id)),
-            (Ok(Completion::Update), _, Some(id)) => Ok(Success::Update(id)),
+            (Ok(Completion::Success(_)), Some(Ok(r)), _) => Ok(Completion::Success(r)),
+            (Ok(Completion::Existing(())), _, Some(id)) => Ok(Completion::Existing(id)),
+            (Ok(Completion::Update(())), _, Some(id)) => Ok(Completion::Update(id)),
             // A success always follows a response and a found record always
             // follows a lookup that returned its id; these arms only keep the
             // match total.
-            (Ok(Completion::Success { status }), last, _) => Err(Failure {
+            (Ok(Completion::Success(status)), last, _) => Err(Failure {
                 reason: Reason::NotRetryable { status },
                 last,
             }),
-            (Ok(Completion::Existing | Completion::Update), last, None) => Err(Failure {
+            (Ok(Completion::Existing(()) | Completion::Update(())), last, None) => Err(Failure {
                 reason: Reason::SearchFailed,
                 last,
             }),

@@ -5,7 +5,8 @@
 use core::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use super::{Failure, RetryInfo, Run, Sharing, Success};
+use super::{Failure, RetryInfo, Run, Sharing};
+use crate::action::Completion;
 use crate::limits::Limits;
 use crate::outcome::{Method, Request};
 
@@ -54,8 +55,8 @@ pub(crate) fn ended<R, E>(
         body_not_cloneable: false,
     };
     match run.result {
-        Ok(Success::Response(r)) => Ok((r, info(None))),
-        Ok(Success::Existing(never) | Success::Update(never)) => match never {},
+        Ok(Completion::Success(r)) => Ok((r, info(None))),
+        Ok(Completion::Existing(never) | Completion::Update(never)) => match never {},
         Err(Failure {
             reason,
             last: Some(Ok(r)),

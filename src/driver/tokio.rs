@@ -50,8 +50,8 @@ use core::future::Future;
 
 use super::attempt::{Attempt, AttemptInfo, Closure};
 use super::run::{Driven, Io};
-use super::{Failure, Lookup, Response, Run, Sharing};
-use crate::outcome::{NetworkError, Refresh, Request};
+use super::{Failure, Response, Run, Sharing};
+use crate::outcome::{NetworkError, Refresh, Request, Search};
 use crate::policy::Policy;
 
 /// Your side of an async call.
@@ -76,8 +76,8 @@ pub trait AsyncHooks {
     }
 
     /// Looks up the record by the request's external id. Default: fails.
-    fn find_existing(&mut self) -> impl Future<Output = Lookup<Self::Id>> + Send {
-        async { Lookup::Failed }
+    fn find_existing(&mut self) -> impl Future<Output = Search<Self::Id>> + Send {
+        async { Search::Failed }
     }
 
     /// The endpoint, for logs.

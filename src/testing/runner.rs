@@ -44,7 +44,7 @@ impl Answer {
             headers: Vec::new(),
             network: None,
             refresh: Refresh::Refreshed,
-            search: Search::Found,
+            search: Search::Found(()),
             latency: Duration::ZERO,
             back: Duration::ZERO,
             misfit: false,

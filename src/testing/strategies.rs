@@ -85,7 +85,7 @@ prop_compose! {
         headers in prop::collection::vec((prop::sample::select(NAMES), header_value()), 0..4),
         network in prop::option::weighted(0.2, network()),
         refresh in prop_oneof![Just(Refresh::Refreshed), Just(Refresh::Failed)],
-        search in prop_oneof![Just(Search::Found), Just(Search::NotFound), Just(Search::Failed)],
+        search in prop_oneof![Just(Search::Found(())), Just(Search::NotFound), Just(Search::Failed)],
         latency in 0u64..200_000,
         back in prop_oneof![4 => Just(0u64), 1 => 0u64..400_000],
         misfit in prop::bool::weighted(0.05),

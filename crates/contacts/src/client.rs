@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use steadfast::driver::Reply;
 use steadfast::driver::TokenStore;
-use steadfast::driver::{Lookup, Reply};
-use steadfast::{NetworkError, Refresh};
+use steadfast::{NetworkError, Refresh, Search};
 
 use crate::contact::Contact;
 use crate::sync::ContactApi;
@@ -87,13 +87,13 @@ impl ContactApi for UreqContacts {
         id_of(&response.body).unwrap_or_default()
     }
 
-    fn find(&mut self, external_id: &str) -> Lookup<String> {
+    fn find(&mut self, external_id: &str) -> Search<String> {
         let bearer = self.bearer();
         let url = format!("{}/contacts?externalId={external_id}", self.base);
         match Reply::from_ureq(self.agent.get(&url).header("Authorization", &bearer).call()) {
-            Ok(r) if r.status == 200 => id_of(&r.body).map_or(Lookup::Failed, Lookup::Found),
-            Ok(r) if r.status == 404 => Lookup::NotFound,
-            _ => Lookup::Failed,
+            Ok(r) if r.status == 200 => id_of(&r.body).map_or(Search::Failed, Search::Found),
+            Ok(r) if r.status == 404 => Search::NotFound,
+            _ => Search::Failed,
         }
     }
 

@@ -157,7 +157,7 @@ pub fn all() -> Vec<Scenario> {
             "409_found",
             "409 on a create searches by external id and finds the record",
             create,
-            vec![s(409), Step::Search(Search::Found)],
+            vec![s(409), Step::Search(Search::Found(()))],
         ),
         scenario(
             "409_not_found_then_201",

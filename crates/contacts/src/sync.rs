@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use steadfast::driver::blocking::{self, Hooks};
 use steadfast::driver::Sharing;
-use steadfast::driver::{Failure, Lookup, Response, Run, Success};
-use steadfast::{Method, NetworkError, Policy, Reason, Refresh, Request};
+use steadfast::driver::{Failure, Response, Run};
+use steadfast::Completion;
+use steadfast::{Method, NetworkError, Policy, Reason, Refresh, Request, Search};
 
 use crate::contact::{Contact, Problem};
 
@@ -31,7 +32,7 @@ pub trait ContactApi {
     fn created_id(&self, response: &Self::Response) -> String;
 
     /// Finds the record with this external id.
-    fn find(&mut self, external_id: &str) -> Lookup<String>;
+    fn find(&mut self, external_id: &str) -> Search<String>;
 
     /// `PUT /contacts/{id}`, bounded by `timeout`.
     fn update(
@@ -96,7 +97,7 @@ impl<A: ContactApi> Hooks for Create<'_, A> {
     fn refresh_token(&mut self) -> Refresh {
         self.api.refresh_token()
     }
-    fn find_existing(&mut self) -> Lookup<String> {
+    fn find_existing(&mut self) -> Search<String> {
         self.api.find(&self.contact.external_id)
     }
     fn endpoint(&self) -> &str {
@@ -162,9 +163,9 @@ pub fn sync_contact<A: ContactApi>(policy: &Policy, api: &mut A, contact: &Conta
     report.attempts = run.attempts;
     report.waited = run.waited;
     report.outcome = match run.result {
-        Ok(Success::Response(r)) => SyncOutcome::Created(create.api.created_id(&r)),
-        Ok(Success::Existing(id)) => SyncOutcome::Exists(id),
-        Ok(Success::Update(id)) => {
+        Ok(Completion::Success(r)) => SyncOutcome::Created(create.api.created_id(&r)),
+        Ok(Completion::Existing(id)) => SyncOutcome::Exists(id),
+        Ok(Completion::Update(id)) => {
             let mut update = Update {
                 endpoint: format!("/contacts/{id}"),
                 api: create.api,
