@@ -1,5 +1,5 @@
 //! The one virtual-time loop. [`replay`](super::replay) runs a list of
-//! [`Step`](super::Step)s through it; the testing kit runs its answers through
+//! [`Step`](super::Step)s through it; the testing kit runs random steps through
 //! it and checks the call's contract at the points a [`Script`] may look in.
 
 use core::time::Duration;

@@ -108,7 +108,7 @@ impl Step {
     }
 
     /// The clock when this step's outcome arrives, sent at `sent`.
-    pub(super) fn arrival(&self, start: Clock, sent: Clock) -> Clock {
+    pub(crate) fn arrival(&self, start: Clock, sent: Clock) -> Clock {
         match self {
             Self::Response { at: Some(t), .. } | Self::Network { at: Some(t), .. } => {
                 let due = start.mono.saturating_add(*t);
@@ -121,7 +121,7 @@ impl Step {
         }
     }
 
-    pub(super) fn outcome(&self) -> Outcome<'_> {
+    pub(crate) fn outcome(&self) -> Outcome<'_> {
         match self {
             Self::Response {
                 status, headers, ..

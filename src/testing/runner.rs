@@ -1,4 +1,5 @@
-//! Driving a call through answers in virtual time.
+//! Driving a call through random steps in virtual time, checking its
+//! contract on the way.
 
 use core::time::Duration;
 
@@ -6,54 +7,21 @@ use crate::action::Action;
 use crate::call::Waiting;
 use crate::classify;
 use crate::limits::Limits;
-use crate::outcome::{Clock, NetworkError, Outcome, Refresh, Request, Search};
+use crate::outcome::{Clock, Outcome, Request};
 use crate::policy::{Policy, Rule};
 use crate::replay::runner::{self, Script, Session};
-use crate::replay::{End, Trace};
+use crate::replay::{End, Step, Trace};
 
-/// One answer to whatever the call asks next: the runner picks the part
-/// that fits (a response or network error for a send, a refresh result, a
-/// search result), or a wrong kind when `misfit` is set.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Answer {
-    /// The status of a response.
-    pub status: u16,
-    /// The headers of a response.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// When set, the send fails with this instead of a response.
-    pub network: Option<NetworkError>,
-    /// The answer to a token refresh.
-    pub refresh: Refresh,
-    /// The answer to a search.
-    pub search: Search,
-    /// How long the attempt takes.
-    pub latency: Duration,
-    /// How far the monotonic clock jumps back afterwards (a misbehaving
-    /// clock); the call must neither panic nor wait longer.
-    pub back: Duration,
-    /// Offer a wrong kind of outcome first: the call must refuse it and stay
-    /// unchanged.
-    pub misfit: bool,
-}
-
-impl Answer {
-    /// A plain response, instantly.
-    pub fn status(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            network: None,
-            refresh: Refresh::Refreshed,
-            search: Search::Found(()),
-            latency: Duration::ZERO,
-            back: Duration::ZERO,
-            misfit: false,
-        }
-    }
-}
-
-/// Drives a call under `policy` through `answers` in virtual time, until it
-/// finishes or the answers run out. Never sleeps, never panics on any input.
+/// Drives a call under `policy` through `steps` in virtual time, until it
+/// finishes, the steps run out, or it has slept once for every step. Never
+/// sleeps, never panics on any input.
+///
+/// Each step answers what the call asks next, in order. A step that does
+/// not answer it (a response while the call waits for a token refresh, a
+/// search result while it waits for a response) is offered first, as a
+/// misfit the call must refuse without changing, and then passed over. On
+/// the way, `seed` (the call's jitter seed too) makes the clock jump back
+/// now and then: the call must neither panic nor wait longer for it.
 ///
 /// With `limits`, the call consults and feeds them (pacing, retry budget,
 /// circuit breaker) as it would when sharing them with other calls; when
@@ -63,7 +31,7 @@ pub fn drive(
     policy: &Policy,
     request: Request,
     seed: u64,
-    answers: &[Answer],
+    steps: &[Step],
     limits: Option<&mut Limits>,
 ) -> Trace {
     let start = Clock::new(
@@ -71,7 +39,10 @@ pub fn drive(
         Duration::from_secs(1_800_000_000),
     );
     let mut checks = Checks {
-        answers: answers.iter(),
+        steps,
+        misfits: &[],
+        sleeps_left: steps.len(),
+        jumps: seed ^ 0x6a09_e667_f3bc_c908,
         fatal_seen: false,
         breaches: Vec::new(),
     };
@@ -85,41 +56,71 @@ pub fn drive(
     trace
 }
 
-/// The answers as the runner's script, checking the call's contract where
+/// The steps as the runner's script, checking the call's contract where
 /// the runner lets it look.
 struct Checks<'a> {
-    answers: core::slice::Iter<'a, Answer>,
+    /// The steps not yet used.
+    steps: &'a [Step],
+    /// The steps passed over for the one the call observes next.
+    misfits: &'a [Step],
+    sleeps_left: usize,
+    /// The state of the clock's jumps back (splitmix64).
+    jumps: u64,
     /// A status whose rule is "give up" was observed.
     fatal_seen: bool,
     breaches: Vec<String>,
 }
 
-impl<'a> Script for Checks<'a> {
-    type Step = &'a Answer;
+impl Checks<'_> {
+    /// How far the clock jumps back next: not at all four times in five,
+    /// else up to 400 s.
+    fn jump(&mut self) -> Duration {
+        self.jumps = self.jumps.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.jumps;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        if z % 5 == 0 {
+            Duration::from_millis((z >> 8) % 400_000)
+        } else {
+            Duration::ZERO
+        }
+    }
+}
 
-    fn next(&mut self, asked: Action) -> Option<&'a Answer> {
+/// Whether `step` answers `asked`.
+fn answers(step: &Step, asked: Action) -> bool {
+    matches!(
+        (asked, step),
+        (
+            Action::Send { .. },
+            Step::Response { .. } | Step::Network { .. }
+        ) | (Action::RefreshToken, Step::Refresh(_))
+            | (Action::SearchExisting, Step::Search(_))
+    )
+}
+
+impl<'a> Script for Checks<'a> {
+    type Step = &'a Step;
+
+    fn next(&mut self, asked: Action) -> Option<&'a Step> {
         if matches!(asked, Action::Send { .. }) && core::mem::take(&mut self.fatal_seen) {
             self.breaches
                 .push("a send followed a non-retryable status".into());
         }
-        self.answers.next()
+        let at = self.steps.iter().position(|s| answers(s, asked))?;
+        let (misfits, rest) = self.steps.split_at(at);
+        self.misfits = misfits;
+        self.steps = &rest[1..];
+        rest.first()
     }
 
-    /// The part of the answer that fits what the call waits for.
-    fn outcome<'s>(a: &'s &'a Answer, waiting: Waiting) -> Option<Outcome<'s>> {
-        Some(match waiting {
-            Waiting::Response => match a.network {
-                Some(e) => Outcome::Network(e),
-                None => Outcome::response(a.status, &a.headers),
-            },
-            Waiting::Refresh => Outcome::Refresh(a.refresh),
-            Waiting::Search => Outcome::Search(a.search),
-            Waiting::SleepEnd | Waiting::Nothing => return None,
-        })
+    fn outcome<'s>(step: &'s &'a Step, _waiting: Waiting) -> Option<Outcome<'s>> {
+        Some(step.outcome())
     }
 
-    fn arrival(a: &&'a Answer, _start: Clock, sent: Clock) -> Clock {
-        sent.advanced(a.latency)
+    fn arrival(step: &&'a Step, start: Clock, sent: Clock) -> Clock {
+        step.arrival(start, sent)
     }
 
     fn polled(&mut self, run: &mut Session<'_, '_>, clock: Clock, action: Action) {
@@ -129,13 +130,14 @@ impl<'a> Script for Checks<'a> {
         }
     }
 
-    /// Checks that a clock going back never lengthens a sleep. Each sleep
-    /// uses up an answer (for its `back`).
+    /// Checks that a clock going back never lengthens a sleep.
     fn sleeping(&mut self, run: &mut Session<'_, '_>, clock: Clock, d: Duration) -> bool {
-        let Some(a) = self.answers.next() else {
+        let Some(left) = self.sleeps_left.checked_sub(1) else {
             return false;
         };
-        let earlier = Clock::new(clock.mono.saturating_sub(a.back), clock.unix);
+        self.sleeps_left = left;
+        let back = self.jump();
+        let earlier = Clock::new(clock.mono.saturating_sub(back), clock.unix);
         match run.call.poll(earlier, None) {
             Action::Sleep(again) if again <= d => {}
             other => self.breaches.push(format!(
@@ -145,34 +147,34 @@ impl<'a> Script for Checks<'a> {
         true
     }
 
-    /// Offers a wrong kind of outcome first when the answer says so: the
-    /// call must refuse it and stay as it was.
-    fn observing(&mut self, run: &mut Session<'_, '_>, a: &&'a Answer, clock: Clock) {
-        if !a.misfit {
-            return;
-        }
-        let wrong = match run.call.waiting() {
-            Waiting::Response => Outcome::Search(a.search),
-            _ => Outcome::response(a.status, &a.headers),
-        };
-        let before = run.call.poll(clock, None);
-        if run.call.observe(wrong, clock, None).is_ok() || run.call.poll(clock, None) != before {
-            self.breaches
-                .push(format!("a misfit {wrong:?} changed the call"));
+    /// Offers each step passed over: the call must refuse it and stay as it
+    /// was.
+    fn observing(&mut self, run: &mut Session<'_, '_>, _step: &&'a Step, clock: Clock) {
+        for misfit in core::mem::take(&mut self.misfits) {
+            let wrong = misfit.outcome();
+            let before = run.call.poll(clock, None);
+            if run.call.observe(wrong, clock, None).is_ok() || run.call.poll(clock, None) != before
+            {
+                self.breaches
+                    .push(format!("a misfit {wrong:?} changed the call"));
+            }
         }
     }
 
     fn observed(
         &mut self,
         policy: &Policy,
-        a: &&'a Answer,
-        waiting: Waiting,
+        step: &&'a Step,
+        _waiting: Waiting,
         clock: Clock,
     ) -> Clock {
-        if waiting == Waiting::Response && a.network.is_none() {
-            let rule = classify::response(policy.spec(), a.status, None, &a.headers);
+        if let Step::Response {
+            status, headers, ..
+        } = step
+        {
+            let rule = classify::response(policy.spec(), *status, None, headers);
             self.fatal_seen |= rule == Rule::GiveUp;
         }
-        Clock::new(clock.mono.saturating_sub(a.back), clock.unix)
+        Clock::new(clock.mono.saturating_sub(self.jump()), clock.unix)
     }
 }

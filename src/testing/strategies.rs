@@ -1,13 +1,14 @@
-//! proptest strategies for what a server may answer: any status, realistic
-//! and hostile headers, network failures, slow answers, misfits and clocks
-//! that jump back.
+//! What a server may answer, for proptest: any status, realistic and
+//! hostile headers, network failures, slow answers, and refresh and search
+//! results (the steps a call waiting for a response passes over, and the
+//! ones a call waiting for a refresh or a search observes).
 
 use core::time::Duration;
 
 use proptest::prelude::*;
 
-use super::Answer;
 use crate::outcome::{NetworkError, Refresh, Search};
+use crate::replay::Step;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -77,33 +78,41 @@ pub(super) fn network() -> impl Strategy<Value = NetworkError> {
     ])
 }
 
-prop_compose! {
-    /// One answer: any status, up to three headers, sometimes a network
-    /// failure, a misfit or a clock that jumps back.
-    fn answer()(
-        status in status(),
-        headers in prop::collection::vec((prop::sample::select(NAMES), header_value()), 0..4),
-        network in prop::option::weighted(0.2, network()),
-        refresh in prop_oneof![Just(Refresh::Refreshed), Just(Refresh::Failed)],
-        search in prop_oneof![Just(Search::Found(())), Just(Search::NotFound), Just(Search::Failed)],
-        latency in 0u64..200_000,
-        back in prop_oneof![4 => Just(0u64), 1 => 0u64..400_000],
-        misfit in prop::bool::weighted(0.05),
-    ) -> Answer {
-        Answer {
-            status,
-            headers: headers.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
-            network,
-            refresh,
-            search,
-            latency: ms(latency),
-            back: ms(back),
-            misfit,
-        }
-    }
-}
+/// Any step: mostly responses with up to three headers, then network
+/// failures, token refresh and search results, each taking up to 200 s.
+///
+/// ```
+/// use proptest::prelude::*;
+/// use steadfast::Step;
+///
+/// let steps = prop::collection::vec(any::<Step>(), 0..=24);
+/// # let _ = steps;
+/// ```
+impl Arbitrary for Step {
+    type Parameters = ();
+    type Strategy = BoxedStrategy<Self>;
 
-/// Up to `n` answers.
-pub fn answers(n: usize) -> impl Strategy<Value = Vec<Answer>> {
-    prop::collection::vec(answer(), 0..=n)
+    fn arbitrary_with((): ()) -> Self::Strategy {
+        let headers = prop::collection::vec((prop::sample::select(NAMES), header_value()), 0..4)
+            .prop_map(|hs| hs.into_iter().map(|(n, v)| (n.to_owned(), v)).collect());
+        let latency = (0u64..200_000).prop_map(ms);
+        prop_oneof![
+            6 => (status(), headers, latency.clone()).prop_map(|(status, headers, latency)| {
+                Step::Response { status, headers, latency, at: None }
+            }),
+            2 => (network(), latency).prop_map(|(error, latency)| Step::Network {
+                error,
+                latency,
+                at: None,
+            }),
+            1 => prop_oneof![Just(Refresh::Refreshed), Just(Refresh::Failed)].prop_map(Step::Refresh),
+            1 => prop_oneof![
+                Just(Search::Found(())),
+                Just(Search::NotFound),
+                Just(Search::Failed)
+            ]
+            .prop_map(Step::Search),
+        ]
+        .boxed()
+    }
 }

@@ -1,7 +1,8 @@
-//! Invariants over random policies and random answer sequences, 1,000 cases
-//! each, written with the crate's own testing kit: the runner answers
-//! whatever the call asks with the next random answer — sometimes a misfit,
-//! sometimes with a clock that jumps back — and the checks judge the run.
+//! Invariants over random policies and random step sequences, 1,000 cases
+//! each, written with the crate's own testing kit: the runner answers what
+//! the call asks with the next step that fits, offering the ones it passes
+//! over as misfits, with a clock that sometimes jumps back, and the checks
+//! judge the run.
 
 use proptest::prelude::*;
 
@@ -11,21 +12,26 @@ use crate::call::Call;
 use crate::limits::Limits;
 use crate::outcome::{Clock, Method, Outcome, Request};
 use crate::policy::Policy;
+use crate::replay::Step;
 use crate::replay::Trace;
+use crate::testing::drive;
 use crate::testing::invariants::{
     at_most_one_refresh, bounded_retries, contract_kept, no_sleep_past_deadline, sleeps_within_cap,
 };
-use crate::testing::strategies::{answers, header_value, NAMES};
-use crate::testing::{drive, Answer};
+use crate::testing::strategies::{header_value, NAMES};
 
 type Check = fn(&Policy, &Trace) -> Result<(), String>;
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(any::<Step>(), 0..=24)
+}
 
 fn holds(
     check: Check,
     p: &Policy,
     req: Request,
     seed: u64,
-    a: &[Answer],
+    a: &[Step],
 ) -> Result<(), TestCaseError> {
     let run = drive(p, req, seed, a, None);
     check(p, &run).map_err(TestCaseError::fail)?;
@@ -37,39 +43,39 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(1000)))]
 
     #[test]
-    fn never_more_retries_than_allowed(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn never_more_retries_than_allowed(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         holds(bounded_retries, &p, req, seed, &a)?;
     }
 
     #[test]
-    fn no_sleep_ends_past_the_deadline(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn no_sleep_ends_past_the_deadline(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         holds(no_sleep_past_deadline, &p, req, seed, &a)?;
     }
 
     #[test]
-    fn every_sleep_is_within_the_cap(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn every_sleep_is_within_the_cap(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         holds(sleeps_within_cap, &p, req, seed, &a)?;
     }
 
     #[test]
-    fn at_most_one_refresh_per_call(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn at_most_one_refresh_per_call(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         holds(at_most_one_refresh, &p, req, seed, &a)?;
     }
 
     #[test]
-    fn a_fatal_status_never_leads_to_another_send(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn a_fatal_status_never_leads_to_another_send(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         let run = drive(&p, req, seed, &a, None);
         let after_fatal = run.breaches.iter().find(|b| b.contains("non-retryable"));
         prop_assert!(after_fatal.is_none(), "{:?}", after_fatal);
     }
 
     #[test]
-    fn the_same_seed_gives_the_same_trace(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn the_same_seed_gives_the_same_trace(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         prop_assert_eq!(drive(&p, req, seed, &a, None), drive(&p, req, seed, &a, None));
     }
 
     #[test]
-    fn every_check_at_once_and_no_header_leaks(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn every_check_at_once_and_no_header_leaks(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         let run = drive(&p, req, seed, &a, None);
         run.check(&p).map_err(TestCaseError::fail)?;
         let finished = run.actions.last().is_some_and(Action::is_final);
@@ -81,7 +87,7 @@ proptest! {
     }
 
     #[test]
-    fn every_check_holds_with_shared_limits_too(p in policy(), req in request(), seed in any::<u64>(), a in answers(24)) {
+    fn every_check_holds_with_shared_limits_too(p in policy(), req in request(), seed in any::<u64>(), a in steps()) {
         // Pacing, budget and breaker add waits and give-ups of their own;
         // none may break an invariant.
         let mut limits = Limits::new(&p);
@@ -99,14 +105,10 @@ proptest! {
         reset in 0u64..10_000_000,
     ) {
         // The reading pacing reacts to, made likely rather than left to luck.
-        let exhausted = Answer {
-            headers: vec![
-                ("X-RateLimit-Remaining".into(), b"0".to_vec()),
-                ("RateLimit-Reset".into(), reset.to_string().into_bytes()),
-            ],
-            ..Answer::status(status)
-        };
-        let answers = [exhausted, Answer::status(503), Answer::status(200)];
+        let exhausted = Step::status(status)
+            .header("X-RateLimit-Remaining", "0")
+            .header("RateLimit-Reset", reset.to_string());
+        let answers = [exhausted, Step::status(503), Step::status(200)];
         let mut limits = Limits::new(&p);
         let run = drive(&p, req, seed, &answers, Some(&mut limits));
         run.check(&p).map_err(TestCaseError::fail)?;
