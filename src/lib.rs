@@ -100,7 +100,7 @@ pub use headers::{HintNotes, Pressure, PressureThresholds, RateLimit};
 pub use limits::{Limits, LimitsSpec};
 pub use outcome::{Clock, Headers, Method, NetworkError, Outcome, Refresh, Request, Search};
 pub use policy::{OnConflict, Policy, PolicyError, PolicySpec, RateLimitRule, Rule, StatusRetries};
-pub use replay::{replay, End, Step, Trace};
+pub use replay::{replay, Step, Trace};
 pub use schedule::{Jitter, Schedule};
 
 // The README's Rust blocks are compiled and run as doc tests, so the

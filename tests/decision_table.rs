@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use steadfast::{
-    replay, Action, Call, Completion, End, Jitter, Method, NetworkError, OnConflict, Outcome,
-    Policy, PolicySpec, RateLimitRule, Reason, Refresh, Request, Rule, Search, Step,
+    replay, Action, Call, Completion, Jitter, Method, NetworkError, OnConflict, Outcome, Policy,
+    PolicySpec, RateLimitRule, Reason, Refresh, Request, Rule, Search, Step,
 };
 
 /// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
@@ -37,7 +37,7 @@ fn after(policy: &Policy, request: Request, status: u16, headers: &[(&str, &str)
 /// How a scripted run ends.
 fn ends(policy: &Policy, request: Request, steps: Vec<Step>) -> Action {
     match replay(policy, request, START, SEED, steps).end {
-        End::Finished(action) => action,
+        Some(action) => action,
         other => panic!("script did not finish the call: {other:?}"),
     }
 }
@@ -279,7 +279,7 @@ fn rate_limit_knobs() {
     let trace = replay(&uncounted, GET, START, SEED, steps.clone());
     assert_eq!(
         trace.end,
-        End::Finished(Action::GiveUp(Reason::RetriesExhausted { retries: 4 }))
+        Some(Action::GiveUp(Reason::RetriesExhausted { retries: 4 }))
     );
     assert_eq!(trace.sends, 15);
     let counted = replay(&Policy::seed_guide(), GET, START, SEED, steps);
@@ -413,7 +413,7 @@ fn row_retries_exhausted() {
     assert_eq!(trace.sends, 5);
     assert_eq!(
         trace.end,
-        End::Finished(Action::GiveUp(Reason::RetriesExhausted { retries: 4 }))
+        Some(Action::GiveUp(Reason::RetriesExhausted { retries: 4 }))
     );
     let none = policy(|s| s.max_retries = 0);
     assert_eq!(
@@ -429,10 +429,7 @@ fn row_deadline_never_starts_a_sleep_past_it() {
         let p = Policy::seed_guide().with_deadline(deadline);
         let trace = replay(&p, GET, START, SEED, vec![Step::status(503); 6]);
         assert_eq!(trace.sends, sends, "deadline {deadline:?}");
-        assert_eq!(
-            trace.end,
-            End::Finished(Action::GiveUp(Reason::DeadlineExceeded))
-        );
+        assert_eq!(trace.end, Some(Action::GiveUp(Reason::DeadlineExceeded)));
         assert!(trace.slept() <= deadline);
     }
     // Slow responses count too: with 50 s attempts the third 503 arrives at
@@ -442,10 +439,7 @@ fn row_deadline_never_starts_a_sleep_past_it() {
     let trace = replay(&p, GET, START, SEED, vec![slow; 3]);
     assert_eq!(lengths(&trace), [secs(3), secs(9)]);
     assert_eq!(trace.elapsed, secs(162));
-    assert_eq!(
-        trace.end,
-        End::Finished(Action::GiveUp(Reason::DeadlineExceeded))
-    );
+    assert_eq!(trace.end, Some(Action::GiveUp(Reason::DeadlineExceeded)));
 }
 
 #[test]
@@ -550,10 +544,7 @@ fn genesys_sdk_stages_by_elapsed_time() {
     }
     assert!(waits.contains(&27));
     // The 30-minute max retry time ends it.
-    assert_eq!(
-        trace.end,
-        End::Finished(Action::GiveUp(Reason::RetryTimeExceeded))
-    );
+    assert_eq!(trace.end, Some(Action::GiveUp(Reason::RetryTimeExceeded)));
 }
 
 /// The SDKs compare the elapsed time with the max retry time when a failure
@@ -567,26 +558,17 @@ fn max_retry_time_is_checked_when_a_failure_arrives() {
     // the failure after it, at 31:00, ends the call.
     let trace = replay(&p, GET, START, SEED, [at(1_799), at(1_860)]);
     assert_eq!(lengths(&trace), [secs(60)]);
-    assert_eq!(
-        trace.end,
-        End::Finished(Action::GiveUp(Reason::RetryTimeExceeded))
-    );
+    assert_eq!(trace.end, Some(Action::GiveUp(Reason::RetryTimeExceeded)));
     // A failure at exactly 30:00 is not retried.
     let trace = replay(&p, GET, START, SEED, [at(1_800)]);
     assert!(trace.sleeps.is_empty());
-    assert_eq!(
-        trace.end,
-        End::Finished(Action::GiveUp(Reason::RetryTimeExceeded))
-    );
+    assert_eq!(trace.end, Some(Action::GiveUp(Reason::RetryTimeExceeded)));
     // The same policy with a deadline instead refuses the long last wait.
     let mut spec = p.spec().clone();
     spec.deadline = spec.max_retry_time.take();
     let p = Policy::new(spec).unwrap();
     let trace = replay(&p, GET, START, SEED, [at(1_798)]);
-    assert_eq!(
-        trace.end,
-        End::Finished(Action::GiveUp(Reason::DeadlineExceeded))
-    );
+    assert_eq!(trace.end, Some(Action::GiveUp(Reason::DeadlineExceeded)));
     // Refreshes and re-creates are not failures: a 401 is still refreshed
     // after the max retry time under a policy that refreshes.
     let p = Policy::seed_guide().with_max_retry_time(secs(10));
@@ -602,7 +584,7 @@ fn max_retry_time_is_checked_when_a_failure_arrives() {
         ],
     );
     assert_eq!(trace.sends, 2);
-    assert!(matches!(trace.end, End::Finished(Action::Done(_))));
+    assert!(matches!(trace.end, Some(Action::Done(_))));
 }
 
 #[test]

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use steadfast::limits::BudgetState;
 use steadfast::{
-    replay, Action, Call, End, Jitter, Limits, Method, NetworkError, Outcome, Policy, Reason,
-    Request, Schedule, Step,
+    replay, Action, Call, Jitter, Limits, Method, NetworkError, Outcome, Policy, Reason, Request,
+    Schedule, Step,
 };
 
 /// Monotonic zero; wall clock 2027-01-15 08:00:00 UTC.
@@ -152,7 +152,7 @@ fn urllib3_network_errors_and_total() {
     assert!(trace.sleeps.is_empty(), "backoff_factor 0");
     assert_eq!(
         trace.end,
-        End::Finished(Action::GiveUp(Reason::RetriesExhausted { retries: 3 }))
+        Some(Action::GiveUp(Reason::RetriesExhausted { retries: 3 }))
     );
     // Read errors only for allowed (idempotent) methods.
     let trace = replay(
@@ -172,7 +172,7 @@ fn urllib3_network_errors_and_total() {
     );
     assert_eq!(
         trace.end,
-        End::Finished(Action::GiveUp(Reason::UnsafeToRetry {
+        Some(Action::GiveUp(Reason::UnsafeToRetry {
             error: NetworkError::Timeout
         }))
     );
@@ -189,7 +189,7 @@ fn aws_standard_backoff_attempts_and_throttling() {
         assert_eq!(trace.sends, 3, "three attempts");
         assert_eq!(
             trace.end,
-            End::Finished(Action::GiveUp(Reason::RetriesExhausted { retries: 2 }))
+            Some(Action::GiveUp(Reason::RetriesExhausted { retries: 2 }))
         );
         assert!(
             lengths(&trace)[0] <= secs(1) && lengths(&trace)[1] <= secs(2),

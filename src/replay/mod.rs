@@ -16,18 +16,6 @@ mod step;
 
 pub use step::Step;
 
-/// How a replay ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    /// The call finished with this action (`Done` or `GiveUp`).
-    Finished(Action),
-    /// The script ran out while the call was still waiting for the answer
-    /// to its last action (the last of `actions`).
-    ScriptEnded,
-    /// The call rejected a scripted outcome that did not fit.
-    Rejected(OutcomeError),
-}
-
 /// Everything a call driven in virtual time saw: by [`replay`], or by the
 /// testing kit's `drive`.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,8 +26,14 @@ pub struct Trace {
     pub actions: Vec<Action>,
     /// One event per observed outcome, in order.
     pub events: Vec<Event>,
-    /// How it ended.
-    pub end: End,
+    /// The action the call finished with (`Done` or `GiveUp`); `None` when
+    /// the run stopped first: the script ran out while the call waited for
+    /// the answer to its last action (the last of `actions`), or a step did
+    /// not fit (`rejected`).
+    pub end: Option<Action>,
+    /// The scripted outcome the call refused because it answered nothing
+    /// the call had asked for; the run stopped there.
+    pub rejected: Option<OutcomeError>,
     /// Sends the call asked for (the last may have had no answer when the
     /// script ended).
     pub sends: u32,
@@ -69,6 +63,22 @@ impl Trace {
             .fold(Duration::ZERO, |a, &(_, d)| a.saturating_add(d))
     }
 
+    /// How the run ended, in words: the final action (`done: success
+    /// (200)`), or why the run stopped first.
+    pub fn ending(&self) -> impl fmt::Display + '_ {
+        struct Ending<'t>(&'t Trace);
+        impl fmt::Display for Ending<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match (self.0.end, self.0.rejected) {
+                    (Some(a), _) => write!(f, "{a}"),
+                    (None, Some(e)) => write!(f, "a step did not fit: {e}"),
+                    (None, None) => f.write_str("the scenario ended before the call did"),
+                }
+            }
+        }
+        Ending(self)
+    }
+
     /// How the call ended and what it cost, in one line:
     /// `done: success (200) | 2 sends, slept 45s, elapsed 45s`.
     pub fn summary(&self) -> impl fmt::Display + '_ {
@@ -79,7 +89,7 @@ impl Trace {
                 write!(
                     f,
                     "{} | {} sends, slept {}, elapsed {}",
-                    t.end,
+                    t.ending(),
                     t.sends,
                     humantime::format_duration(t.slept()),
                     humantime::format_duration(t.elapsed)
@@ -126,16 +136,6 @@ impl<I: Iterator<Item = Step>> runner::Script for Steps<I> {
 
     fn arrival(step: &Step, start: Clock, sent: Clock) -> Clock {
         step.arrival(start, sent)
-    }
-}
-
-impl fmt::Display for End {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Finished(a) => write!(f, "{a}"),
-            Self::ScriptEnded => f.write_str("the scenario ended before the call did"),
-            Self::Rejected(e) => write!(f, "a step did not fit: {e}"),
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use super::{End, Trace};
+use super::Trace;
 use crate::action::Action;
 use crate::call::{Call, OutcomeError, Waiting};
 use crate::classify;
@@ -93,7 +93,8 @@ pub(crate) fn run<S: Script>(
     let mut trace = Trace {
         actions: Vec::new(),
         events: Vec::new(),
-        end: End::ScriptEnded,
+        end: None,
+        rejected: None,
         sends: 0,
         retries: 0,
         uncounted_waits: 0,
@@ -101,7 +102,7 @@ pub(crate) fn run<S: Script>(
         elapsed: Duration::ZERO,
         breaches: Vec::new(),
     };
-    trace.end = loop {
+    loop {
         let action = run.poll(clock);
         script.polled(&mut run, clock, action);
         trace.actions.push(action);
@@ -109,22 +110,25 @@ pub(crate) fn run<S: Script>(
             Action::Sleep(d) => {
                 trace.sleeps.push((run.call.elapsed(), d));
                 if !script.sleeping(&mut run, clock, d) {
-                    break End::ScriptEnded;
+                    break;
                 }
                 clock = clock.advanced(d);
                 continue;
             }
-            Action::Done(_) | Action::GiveUp(_) => break End::Finished(action),
+            Action::Done(_) | Action::GiveUp(_) => {
+                trace.end = Some(action);
+                break;
+            }
             Action::Send { .. } => trace.sends += 1,
             Action::RefreshToken | Action::SearchExisting => {}
         }
         let waiting = run.call.waiting();
         let Some(step) = script.next(action) else {
-            break End::ScriptEnded;
+            break;
         };
         clock = S::arrival(&step, start, clock);
         let Some(outcome) = S::outcome(&step, waiting) else {
-            break End::ScriptEnded;
+            break;
         };
         script.observing(&mut run, &step, clock);
         let uncounted = uncounted_wait(policy, &outcome);
@@ -135,10 +139,13 @@ pub(crate) fn run<S: Script>(
                 trace.uncounted_waits = trace.uncounted_waits.saturating_add(u32::from(waited));
                 trace.events.push(event);
             }
-            Err(e) => break End::Rejected(e),
+            Err(e) => {
+                trace.rejected = Some(e);
+                break;
+            }
         }
         clock = script.observed(policy, &step, waiting, clock);
-    };
+    }
     if let Some(l) = run.limits {
         run.call.abandon(l, clock);
     }
@@ -171,7 +178,7 @@ mod tests {
     use crate::action::{Action, Reason};
     use crate::outcome::{Clock, Method, Request};
     use crate::policy::{Policy, StatusRetries};
-    use crate::replay::{replay, End, Step};
+    use crate::replay::{replay, Step};
 
     fn uncounted_429s() -> Policy {
         let mut spec = Policy::seed_guide().spec().clone();
@@ -190,7 +197,7 @@ mod tests {
         let post = replay(&policy, Request::new(Method::Post), start, 1, steps());
         assert_eq!(
             post.end,
-            End::Finished(Action::GiveUp(Reason::NotRetryable { status: 429 }))
+            Some(Action::GiveUp(Reason::NotRetryable { status: 429 }))
         );
         assert_eq!(post.uncounted_waits, 0, "a 429 given up on is no wait");
     }

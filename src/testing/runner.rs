@@ -10,7 +10,7 @@ use crate::limits::Limits;
 use crate::outcome::{Clock, Outcome, Request};
 use crate::policy::{Policy, Rule};
 use crate::replay::runner::{self, Script, Session};
-use crate::replay::{End, Step, Trace};
+use crate::replay::{Step, Trace};
 
 /// Drives a call under `policy` through `steps` in virtual time, until it
 /// finishes, the steps run out, or it has slept once for every step. Never
@@ -47,7 +47,7 @@ pub fn drive(
         breaches: Vec::new(),
     };
     let mut trace = runner::run(policy, request, start, seed, &mut checks, limits);
-    if let End::Rejected(e) = trace.end {
+    if let Some(e) = trace.rejected {
         checks
             .breaches
             .push(format!("a fitting outcome was refused: {e}"));

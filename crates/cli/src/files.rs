@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use steadfast::Policy;
 use steadfast::Step;
+use steadfast::Trace;
 use steadfast::{Clock, Method, Request};
-use steadfast::{End, Trace};
 
 /// A file that could not be used: which file, where, which field, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl ScenarioFile {
             }
         }
         let used = trace.events.len();
-        if let End::Rejected(e) = trace.end {
+        if let Some(e) = trace.rejected {
             said.push(format!("steps[{used}] does not fit: {e}"));
         } else if used < self.steps.len() {
             let left = self.steps.len() - used;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use steadfast::{replay, End};
+use steadfast::replay;
 use steadfast_cli::simulate::{self, Reject, World};
 use steadfast_cli::{json_lines, load_policy, load_scenario, table};
 
@@ -182,7 +182,7 @@ fn main() -> ExitCode {
             }
             // A step the call did not ask for means the scenario and the
             // policy disagree: the trace stops short of the scenario's end.
-            if matches!(trace.end, End::Rejected(_)) {
+            if trace.rejected.is_some() {
                 return ExitCode::from(1);
             }
             ExitCode::SUCCESS

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use steadfast::Action;
 use steadfast::Event;
-use steadfast::{End, Trace};
+use steadfast::Trace;
 
 fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -79,13 +79,13 @@ pub fn json_lines(trace: &Trace) -> String {
             out.push('\n');
         }
     }
-    let how = trace.end.to_string();
+    let how = trace.ending().to_string();
     let end = EndRecord {
         end: &how,
         sends: trace.sends,
         slept: trace.slept(),
         elapsed: trace.elapsed,
-        finished: matches!(trace.end, End::Finished(_)),
+        finished: trace.end.is_some(),
     };
     if let Ok(line) = serde_json::to_string(&end) {
         out.push_str(&line);
