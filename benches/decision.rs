@@ -12,8 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, Criterion};
-use fastrand::Rng;
-use steadfast::{Jitter, Policy, Schedule};
+use steadfast::Policy;
 
 // The measured bodies, shared with benches/contention.rs.
 #[path = "support/loops.rs"]
@@ -69,25 +68,17 @@ fn next_delay(c: &mut Criterion) {
     use retry_policies::RetryPolicy;
 
     let mut group = c.benchmark_group("next delay (3s x3 cap 300s, jittered)");
-    let schedule = Schedule::Exponential {
-        base: Duration::from_secs(3),
-        factor: 3.0,
-        cap: Duration::from_secs(300),
-    };
-    let (base, cap) = (schedule.base(), schedule.cap());
-    let mut rng = Rng::with_seed(7);
-    let mut step = 0u32;
-    group.bench_function("steadfast Schedule::delay + Jitter::Full", |b| {
-        b.iter(|| {
-            step = (step + 1) % 4;
-            let d = black_box(&schedule).delay(black_box(step), Duration::ZERO);
-            black_box(Jitter::Full.apply(d, d, base, cap, rng.u64(..)))
-        })
+    let policy = loops::jittered_policy();
+    let mut call = loops::endless_call(&policy);
+    let mut clock = loops::start();
+    group.bench_function("steadfast observe 503 + poll, full jitter", |b| {
+        b.iter(|| loops::jittered_step(&mut call, &mut clock))
     });
     let builder = loops::backon_builder();
     group.bench_function("backon ExponentialBuilder (4 delays)", |b| {
         b.iter(|| loops::backon_four_delays(&builder))
     });
+    let mut step = 0u32;
     let policy = retry_policies::policies::ExponentialBackoff::builder()
         .retry_bounds(Duration::from_secs(3), Duration::from_secs(300))
         .base(3)
@@ -208,6 +199,14 @@ fn bare(what: &str, n: u64) {
                 black_box(loops::whole_call(&policy));
             }
         }
+        "jittered" => {
+            let policy = loops::jittered_policy();
+            let mut call = loops::endless_call(&policy);
+            let mut clock = loops::start();
+            for _ in 0..n {
+                black_box(loops::jittered_step(&mut call, &mut clock));
+            }
+        }
         "backon" => {
             let builder = loops::backon_builder();
             for _ in 0..n {
@@ -228,7 +227,7 @@ fn bare(what: &str, n: u64) {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, backon, step-date or httpdate");
+            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, jittered, backon, step-date or httpdate");
             std::process::exit(2);
         }
     }

@@ -54,6 +54,34 @@ pub fn decision_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
     call.poll(*clock, None)
 }
 
+/// [`endless_policy`] with the schedule the delay bench compares (3 s × 3
+/// up to 300 s) and full jitter.
+pub fn jittered_policy() -> Policy {
+    Policy::new(PolicySpec {
+        schedule: steadfast::Schedule::Exponential {
+            base: Duration::from_secs(3),
+            factor: 3.0,
+            cap: Duration::from_secs(300),
+        },
+        jitter: steadfast::Jitter::Full,
+        max_retries: u32::MAX,
+        deadline: None,
+        ..PolicySpec::default()
+    })
+    .expect("valid policy")
+}
+
+/// A 503 that says nothing, observed: the call draws its next jittered
+/// delay. Then the longest wait passes and a poll yields the next send.
+#[inline(never)]
+pub fn jittered_step(call: &mut Call<&Policy>, clock: &mut Clock) -> Action {
+    let none: [(&str, &str); 0] = [];
+    let event = call.observe(Outcome::response(503, black_box(&none)), *clock, None);
+    black_box(event.map(|e| e.action).ok());
+    *clock = clock.advanced(Duration::from_secs(300));
+    call.poll(*clock, None)
+}
+
 /// The decision step's observable work, written by hand for this one
 /// case: the floor a general engine is measured against. It classifies the
 /// status, finds `Retry-After` among the headers and reads its seconds,

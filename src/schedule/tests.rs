@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::{Jitter, Schedule};
+use crate::{Action, Call, Clock, Method, Outcome, Policy, Request};
 use fastrand::Rng;
-use steadfast::{Action, Call, Clock, Jitter, Method, Outcome, Policy, Request, Schedule};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

@@ -132,7 +132,7 @@ impl Schedule {
     }
 
     /// The smallest delay the schedule starts from (decorrelated jitter's floor).
-    pub fn base(&self) -> Duration {
+    pub(crate) fn base(&self) -> Duration {
         match self {
             Self::Explicit { delays } => delays.iter().copied().min().unwrap_or_default(),
             Self::Exponential { base, .. } => *base,
@@ -151,7 +151,7 @@ impl Schedule {
     }
 
     /// The largest delay the schedule can produce.
-    pub fn cap(&self) -> Duration {
+    pub(crate) fn cap(&self) -> Duration {
         match self {
             Self::Explicit { delays } => delays.iter().copied().max().unwrap_or_default(),
             Self::Exponential { cap, .. } => *cap,
@@ -170,7 +170,7 @@ impl Schedule {
     /// The same schedule with every duration passed through `f` (counts and
     /// factors kept): how policies are scaled for tests and demos.
     #[must_use]
-    pub fn map_durations(&self, f: impl Fn(Duration) -> Duration) -> Self {
+    pub(crate) fn map_durations(&self, f: impl Fn(Duration) -> Duration) -> Self {
         match self {
             Self::Explicit { delays } => Self::Explicit {
                 delays: delays.iter().copied().map(f).collect(),
@@ -203,7 +203,7 @@ impl Schedule {
     }
 
     /// Whether a server's `Retry-After` may replace the delay of this step.
-    pub fn honours_retry_after(&self, step: u32) -> bool {
+    pub(crate) fn honours_retry_after(&self, step: u32) -> bool {
         match self {
             Self::Staged { first_retries, .. } => step < *first_retries,
             _ => true,
@@ -311,21 +311,10 @@ pub enum Jitter {
 
 impl Jitter {
     /// Applies the jitter to `delay`, drawing from `seed`: the same seed
-    /// gives the same result, and seeds drawn at random give delays spread
-    /// as the variant says. `prev` is the previous jittered delay (or `base`
-    /// before the first); `base` and `cap` are the schedule's. The result
-    /// never exceeds `max(delay, cap)` (the schedule guarantees
-    /// `delay <= cap`).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use steadfast::Jitter;
-    /// let s = Duration::from_secs;
-    /// let d = Jitter::Equal.apply(s(8), s(8), s(1), s(60), 42);
-    /// assert!(s(4) <= d && d <= s(8));
-    /// assert_eq!(d, Jitter::Equal.apply(s(8), s(8), s(1), s(60), 42));
-    /// ```
-    pub fn apply(
+    /// gives the same result. `prev` is the previous jittered delay (or
+    /// `base` before the first); `base` and `cap` are the schedule's.
+    #[cfg(test)]
+    pub(crate) fn apply(
         self,
         delay: Duration,
         prev: Duration,
@@ -336,7 +325,9 @@ impl Jitter {
         self.draw(delay, prev, base, cap, &mut Rng::with_seed(seed))
     }
 
-    /// [`apply`](Self::apply), drawing from a call's own generator.
+    /// Applies the jitter to `delay`, drawing from a call's own generator.
+    /// The result never exceeds `max(delay, cap)` (the schedule guarantees
+    /// `delay <= cap`).
     pub(crate) fn draw(
         self,
         delay: Duration,
@@ -392,3 +383,6 @@ mod durations {
         Ok(wrapped.into_iter().map(Serde::into_inner).collect())
     }
 }
+
+#[cfg(test)]
+mod tests;
