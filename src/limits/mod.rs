@@ -50,8 +50,6 @@ use limiter::{Ask, Landed, Limiter};
 #[cfg(feature = "redis")]
 pub(crate) use steps::Wrapper;
 pub(crate) use steps::{Alone, Steps};
-#[cfg(all(test, feature = "redis"))]
-pub(crate) use tracker::Admit;
 pub(crate) use tracker::RateTracker;
 
 use crate::headers::RateLimit;

@@ -147,18 +147,6 @@ fn parity(generation: u32) -> usize {
     (generation & 1) as usize
 }
 
-/// What the tracker says about a send about to start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Admit {
-    /// Go ahead; the send is counted in flight under this generation.
-    Go(u32),
-    /// Wait this long first: the window is exhausted (until its reset, plus
-    /// a little jitter so that waiting clients do not all return at once) or
-    /// critical (pacing the remaining requests evenly over the time left).
-    /// `capped` says the stored reset was cut to the policy's cap.
-    Wait { wait: Duration, capped: bool },
-}
-
 impl RateTracker {
     /// An empty tracker that judges pressure by `thresholds`, holds no
     /// window longer than `cap` from when it was read, and forgets sends
@@ -398,14 +386,16 @@ impl RateTracker {
         now: Duration,
         reset_jitter: Duration,
         rng: &mut fastrand::Rng,
-    ) -> Admit {
+    ) -> Result<u32, Admission> {
         self.expire(now);
         let Some(remaining) = self.remaining else {
             return self.go(now);
         };
-        let wait = |wait| Admit::Wait {
-            wait,
-            capped: false,
+        let wait = |wait| {
+            Err(Admission::Wait {
+                wait,
+                capped: false,
+            })
         };
         match (
             Pressure::of(self.limit, remaining, &self.thresholds),
@@ -413,12 +403,12 @@ impl RateTracker {
         ) {
             (Some(Pressure::Exhausted), Some(at)) => {
                 let jitter = rng.u64(0..=nanos(reset_jitter));
-                Admit::Wait {
+                Err(Admission::Wait {
                     wait: at
                         .saturating_sub(now)
                         .saturating_add(Duration::from_nanos(jitter)),
                     capped: matches!(self.end, Some(End::Capped(_))),
-                }
+                })
             }
             // Exhausted, and when the window ends is unknown: the sends in
             // flight will say. If none has answered within a second, one
@@ -447,12 +437,12 @@ impl RateTracker {
     }
 
     #[inline]
-    fn go(&mut self, now: Duration) -> Admit {
+    fn go(&mut self, now: Duration) -> Result<u32, Admission> {
         if let Some(r) = self.remaining.as_mut() {
             *r = r.saturating_sub(1);
         }
         self.last_admit = Some(now);
-        Admit::Go(self.in_flight.add())
+        Ok(self.in_flight.add())
     }
 }
 
@@ -468,10 +458,8 @@ impl Limiter for RateTracker {
         if !ask.spec.pacing {
             return Ok(None);
         }
-        match self.admit(ask.now, ask.spec.reset_jitter, ask.rng) {
-            Admit::Go(generation) => Ok(Some(generation)),
-            Admit::Wait { wait, capped } => Err(Admission::Wait { wait, capped }),
-        }
+        self.admit(ask.now, ask.spec.reset_jitter, ask.rng)
+            .map(Some)
     }
 
     #[inline]
@@ -523,19 +511,19 @@ mod tests {
         RateTracker::new(PressureThresholds::default(), secs(300), secs(60))
     }
 
-    fn wait(s: u64) -> Admit {
-        Admit::Wait {
+    fn wait(s: u64) -> Result<u32, Admission> {
+        Err(Admission::Wait {
             wait: secs(s),
             capped: false,
-        }
+        })
     }
 
     fn pressure(t: &mut RateTracker, now: Duration) -> Option<Pressure> {
         t.reading(now).and_then(|r| r.pressure)
     }
 
-    fn go(a: Admit) -> bool {
-        matches!(a, Admit::Go(_))
+    fn go(a: Result<u32, Admission>) -> bool {
+        a.is_ok()
     }
 
     #[test]
@@ -562,10 +550,10 @@ mod tests {
         // Exhausted: wait for the reset, plus at most the jitter.
         t.observe(&reading(100, 0, 45), secs(15));
         match t.admit(secs(15), secs(2), &mut rng) {
-            Admit::Wait {
+            Err(Admission::Wait {
                 wait,
                 capped: false,
-            } => {
+            }) => {
                 assert!(wait >= secs(45) && wait <= secs(47), "{wait:?}")
             }
             other => panic!("{other:?}"),
@@ -590,29 +578,23 @@ mod tests {
             ..reading(10, 0, 0)
         };
         t.observe(&r, secs(60));
-        assert!(matches!(
-            t.admit(secs(60), Duration::ZERO, &mut rng()),
-            Admit::Go(_)
-        ));
+        assert!(t.admit(secs(60), Duration::ZERO, &mut rng()).is_ok());
         assert_eq!(t.admit(secs(60), Duration::ZERO, &mut rng()), wait(1));
-        assert!(matches!(
-            t.admit(secs(61), Duration::ZERO, &mut rng()),
-            Admit::Go(_)
-        ));
+        assert!(t.admit(secs(61), Duration::ZERO, &mut rng()).is_ok());
     }
 
     #[test]
     fn a_cancelled_admission_gives_its_place_back_and_resets_clear_leaks() {
         let mut t = tracker();
         t.observe(&reading(10, 1, 5), secs(0));
-        let Admit::Go(generation) = t.admit(secs(0), Duration::ZERO, &mut rng()) else {
+        let Ok(generation) = t.admit(secs(0), Duration::ZERO, &mut rng()) else {
             panic!("one place left");
         };
         assert_eq!(t.in_flight(secs(0)), 1);
         t.cancel(generation, secs(0));
         assert_eq!(t.in_flight(secs(0)), 0);
         assert!(
-            matches!(t.admit(secs(0), Duration::ZERO, &mut rng()), Admit::Go(_)),
+            t.admit(secs(0), Duration::ZERO, &mut rng()).is_ok(),
             "the place came back"
         );
         // A send that never lands is forgotten when the window resets: the
@@ -629,13 +611,13 @@ mod tests {
     fn sends_that_never_report_are_forgotten_within_stale_after() {
         let mut t = tracker();
         for _ in 0..5 {
-            t.admit(secs(0), Duration::ZERO, &mut rng());
+            assert!(t.admit(secs(0), Duration::ZERO, &mut rng()).is_ok());
         }
         assert_eq!(t.in_flight(secs(29)), 5);
         assert_eq!(t.in_flight(secs(30)), 5, "one generation passed");
         assert_eq!(t.in_flight(secs(60)), 0, "two generations passed");
         // A late report of a forgotten send takes nothing off newer ones.
-        let Admit::Go(newer) = t.admit(secs(60), Duration::ZERO, &mut rng()) else {
+        let Ok(newer) = t.admit(secs(60), Duration::ZERO, &mut rng()) else {
             panic!("nothing known");
         };
         t.landed(0, None, secs(61));
@@ -673,10 +655,10 @@ mod tests {
             t.observe(&reading(100, 0, reset), secs(0));
             assert_eq!(
                 t.admit(secs(0), Duration::ZERO, &mut rng()),
-                Admit::Wait {
+                Err(Admission::Wait {
                     wait: secs(300),
                     capped
-                },
+                }),
                 "reset {reset}"
             );
         }
@@ -716,25 +698,19 @@ mod tests {
         t.observe(&reading(100, 0, 999_999_999), secs(10));
         assert_eq!(
             t.admit(secs(10), Duration::ZERO, &mut rng()),
-            Admit::Wait {
+            Err(Admission::Wait {
                 wait: secs(300),
                 capped: true
-            }
+            })
         );
         // Then its end is unknown, not past: one probe goes, the others
         // wait for its answer instead of assuming a fresh window.
-        assert!(matches!(
-            t.admit(secs(310), Duration::ZERO, &mut rng()),
-            Admit::Go(_)
-        ));
+        assert!(t.admit(secs(310), Duration::ZERO, &mut rng()).is_ok());
         assert_eq!(t.admit(secs(310), Duration::ZERO, &mut rng()), wait(1));
         assert_eq!(t.reading(secs(310)).and_then(|r| r.reset), None);
         // An uncapped window that ends is a fresh one: the full limit.
         t.observe(&reading(100, 0, 20), secs(311));
-        assert!(matches!(
-            t.admit(secs(331), Duration::ZERO, &mut rng()),
-            Admit::Go(_)
-        ));
+        assert!(t.admit(secs(331), Duration::ZERO, &mut rng()).is_ok());
         assert_eq!(t.reading(secs(331)).and_then(|r| r.remaining), Some(99));
     }
 }

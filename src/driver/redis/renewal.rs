@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use redis::ScriptInvocation;
 
-use super::mirror::{StoreAnswer, StoreReport, Verdict};
+use super::mirror::{FleetBreaker, StoreAnswer, StoreReport};
 use crate::limits::{BreakerSpec, BudgetSpec};
 use crate::policy::Policy;
 
@@ -245,11 +245,11 @@ pub(super) fn read((grant, ends_in, slice, verdict, verdict_ms, probes): Answer)
         ends: u64::try_from(ends_in).ok().map(Duration::from_millis),
         budget: u32::try_from(slice).ok(),
         breaker: match verdict {
-            0 => Some(Verdict::Closed),
-            1 => Some(Verdict::Open {
+            0 => Some(FleetBreaker::Closed),
+            1 => Some(FleetBreaker::Open {
                 for_: ms(verdict_ms),
             }),
-            2 => Some(Verdict::HalfOpen {
+            2 => Some(FleetBreaker::HalfOpen {
                 granted: u32::try_from(probes).unwrap_or(0),
                 ask_in: ms(verdict_ms),
             }),

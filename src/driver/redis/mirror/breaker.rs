@@ -22,7 +22,7 @@ pub(crate) struct BreakerReport {
 
 /// Where the fleet's breaker stands, as the store says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(crate) enum FleetBreaker {
     Closed,
     Open {
         for_: Duration,
@@ -192,18 +192,18 @@ impl BreakerBooks {
     }
 
     /// Takes the store's verdict on the fleet's breaker at `now`.
-    pub(super) fn follow(&mut self, b: &mut CircuitBreaker, verdict: Verdict, now: Duration) {
+    pub(super) fn follow(&mut self, b: &mut CircuitBreaker, verdict: FleetBreaker, now: Duration) {
         b.tick(now);
         match verdict {
-            Verdict::Closed => {
+            FleetBreaker::Closed => {
                 self.granted = 0;
                 b.close(now);
             }
-            Verdict::Open { for_ } => {
+            FleetBreaker::Open { for_ } => {
                 self.granted = 0;
                 b.open_for(now, for_);
             }
-            Verdict::HalfOpen { granted, ask_in } => {
+            FleetBreaker::HalfOpen { granted, ask_in } => {
                 // A new spell: probes of earlier ones report to nobody.
                 let before = if b.half_open(now) { 0 } else { self.granted(b) };
                 self.set_granted(b, before.saturating_add(granted));
@@ -251,7 +251,7 @@ mod tests {
             self.m.needs_store(&mut self.b, now, sending)
         }
 
-        fn follow(&mut self, verdict: Verdict, now: Duration) {
+        fn follow(&mut self, verdict: FleetBreaker, now: Duration) {
             self.m.follow(&mut self.b, verdict, now);
         }
 
@@ -285,7 +285,7 @@ mod tests {
     fn shared_every_kind_of_news_and_the_stores_timing() {
         let spell = |b: &mut Member, granted, at| {
             b.follow(
-                Verdict::HalfOpen {
+                FleetBreaker::HalfOpen {
                     granted,
                     ask_in: secs(5),
                 },
@@ -295,7 +295,7 @@ mod tests {
         let half_open = |granted| {
             let mut b = breaker();
             b.report(true);
-            b.follow(Verdict::Open { for_: secs(10) }, secs(0));
+            b.follow(FleetBreaker::Open { for_: secs(10) }, secs(0));
             spell(&mut b, granted, secs(10));
             b
         };
@@ -382,14 +382,14 @@ mod tests {
         let told = b.report(true);
         assert_eq!((told.failed, told.want), (6, 0));
         assert!(!b.needs_store(secs(1), true));
-        b.follow(Verdict::Open { for_: secs(10) }, secs(1));
+        b.follow(FleetBreaker::Open { for_: secs(10) }, secs(1));
         assert_eq!(b.admit(secs(2)), Err(secs(9)));
         // Half-open: nothing granted yet, so no probe until the store says.
         assert!(b.needs_store(secs(11), true));
         assert!(b.admit(secs(11)).is_err());
         assert_eq!(b.report(true).want, 1);
         b.follow(
-            Verdict::HalfOpen {
+            FleetBreaker::HalfOpen {
                 granted: 1,
                 ask_in: secs(1),
             },
@@ -407,7 +407,7 @@ mod tests {
             "one success is the fleet's to count"
         );
         assert_eq!(b.report(true).probes_ok, 1);
-        b.follow(Verdict::Closed, secs(12));
+        b.follow(FleetBreaker::Closed, secs(12));
         assert_eq!(b.admit(secs(12)), Ok(None));
     }
 
@@ -416,7 +416,7 @@ mod tests {
         let mut b = breaker();
         b.report(true);
         b.follow(
-            Verdict::HalfOpen {
+            FleetBreaker::HalfOpen {
                 granted: 2,
                 ask_in: secs(1),
             },
@@ -493,11 +493,11 @@ mod tests {
                     Step::Report => {
                         b.report(true);
                     }
-                    Step::Closed => b.follow(Verdict::Closed, now),
-                    Step::Open(s) => b.follow(Verdict::Open { for_: secs(u64::from(s)) }, now),
+                    Step::Closed => b.follow(FleetBreaker::Closed, now),
+                    Step::Open(s) => b.follow(FleetBreaker::Open { for_: secs(u64::from(s)) }, now),
                     Step::HalfOpen(n) => {
                         let new_spell = b.b.spell().is_none();
-                        b.follow(Verdict::HalfOpen { granted: u32::from(n), ask_in: secs(1) }, now);
+                        b.follow(FleetBreaker::HalfOpen { granted: u32::from(n), ask_in: secs(1) }, now);
                         if new_spell {
                             (granted, let_through) = (0, 0);
                         }

@@ -74,7 +74,7 @@ impl Lease {
 mod tests {
     use super::*;
     use crate::headers::PressureThresholds;
-    use crate::limits::{Admit, Alone, Steps};
+    use crate::limits::{Admission, Alone, Steps};
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
@@ -93,8 +93,8 @@ mod tests {
         fastrand::Rng::with_seed(1)
     }
 
-    fn go(a: Admit) -> bool {
-        matches!(a, Admit::Go(_))
+    fn go(a: Result<u32, Admission>) -> bool {
+        a.is_ok()
     }
 
     /// A tracker and its lease: a fleet member's pacing.
@@ -128,7 +128,12 @@ mod tests {
             self.t.observe(r, now);
         }
 
-        fn admit(&mut self, now: Duration, jitter: Duration, rng: &mut fastrand::Rng) -> Admit {
+        fn admit(
+            &mut self,
+            now: Duration,
+            jitter: Duration,
+            rng: &mut fastrand::Rng,
+        ) -> Result<u32, Admission> {
             self.t.admit(now, jitter, rng)
         }
 
@@ -162,7 +167,7 @@ mod tests {
         let mut sent = Vec::new();
         for _ in 0..3 {
             match t.admit(secs(0), Duration::ZERO, &mut rng) {
-                Admit::Go(g) => sent.push(g),
+                Ok(g) => sent.push(g),
                 other => panic!("{other:?}"),
             }
         }
@@ -202,7 +207,7 @@ mod tests {
         t.lease_(3, Some(secs(2)), ms(0));
         let sent: Vec<u32> = (0..2)
             .map(|_| match t.admit(ms(0), Duration::ZERO, &mut rng()) {
-                Admit::Go(g) => g,
+                Ok(g) => g,
                 other => panic!("{other:?}"),
             })
             .collect();

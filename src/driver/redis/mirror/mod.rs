@@ -12,7 +12,7 @@ mod slice;
 
 use core::time::Duration;
 
-pub(crate) use breaker::{BreakerReport, Verdict};
+pub(crate) use breaker::{BreakerReport, FleetBreaker};
 pub(crate) use slice::SliceReport;
 
 use crate::headers::RateLimit;
@@ -44,7 +44,7 @@ pub(crate) struct StoreAnswer {
     /// What the budget slice now holds.
     pub(crate) budget: Option<u32>,
     /// The fleet breaker's verdict.
-    pub(crate) breaker: Option<Verdict>,
+    pub(crate) breaker: Option<FleetBreaker>,
 }
 
 /// The member's books: what wraps the process's limits while it belongs
@@ -251,7 +251,7 @@ pub(crate) fn go_local(limits: &mut Limits) {
 mod tests {
     use core::time::Duration;
 
-    use super::{go_local, report, settle, unreport, StoreAnswer, Verdict};
+    use super::{go_local, report, settle, unreport, FleetBreaker, StoreAnswer};
     use crate::headers::RateLimit;
     use crate::limits::{
         Admission, BreakerSpec, BudgetSpec, Grant, Health, Limits, LimitsSpec, Resend,
@@ -297,7 +297,7 @@ mod tests {
             grant: 5,
             ends: Some(Duration::from_secs(10)),
             budget: Some(0),
-            breaker: Some(Verdict::HalfOpen {
+            breaker: Some(FleetBreaker::HalfOpen {
                 granted: 0,
                 ask_in: Duration::from_secs(1),
             }),
