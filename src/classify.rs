@@ -8,7 +8,7 @@
 //! | 409 | search by external id |
 //! | 429 | wait as the rate limit says |
 //! | 500, 502 | back off |
-//! | 503 | back off, honouring `Retry-After` |
+//! | 503 | back off, honouring `Retry-After` (a throttle) |
 //! | 504 | back off one step longer |
 //! | 501, 505, 511 | give up: retrying cannot change them |
 //! | other 5xx | `PolicySpec::other_server_errors` (default: back off) |
@@ -27,6 +27,7 @@ use crate::policy::{PolicySpec, Rule};
 const BACKOFF: Rule = Rule::Backoff {
     retry_after: false,
     extra_steps: 0,
+    throttle: false,
 };
 
 /// The rule for a response: its error code's rule when the policy lists
@@ -85,10 +86,12 @@ pub fn status(spec: &PolicySpec, status: u16) -> Rule {
         503 => Rule::Backoff {
             retry_after: true,
             extra_steps: 0,
+            throttle: true,
         },
         504 => Rule::Backoff {
             retry_after: false,
             extra_steps: 1,
+            throttle: false,
         },
         501 | 505 | 511 => Rule::GiveUp,
         500..=599 => spec.other_server_errors,

@@ -73,6 +73,7 @@ impl Policy {
         let backoff = Rule::Backoff {
             retry_after: true,
             extra_steps: 0,
+            throttle: false,
         };
         let rules = [
             (401, Rule::GiveUp),
@@ -229,6 +230,7 @@ impl Policy {
         let backoff = Rule::Backoff {
             retry_after: false,
             extra_steps: 0,
+            throttle: false,
         };
         let codes = AWS_THROTTLING_CODES
             .iter()

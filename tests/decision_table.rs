@@ -453,6 +453,7 @@ fn status_overrides_replace_rows() {
                 Rule::Backoff {
                     retry_after: true,
                     extra_steps: 2,
+                    throttle: false,
                 },
             ),
         ])

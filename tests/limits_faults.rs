@@ -224,6 +224,7 @@ fn the_breaker_counts_failures_as_the_policy_defines_them() {
     let backoff = Rule::Backoff {
         retry_after: false,
         extra_steps: 0,
+        throttle: false,
     };
     assert!(opens(&with_breaker(&[]), 500), "the table's 500 fails");
     assert!(

@@ -419,7 +419,11 @@ impl<P: Borrow<Policy>> Call<P> {
         );
         // What the policy would retry is a failure of the server's, whether
         // or not this call may retry it.
-        v.health = Some(if retries { Health::Failed } else { Health::Ok });
+        v.health = Some(match rule {
+            Rule::RateLimited | Rule::Backoff { throttle: true, .. } => Health::Throttled,
+            _ if retries => Health::Failed,
+            _ => Health::Ok,
+        });
         if retries
             && self.spec().status_retries == StatusRetries::IdempotentOnly
             && !self.request.method.is_idempotent()
@@ -452,6 +456,7 @@ impl<P: Borrow<Policy>> Call<P> {
             Rule::Backoff {
                 retry_after,
                 extra_steps,
+                ..
             } => {
                 if let (true, Some(wait)) = (retry_after, v.retry_after) {
                     if self

@@ -56,8 +56,19 @@ pub(crate) enum Health {
     Ok,
     /// A failure the policy would retry: the server is struggling.
     Failed,
+    /// The server asks for fewer requests (a 429, a throttling status or
+    /// code): a failure, and the adaptive rate's cue to slow down.
+    Throttled,
     /// Says nothing about the server (a TLS or protocol error).
     Unknown,
+}
+
+impl Health {
+    /// A throttled send is a failed one: the breaker protects a server that
+    /// is struggling, whatever it says of its load.
+    pub(crate) fn failed(self) -> bool {
+        matches!(self, Self::Failed | Self::Throttled)
+    }
 }
 
 /// What a send's health changed in the breaker's counts, before any rule
@@ -222,7 +233,7 @@ impl CircuitBreaker {
         match self.count(now, health, probe) {
             Counted::Closed { failed: true } if self.failing() => self.open(now),
             Counted::Probe {
-                health: Health::Failed,
+                health: Health::Failed | Health::Throttled,
                 ..
             } => self.open(now),
             Counted::Probe {
@@ -241,9 +252,11 @@ impl CircuitBreaker {
         let probe = probe.is_some_and(|trip| trip == self.trips);
         match (&mut self.state, health) {
             (State::Closed { ok, .. }, Health::Ok) => *ok = ok.saturating_add(1),
-            (State::Closed { failed, .. }, Health::Failed) => *failed = failed.saturating_add(1),
+            (State::Closed { failed, .. }, Health::Failed | Health::Throttled) => {
+                *failed = failed.saturating_add(1);
+            }
             (State::HalfOpen { out, succeeded, .. }, _) if probe => {
-                if health != Health::Failed {
+                if !health.failed() {
                     *out = out.saturating_sub(1);
                 }
                 if health == Health::Ok {
@@ -257,7 +270,7 @@ impl CircuitBreaker {
             _ => return Counted::Nothing,
         }
         Counted::Closed {
-            failed: health == Health::Failed,
+            failed: health.failed(),
         }
     }
 

@@ -137,6 +137,11 @@ pub enum Rule {
         /// Steps to look ahead in the schedule (504: one step longer).
         #[serde(default)]
         extra_steps: u32,
+        /// The status or code says the server is throttling (503, AWS's
+        /// `ThrottlingException`): shared limits with an adaptive rate
+        /// slow down on it. A 429 (`RateLimited`) always does.
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        throttle: bool,
     },
 }
 
@@ -223,6 +228,7 @@ impl Default for PolicySpec {
             other_server_errors: Rule::Backoff {
                 retry_after: false,
                 extra_steps: 0,
+                throttle: false,
             },
             pressure: PressureThresholds::default(),
             limits: LimitsSpec::default(),

@@ -71,9 +71,12 @@ fn rule() -> impl Strategy<Value = Rule> {
         Just(Rule::SearchExisting),
         Just(Rule::RateLimited),
         Just(Rule::RetryAfterOnly),
-        (any::<bool>(), 0u32..3).prop_map(|(retry_after, extra_steps)| Rule::Backoff {
-            retry_after,
-            extra_steps
+        (any::<bool>(), 0u32..3, any::<bool>()).prop_map(|(retry_after, extra_steps, throttle)| {
+            Rule::Backoff {
+                retry_after,
+                extra_steps,
+                throttle,
+            }
         }),
     ]
 }

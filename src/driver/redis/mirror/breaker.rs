@@ -117,7 +117,7 @@ impl BreakerBooks {
             Counted::Closed { failed: false } => news.ok = news.ok.saturating_add(1),
             Counted::Closed { failed: true } => news.failed = news.failed.saturating_add(1),
             Counted::Probe {
-                health: Health::Failed,
+                health: Health::Failed | Health::Throttled,
                 ..
             } => {
                 news.probes_failed = news.probes_failed.saturating_add(1);
