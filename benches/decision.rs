@@ -193,6 +193,15 @@ fn bare(what: &str, n: u64) {
                 );
             }
         }
+        "admission-adaptive" => {
+            let (policy, limits) = loops::adaptive_limits();
+            let mut clock = loops::start().advanced(std::time::Duration::from_secs(2));
+            for _ in 0..n {
+                clock = clock.advanced(loops::ADAPTIVE_STEP);
+                let action = loops::admission_cycle(&policy, &limits, clock);
+                assert!(matches!(action, steadfast::Action::Done(_)), "{action:?}");
+            }
+        }
         "call" => {
             let policy = steadfast::Policy::seed_guide();
             for _ in 0..n {
@@ -227,7 +236,7 @@ fn bare(what: &str, n: u64) {
             }
         }
         other => {
-            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, call, jittered, backon, step-date or httpdate");
+            eprintln!("unknown loop {other:?}: step, baseline, reqwest-retry, cycle, admission, admission-adaptive, call, jittered, backon, step-date or httpdate");
             std::process::exit(2);
         }
     }

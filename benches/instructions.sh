@@ -17,7 +17,7 @@ count() { # loop, iterations -> instructions
   STEADFAST_LOOP="$1:$2" valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" 2>&1 \
     | sed -n 's/.*refs: *//p' | tr -d ,
 }
-for loop in ${LOOPS:-step baseline reqwest-retry cycle admission call jittered backon step-date httpdate}; do
+for loop in ${LOOPS:-step baseline reqwest-retry cycle admission admission-adaptive call jittered backon step-date httpdate}; do
   small=$(count "$loop" 100000)
   large=$(count "$loop" 200000)
   echo "$loop: $(( (large - small) / 100000 )) instructions per iteration"

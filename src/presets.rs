@@ -227,53 +227,80 @@ impl Policy {
     /// request that may repeat (idempotent, or with a key or external id);
     /// AWS operations carry idempotency tokens, so mark them so.
     pub fn aws_standard() -> Self {
-        let backoff = Rule::Backoff {
-            retry_after: false,
-            extra_steps: 0,
-            throttle: false,
-        };
-        let codes = AWS_THROTTLING_CODES
-            .iter()
-            .chain(AWS_TRANSIENT_CODES)
-            .map(|&code| (code.to_owned(), backoff))
-            .collect();
-        let rules = [
-            (401, Rule::GiveUp),
-            (409, Rule::GiveUp),
-            (429, backoff),
-            (500, backoff),
-            (502, backoff),
-            (503, backoff),
-            (504, backoff),
-        ];
-        Self::trusted(PolicySpec {
-            max_retries: 2,
-            schedule: Schedule::Exponential {
-                base: Duration::from_secs(1),
-                factor: 2.0,
-                cap: Duration::from_secs(20),
-            },
-            jitter: Jitter::Full,
-            // Not the SDKs' own: steadfast bounds every call.
-            deadline: Some(Duration::from_secs(5 * 60)),
-            max_retry_time: None,
-            attempt_timeout: Some(Duration::from_secs(30)),
-            retry_after_cap: Duration::from_secs(20),
-            min_server_wait: Duration::ZERO,
-            rate_limit: PLAIN_429,
-            on_conflict: OnConflict::GiveUp,
-            retry_network_errors: true,
-            status_retries: StatusRetries::All,
-            statuses: overrides(&rules),
-            codes,
-            code_header: Some("x-amzn-ErrorType".to_owned()),
-            other_server_errors: Rule::GiveUp,
-            pressure: Default::default(),
-            limits: LimitsSpec {
-                pacing: false,
-                budget: Some(BudgetSpec::AWS_STANDARD),
-                ..LimitsSpec::default()
-            },
-        })
+        Self::trusted(aws(false))
+    }
+
+    /// The AWS SDKs' "adaptive" retry mode: [`aws_standard`](Self::aws_standard),
+    /// and a client-side send rate shared by the calls that share its
+    /// [`Limits`](crate::Limits) ([`LimitsSpec::adaptive`]). Nothing is paced
+    /// until the first throttle (a 429, a 503, a throttling code); then the
+    /// rate drops to 0.7 of the rate measured (half-second buckets, smoothed
+    /// 0.8) and grows back along CUBIC (`0.4·(t − K)³ + W_max`), at most twice
+    /// the measured rate, at least 0.5 sends per second — botocore's
+    /// `retries/adaptive.py` and aws-smithy-runtime's `client_rate_limiter`.
+    ///
+    /// Where steadfast differs: a 429 or 503 without a code is a throttle
+    /// too (AWS services always send a code; other servers may not), pacing
+    /// ends once `stale_after` passes without a throttle, and a response
+    /// carrying rate-limit headers ends it (the headers pace instead).
+    pub fn aws_adaptive() -> Self {
+        Self::trusted(aws(true))
+    }
+}
+
+/// The AWS SDKs' retry rules, with or without the adaptive rate.
+fn aws(adaptive: bool) -> PolicySpec {
+    let backoff = |throttle| Rule::Backoff {
+        retry_after: false,
+        extra_steps: 0,
+        throttle,
+    };
+    let codes = AWS_THROTTLING_CODES
+        .iter()
+        .map(|&code| (code.to_owned(), backoff(true)))
+        .chain(
+            AWS_TRANSIENT_CODES
+                .iter()
+                .map(|&code| (code.to_owned(), backoff(false))),
+        )
+        .collect();
+    let rules = [
+        (401, Rule::GiveUp),
+        (409, Rule::GiveUp),
+        (429, backoff(true)),
+        (500, backoff(false)),
+        (502, backoff(false)),
+        (503, backoff(true)),
+        (504, backoff(false)),
+    ];
+    PolicySpec {
+        max_retries: 2,
+        schedule: Schedule::Exponential {
+            base: Duration::from_secs(1),
+            factor: 2.0,
+            cap: Duration::from_secs(20),
+        },
+        jitter: Jitter::Full,
+        // Not the SDKs' own: steadfast bounds every call.
+        deadline: Some(Duration::from_secs(5 * 60)),
+        max_retry_time: None,
+        attempt_timeout: Some(Duration::from_secs(30)),
+        retry_after_cap: Duration::from_secs(20),
+        min_server_wait: Duration::ZERO,
+        rate_limit: PLAIN_429,
+        on_conflict: OnConflict::GiveUp,
+        retry_network_errors: true,
+        status_retries: StatusRetries::All,
+        statuses: overrides(&rules),
+        codes,
+        code_header: Some("x-amzn-ErrorType".to_owned()),
+        other_server_errors: Rule::GiveUp,
+        pressure: Default::default(),
+        limits: LimitsSpec {
+            pacing: false,
+            adaptive,
+            budget: Some(BudgetSpec::AWS_STANDARD),
+            ..LimitsSpec::default()
+        },
     }
 }

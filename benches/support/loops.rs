@@ -276,6 +276,34 @@ pub fn admission_cycle(policy: &Policy, limits: &std::sync::Mutex<Limits>, clock
 
 const NO_HEADERS: [(&str, &str); 0] = [];
 
+/// [`limited_policy`] with the adaptive rate on, and limits that pace by
+/// it: 200 sends landed in a second, then a bare 429. Pacing lasts for
+/// good (`stale_after` of a year); at [`ADAPTIVE_STEP`] apart, every send
+/// finds a token.
+pub fn adaptive_limits() -> (Policy, std::sync::Mutex<Limits>) {
+    let mut spec = limited_policy().spec().clone();
+    spec.limits.adaptive = true;
+    spec.limits.stale_after = Duration::from_secs(365 * 24 * 3600);
+    let policy = Policy::new(spec).expect("valid policy");
+    let mut limits = Limits::new(&policy);
+    let mut clock = start();
+    for status in std::iter::repeat(200).take(200).chain([429]) {
+        let mut call = Call::new(&policy, Request::new(Method::Get), clock, 1);
+        call.poll(clock, Some(&mut limits));
+        let _ = call.observe(
+            Outcome::response(status, &NO_HEADERS),
+            clock,
+            Some(&mut limits),
+        );
+        clock = clock.advanced(Duration::from_millis(5));
+    }
+    assert!(limits.snapshot(clock).send_rate.is_some(), "paced");
+    (policy, std::sync::Mutex::new(limits))
+}
+
+/// The time between [`admission_cycle`]s under [`adaptive_limits`].
+pub const ADAPTIVE_STEP: Duration = Duration::from_millis(50);
+
 /// A whole call under the guide's policy: five 503s with `Retry-After: 120`
 /// to its give-up, the clock jumping over every sleep.
 #[inline(never)]

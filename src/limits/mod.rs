@@ -28,6 +28,7 @@
 //! [`LimitsSpec::stale_after`], and no stored window outlives the policy's
 //! `retry_after_cap` from when it was read.
 
+mod adaptive;
 mod breaker;
 mod budget;
 mod limiter;
@@ -42,6 +43,7 @@ pub use crate::policy::{BreakerSpec, BudgetSpec, LimitsSpec};
 pub use breaker::BreakerState;
 pub use budget::BudgetState;
 
+use adaptive::AdaptiveRate;
 #[cfg(feature = "redis")]
 pub(crate) use breaker::Counted;
 pub(crate) use breaker::{CircuitBreaker, Health};
@@ -92,21 +94,27 @@ pub(crate) struct Limiters {
     /// The one source of every limits setting a call meets.
     pub(crate) spec: LimitsSpec,
     pub(crate) tracker: RateTracker,
+    pub(crate) adaptive: Option<AdaptiveRate>,
     pub(crate) breaker: Option<CircuitBreaker>,
     pub(crate) budget: Option<RetryBudget>,
 }
 
 /// How many limiters there are: a grant has a slot for each.
-const SLOTS: usize = 3;
+const SLOTS: usize = 4;
 
 /// Runs `$body` for every limiter of `$own`, in the order they are asked
-/// (pacing, then the breaker, then the budget), with `$l` the limiter and
+/// (pacing by the headers, then by the adaptive rate, then the breaker,
+/// then the budget), with `$l` the limiter and
 /// `$slot` its place in a grant. A new limiter is registered here (and as
 /// a field of [`Limiters`]).
 macro_rules! each_limiter {
     ($own:expr, |$l:ident, $slot:ident| $body:expr) => {{
         {
             let ($l, $slot) = (&mut $own.tracker, 0);
+            $body
+        }
+        {
+            let ($l, $slot) = (&mut $own.adaptive, 3);
             $body
         }
         {
@@ -134,6 +142,9 @@ pub struct LimitsSnapshot {
     pub budget: Option<BudgetState>,
     /// The circuit breaker, if the policy has one.
     pub breaker: Option<BreakerState>,
+    /// The adaptive rate, sends per second, while it paces (after a
+    /// throttle, until `stale_after` passes without one).
+    pub send_rate: Option<f64>,
 }
 
 /// What the limits have granted one call. The call holds it, reports on it,
@@ -193,6 +204,7 @@ impl Limits {
             own: Limiters {
                 spec: spec.limits,
                 tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
+                adaptive: spec.limits.adaptive.then(|| AdaptiveRate::new(stale)),
                 budget: spec.limits.budget.map(RetryBudget::new),
                 breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
             },
@@ -209,6 +221,7 @@ impl Limits {
             in_flight: 0,
             budget: None,
             breaker: None,
+            send_rate: None,
         };
         each_limiter!(at, |l, _slot| l.show(clock.mono, &mut snapshot));
         snapshot

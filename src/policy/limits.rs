@@ -19,6 +19,12 @@ pub struct LimitsSpec {
     /// so that waiting clients do not all return at the same instant.
     #[serde(with = "humantime_serde")]
     pub reset_jitter: Duration,
+    /// Slow down when the server throttles without saying how fast to go:
+    /// the AWS SDKs' adaptive rate (CUBIC over the measured send rate).
+    /// A 429 or a rule marked `throttle` (503 by default) drops the allowed
+    /// rate; successes raise it; a rate-limit reading, or `stale_after`
+    /// without a throttle, ends the pacing. Off by default.
+    pub adaptive: bool,
     /// The retry budget, if any.
     pub budget: Option<BudgetSpec>,
     /// The circuit breaker, if any (off by default).
@@ -39,6 +45,7 @@ impl Default for LimitsSpec {
         Self {
             pacing: true,
             reset_jitter: Duration::from_secs(1),
+            adaptive: false,
             budget: None,
             breaker: None,
             charge_uncounted_waits: false,

@@ -201,10 +201,10 @@ fn breaker() -> impl Strategy<Value = BreakerSpec> {
     )
 }
 
-/// Limits with and without pacing, budget and breaker.
+/// Limits with and without pacing, adaptive rate, budget and breaker.
 pub(super) fn limits() -> impl Strategy<Value = LimitsSpec> {
     (
-        any::<bool>(),
+        (any::<bool>(), any::<bool>()),
         0u64..5_000,
         prop::option::of(budget()),
         prop::option::of(breaker()),
@@ -212,13 +212,16 @@ pub(super) fn limits() -> impl Strategy<Value = LimitsSpec> {
         1u64..120_000,
     )
         .prop_map(
-            |(pacing, jitter, budget, breaker, charge_uncounted_waits, stale)| LimitsSpec {
-                pacing,
-                reset_jitter: ms(jitter),
-                budget,
-                breaker,
-                charge_uncounted_waits,
-                stale_after: ms(stale),
+            |((pacing, adaptive), jitter, budget, breaker, charge_uncounted_waits, stale)| {
+                LimitsSpec {
+                    pacing,
+                    reset_jitter: ms(jitter),
+                    adaptive,
+                    budget,
+                    breaker,
+                    charge_uncounted_waits,
+                    stale_after: ms(stale),
+                }
             },
         )
 }

@@ -1,0 +1,280 @@
+//! The adaptive send rate, for servers that throttle without saying how
+//! fast to go: the client-side rate limiter of the AWS SDKs' adaptive
+//! retry mode. Every landing measures the rate at which sends come back
+//! (half-second buckets, smoothed); a throttle drops the allowed rate to
+//! β = 0.7 of what was being sent and starts pacing; from there the rate
+//! grows back along CUBIC's curve, `C·(t − K)³ + W_max` with C = 0.4, never
+//! above twice the measured rate and never below half a send per second.
+//! Paced sends take a token from a bucket that fills at the allowed rate.
+//!
+//! Two departures from the SDKs, both so that no state can wedge: pacing
+//! stops once `stale_after` passes without a throttle (the SDKs pace for
+//! good once throttled, and a client that went quiet comes back at their
+//! floor), and a landing that carries a rate-limit reading stops it too —
+//! the tracker paces by what the server said, which beats a guess.
+//!
+//! The rate is this process's: calls of one process share it through their
+//! `Limits`; processes of a fleet each find their own share, as congestion
+//! control does.
+
+use core::time::Duration;
+
+use super::limiter::{Ask, Landed, Limiter};
+use super::{Admission, Health, LimitsSnapshot, Steps};
+
+/// How far a throttle drops the rate (CUBIC's β).
+const BETA: f64 = 0.7;
+/// How fast the rate grows back (CUBIC's C).
+const SCALE: f64 = 0.4;
+/// The slowest the bucket fills, sends per second.
+const MIN_RATE: f64 = 0.5;
+/// The fewest tokens the bucket holds when full.
+const MIN_CAPACITY: f64 = 1.0;
+/// The weight of the latest bucket in the measured rate.
+const SMOOTHING: f64 = 0.8;
+/// Measurement buckets per second.
+const BUCKETS_PER_SECOND: f64 = 2.0;
+/// The allowed rate is at most this many times the measured one.
+const MAX_GROWTH: f64 = 2.0;
+
+/// The adaptive rate's state. Plain data: no clock, no lock.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct AdaptiveRate {
+    measured: Measured,
+    cubic: Cubic,
+    bucket: Bucket,
+    pacing: Pacing,
+    /// Pacing ends this long after the last throttle.
+    calm_after: Duration,
+}
+
+/// Whether sends are paced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Pacing {
+    /// Every send goes: no throttle yet, or none for `stale_after`, or the
+    /// server publishes its limits.
+    Off,
+    /// Each send takes a token, until this time (`stale_after` past the
+    /// last throttle).
+    On { until: f64 },
+}
+
+impl AdaptiveRate {
+    /// A rate that paces nothing until the first throttle; pacing ends
+    /// `calm_after` after the last one.
+    pub(crate) fn new(calm_after: Duration) -> Self {
+        Self {
+            measured: Measured::new(None),
+            cubic: Cubic::new(0.0, f64::NEG_INFINITY),
+            bucket: Bucket::new(),
+            pacing: Pacing::Off,
+            calm_after,
+        }
+    }
+
+    /// Whether a send may start at `t`: `Ok(true)` when it took a token,
+    /// `Ok(false)` when nothing is paced, else how long until a token.
+    fn admit(&mut self, t: f64) -> Result<bool, Duration> {
+        let Pacing::On { until } = self.pacing else {
+            return Ok(false);
+        };
+        if t >= until {
+            self.pacing = Pacing::Off;
+            return Ok(false);
+        }
+        self.bucket.refill(t);
+        // A hair short of a token is a token: rounding must not make a
+        // send wait for nothing.
+        if self.bucket.tokens >= 1.0 - 1e-9 {
+            self.bucket.tokens = (self.bucket.tokens - 1.0).max(0.0);
+            return Ok(true);
+        }
+        // At most a token's time at the slowest rate, and rounded up to the
+        // millisecond, so that the clock reaches the token when it ends.
+        let wait = ((1.0 - self.bucket.tokens) / self.bucket.fill_rate).min(1.0 / MIN_RATE);
+        let ms = (wait * 1_000.0).ceil().max(1.0);
+        Err(Duration::from_millis(ms as u64))
+    }
+
+    /// A send landed at `now`: the rate is measured, and drops on a
+    /// throttle or follows the curve up otherwise.
+    fn landed(&mut self, now: Duration, throttled: bool) {
+        let t = now.as_secs_f64();
+        let measured = self.measured.record(now);
+        let rate = if throttled {
+            let sending = match self.pacing {
+                Pacing::On { .. } => measured.min(self.bucket.fill_rate),
+                Pacing::Off => measured,
+            };
+            self.pacing = Pacing::On {
+                until: t + self.calm_after.as_secs_f64(),
+            };
+            self.cubic.throttle(sending, t)
+        } else {
+            self.cubic.success(t)
+        };
+        self.bucket.set_rate(t, rate.min(MAX_GROWTH * measured));
+    }
+
+    /// A token taken for a send that will not go comes back.
+    fn give_back(&mut self) {
+        self.bucket.tokens = (self.bucket.tokens + 1.0).min(self.bucket.capacity);
+    }
+}
+
+/// The rate at which sends land, measured per bucket and smoothed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Measured {
+    rate: f64,
+    /// The bucket being counted (half-seconds since the clock's zero);
+    /// `None` before the first landing.
+    bucket: Option<u64>,
+    count: f64,
+}
+
+impl Measured {
+    fn new(bucket: Option<u64>) -> Self {
+        Self {
+            rate: 0.0,
+            bucket,
+            count: 0.0,
+        }
+    }
+
+    /// Counts a landing at `now`; the rate moves when a bucket closes (a
+    /// clock that went back only counts).
+    fn record(&mut self, now: Duration) -> f64 {
+        let half = u64::from(now.subsec_nanos() >= 500_000_000);
+        let bucket = now.as_secs().saturating_mul(2).saturating_add(half);
+        self.count += 1.0;
+        match self.bucket {
+            Some(last) if bucket > last => {
+                let span = (bucket - last) as f64 / BUCKETS_PER_SECOND;
+                let current = self.count / span;
+                self.rate = current * SMOOTHING + self.rate * (1.0 - SMOOTHING);
+                self.count = 0.0;
+                self.bucket = Some(bucket);
+            }
+            Some(_) => {}
+            // The first landing opens the first bucket; it counts in it.
+            None => self.bucket = Some(bucket),
+        }
+        self.rate
+    }
+}
+
+/// CUBIC's curve: the rate at the last throttle, when it came, and how
+/// long the curve takes to climb back to that rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Cubic {
+    w_max: f64,
+    last_throttle: f64,
+    k: f64,
+}
+
+impl Cubic {
+    fn new(w_max: f64, last_throttle: f64) -> Self {
+        Self {
+            w_max,
+            last_throttle,
+            k: (w_max * (1.0 - BETA) / SCALE).cbrt(),
+        }
+    }
+
+    /// The rate at `t` on the curve.
+    fn success(&self, t: f64) -> f64 {
+        SCALE * (t - self.last_throttle - self.k).powi(3) + self.w_max
+    }
+
+    /// A throttle at `t` while sending at `rate`: the curve restarts there,
+    /// from β of it.
+    fn throttle(&mut self, rate: f64, t: f64) -> f64 {
+        *self = Self::new(rate, t);
+        rate * BETA
+    }
+}
+
+/// Tokens filling at the allowed rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Bucket {
+    fill_rate: f64,
+    capacity: f64,
+    tokens: f64,
+    /// When it was last filled (the latest clock reading seen).
+    filled: f64,
+}
+
+impl Bucket {
+    fn new() -> Self {
+        Self {
+            fill_rate: MIN_RATE,
+            capacity: MIN_CAPACITY,
+            tokens: 0.0,
+            filled: f64::NEG_INFINITY,
+        }
+    }
+
+    fn refill(&mut self, t: f64) {
+        if t > self.filled {
+            if self.filled.is_finite() {
+                let added = (t - self.filled) * self.fill_rate;
+                self.tokens = (self.tokens + added).min(self.capacity);
+            }
+            self.filled = t;
+        }
+    }
+
+    /// Fills at the old rate up to `t`, then at `rate` (at least the floor).
+    fn set_rate(&mut self, t: f64, rate: f64) {
+        self.refill(t);
+        self.fill_rate = rate.max(MIN_RATE);
+        self.capacity = rate.max(MIN_CAPACITY);
+        self.tokens = self.tokens.min(self.capacity);
+    }
+}
+
+/// Pacing by the adaptive rate, after the tracker's.
+impl Limiter for AdaptiveRate {
+    #[inline]
+    fn admit<H: Steps + ?Sized>(
+        &mut self,
+        _: &mut H,
+        ask: &mut Ask<'_>,
+    ) -> Result<Option<u32>, Admission> {
+        match AdaptiveRate::admit(self, ask.now.as_secs_f64()) {
+            Ok(took) => Ok(took.then_some(1)),
+            Err(wait) => Err(Admission::Wait {
+                wait,
+                capped: false,
+            }),
+        }
+    }
+
+    fn landed<H: Steps + ?Sized>(&mut self, _: &mut H, hold: &mut Option<u32>, news: &Landed<'_>) {
+        *hold = None;
+        if news.reading.is_some() {
+            self.measured.record(news.now);
+            self.pacing = Pacing::Off;
+            return;
+        }
+        AdaptiveRate::landed(self, news.now, news.health == Health::Throttled);
+    }
+
+    fn release<H: Steps + ?Sized>(&mut self, _: &mut H, _token: u32, _now: Duration) {
+        self.give_back();
+    }
+
+    fn show(&mut self, _now: Duration, snapshot: &mut LimitsSnapshot) {
+        snapshot.send_rate = match self.pacing {
+            Pacing::On { .. } => Some(self.bucket.fill_rate),
+            Pacing::Off => None,
+        };
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.calm_after);
+    }
+}
+
+#[cfg(test)]
+mod tests;
