@@ -240,9 +240,8 @@ impl Policy {
     /// `retries/adaptive.py` and aws-smithy-runtime's `client_rate_limiter`.
     ///
     /// Where steadfast differs: a 429 or 503 without a code is a throttle
-    /// too (AWS services always send a code; other servers may not), pacing
-    /// ends once `stale_after` passes without a throttle, and a response
-    /// carrying rate-limit headers ends it (the headers pace instead).
+    /// too (AWS services always send a code; other servers may not), and
+    /// pacing ends once `stale_after` passes without a throttle.
     pub fn aws_adaptive() -> Self {
         Self::trusted(aws(true))
     }

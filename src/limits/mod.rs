@@ -204,7 +204,8 @@ impl Limits {
             own: Limiters {
                 spec: spec.limits,
                 tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
-                adaptive: spec.limits.adaptive.then(|| AdaptiveRate::new(stale)),
+                adaptive: (spec.limits.adaptive)
+                    .then(|| AdaptiveRate::new(stale, spec.limits.pacing)),
                 budget: spec.limits.budget.map(RetryBudget::new),
                 breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
             },

@@ -22,8 +22,9 @@ pub struct LimitsSpec {
     /// Slow down when the server throttles without saying how fast to go:
     /// the AWS SDKs' adaptive rate (CUBIC over the measured send rate).
     /// A 429 or a rule marked `throttle` (503 by default) drops the allowed
-    /// rate; successes raise it; a rate-limit reading, or `stale_after`
-    /// without a throttle, ends the pacing. Off by default.
+    /// rate; successes raise it; `stale_after` without a throttle ends the
+    /// pacing, and so does a rate-limit reading when `pacing` is on (the
+    /// reading paces instead). Off by default.
     pub adaptive: bool,
     /// The retry budget, if any.
     pub budget: Option<BudgetSpec>,

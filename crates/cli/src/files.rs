@@ -174,7 +174,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The presets `--policy` names.
-pub const PRESETS: [&str; 4] = ["seed-guide", "genesys-sdk", "urllib3", "aws-standard"];
+pub const PRESETS: [&str; 5] = [
+    "seed-guide",
+    "genesys-sdk",
+    "urllib3",
+    "aws-standard",
+    "aws-adaptive",
+];
 
 /// A preset by name (one of [`PRESETS`]) or a policy file (JSON, or TOML
 /// by extension), validated. A name that is neither says which presets
@@ -185,6 +191,7 @@ pub fn load_policy(arg: &str) -> Result<Policy, FileError> {
         "genesys-sdk" => return Ok(Policy::genesys_sdk()),
         "urllib3" => return Ok(Policy::urllib3()),
         "aws-standard" => return Ok(Policy::aws_standard()),
+        "aws-adaptive" => return Ok(Policy::aws_adaptive()),
         _ => {}
     }
     let path = Path::new(arg);

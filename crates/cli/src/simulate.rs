@@ -111,6 +111,11 @@ pub fn contenders(processes: u32) -> Vec<Contender> {
         c("recommended: jitter + pacing + budget", recommended, true),
         c("genesys-sdk", Policy::genesys_sdk(), false),
         c("aws-standard (shared quota)", Policy::aws_standard(), true),
+        c(
+            "aws-adaptive (quota + adaptive rate)",
+            Policy::aws_adaptive(),
+            true,
+        ),
     ];
     if processes > 1 {
         all.insert(

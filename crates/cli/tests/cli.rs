@@ -104,7 +104,10 @@ fn bad_files_name_file_line_and_field_and_exit_2() {
         ),
         (
             vec!["replay", "--policy", "nonsense", "scenarios/outage.json"],
-            vec!["nonsense", "seed-guide, genesys-sdk, urllib3, aws-standard"],
+            vec![
+                "nonsense",
+                "seed-guide, genesys-sdk, urllib3, aws-standard, aws-adaptive",
+            ],
         ),
     ];
     for (args, wanted) in rows {

@@ -10,8 +10,8 @@
 //! Two departures from the SDKs, both so that no state can wedge: pacing
 //! stops once `stale_after` passes without a throttle (the SDKs pace for
 //! good once throttled, and a client that went quiet comes back at their
-//! floor), and a landing that carries a rate-limit reading stops it too —
-//! the tracker paces by what the server said, which beats a guess.
+//! floor), and, when the tracker paces, a landing that carries a
+//! rate-limit reading stops it too: what the server said beats a guess.
 //!
 //! The rate is this process's: calls of one process share it through their
 //! `Limits`; processes of a fleet each find their own share, as congestion
@@ -46,6 +46,8 @@ pub(crate) struct AdaptiveRate {
     pacing: Pacing,
     /// Pacing ends this long after the last throttle.
     calm_after: Duration,
+    /// A rate-limit reading ends the pacing: the tracker paces by it.
+    yields: bool,
 }
 
 /// Whether sends are paced.
@@ -61,14 +63,16 @@ enum Pacing {
 
 impl AdaptiveRate {
     /// A rate that paces nothing until the first throttle; pacing ends
-    /// `calm_after` after the last one.
-    pub(crate) fn new(calm_after: Duration) -> Self {
+    /// `calm_after` after the last one, and, when it `yields` to the
+    /// tracker's pacing, at a landing that carries a rate-limit reading.
+    pub(crate) fn new(calm_after: Duration, yields: bool) -> Self {
         Self {
             measured: Measured::new(None),
             cubic: Cubic::new(0.0, f64::NEG_INFINITY),
             bucket: Bucket::new(),
             pacing: Pacing::Off,
             calm_after,
+            yields,
         }
     }
 
@@ -252,7 +256,7 @@ impl Limiter for AdaptiveRate {
 
     fn landed<H: Steps + ?Sized>(&mut self, _: &mut H, hold: &mut Option<u32>, news: &Landed<'_>) {
         *hold = None;
-        if news.reading.is_some() {
+        if self.yields && news.reading.is_some() {
             self.measured.record(news.now);
             self.pacing = Pacing::Off;
             return;
@@ -272,7 +276,7 @@ impl Limiter for AdaptiveRate {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.calm_after);
+        *self = Self::new(self.calm_after, self.yields);
     }
 }
 

@@ -18,6 +18,7 @@ fn at_zero() -> AdaptiveRate {
         bucket: Bucket::new(),
         pacing: Pacing::Off,
         calm_after: Duration::from_secs(3600),
+        yields: false,
     }
 }
 
@@ -167,7 +168,7 @@ fn measured_rate_botocore() {
 
 #[test]
 fn paces_only_once_throttled_and_a_token_comes_back() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(60));
+    let mut a = AdaptiveRate::new(Duration::from_secs(60), true);
     assert_eq!(a.admit(0.0), Ok(false));
     for i in 0..20 {
         a.landed(secs(f64::from(i) * 0.1), false);
@@ -203,7 +204,7 @@ fn paces_only_once_throttled_and_a_token_comes_back() {
 
 #[test]
 fn pacing_ends_calm_after_the_last_throttle() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(30));
+    let mut a = AdaptiveRate::new(Duration::from_secs(30), true);
     a.landed(secs(0.0), true);
     assert!(a.admit(1.0).is_err());
     assert_eq!(a.admit(29.9).map(|_| ()), Ok(()));
@@ -213,7 +214,7 @@ fn pacing_ends_calm_after_the_last_throttle() {
 
 #[test]
 fn hostile_clocks_and_bursts_never_panic_nor_stop_sends() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(60));
+    let mut a = AdaptiveRate::new(Duration::from_secs(60), true);
     let times = [
         Duration::ZERO,
         Duration::from_nanos(1),
