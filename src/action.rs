@@ -42,7 +42,7 @@ impl Action {
 }
 
 /// How a call succeeded. The engine's [`Action::Done`] carries the status
-/// of the successful response; a driver's [`Run`](crate::driver::Run) hands
+/// of the successful response; a driver's `Run` (feature `blocking` or `tokio`) hands
 /// back the response itself (`R`) and the id its lookup found (`Id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Completion<R = u16, Id = ()> {
@@ -197,5 +197,36 @@ impl fmt::Display for Action {
             Self::Done(c) => write!(f, "done: {c}"),
             Self::GiveUp(r) => write!(f, "give up: {r}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Completion;
+    use crate::outcome::Search;
+
+    /// The engine's completions and search results keep the forms events
+    /// and scenario files have always written.
+    #[test]
+    fn written_forms() {
+        let completions = [
+            (Completion::Success(200), r#"{"success":{"status":200}}"#),
+            (Completion::Existing(()), r#""existing""#),
+            (Completion::Update(()), r#""update""#),
+        ];
+        for (c, text) in completions {
+            assert_eq!(serde_json::to_string(&c).unwrap(), text);
+            assert_eq!(serde_json::from_str::<Completion>(text).unwrap(), c);
+        }
+        let searches = [
+            (Search::Found(()), r#""found""#),
+            (Search::NotFound, r#""not_found""#),
+            (Search::Failed, r#""failed""#),
+        ];
+        for (s, text) in searches {
+            assert_eq!(serde_json::to_string(&s).unwrap(), text);
+            assert_eq!(serde_json::from_str::<Search>(text).unwrap(), s);
+        }
+        assert!(serde_json::from_str::<Search>(r#""lost""#).is_err());
     }
 }

@@ -1,10 +1,14 @@
-//! Header parsing: `Retry-After` and the rate-limit dialects, read in one
-//! pass. No allocation, no panic, whatever the bytes.
+//! What a response's headers said, as a call's [`Event`](crate::Event)
+//! records it: the rate-limit reading ([`RateLimit`], its [`Pressure`]
+//! judged by [`PressureThresholds`]) and what was odd ([`HintNotes`]). A
+//! call reads `Retry-After` and the rate-limit dialects in one pass over
+//! the headers of every response it observes: no allocation, no panic,
+//! whatever the bytes.
 //!
 //! The rules for odd values are written where they are applied, in this
 //! module's source: the value grammar (`number.rs`), `Retry-After`
-//! (`retry_after.rs`) and the
-//! rate-limit dialects (`rate_limit.rs`). An unusable value is skipped, so the next source of a wait applies, and
+//! (`retry_after.rs`) and the rate-limit dialects (`rate_limit.rs`). An
+//! unusable value is skipped, so the next source of a wait applies, and
 //! noted in [`HintNotes`], so the event says why.
 
 mod date;

@@ -376,10 +376,12 @@ impl RateTracker {
         })
     }
 
-    /// Whether a send may start at `now`. An admitted send is counted
-    /// against the remaining requests at once, so calls sharing the tracker
-    /// see each other before their responses arrive. A wait for a reset
-    /// gets up to `reset_jitter` more, drawn from `rng`.
+    /// Whether a send may start at `now`: `Ok` with the generation it is
+    /// counted in flight under, or `Err(Admission::Wait { .. })`. An
+    /// admitted send is counted against the remaining requests at once, so
+    /// calls sharing the tracker see each other before their responses
+    /// arrive. A wait for a reset gets up to `reset_jitter` more, drawn
+    /// from `rng`.
     #[inline]
     pub(crate) fn admit(
         &mut self,

@@ -164,11 +164,11 @@ pub enum StatusRetries {
 #[serde(rename_all = "snake_case")]
 pub enum OnConflict {
     /// Search; a found record completes the call as
-    /// [`Completion::Existing(())`](crate::Completion::Existing(())).
+    /// [`Completion::Existing`](crate::Completion::Existing).
     #[default]
     ReturnExisting,
     /// Search; a found record completes the call as
-    /// [`Completion::Update(())`](crate::Completion::Update(())).
+    /// [`Completion::Update`](crate::Completion::Update).
     Update,
     /// Give up on a conflict without searching.
     GiveUp,

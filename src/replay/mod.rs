@@ -28,8 +28,9 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// The action the call finished with (`Done` or `GiveUp`); `None` when
     /// the run stopped first: the script ran out while the call waited for
-    /// the answer to its last action (the last of `actions`), or a step did
-    /// not fit (`rejected`).
+    /// the answer to its last action (the last of `actions`), a step did
+    /// not fit (`rejected`), or (the testing kit's `drive`) the call slept
+    /// once for every step.
     pub end: Option<Action>,
     /// The scripted outcome the call refused because it answered nothing
     /// the call had asked for; the run stopped there.

@@ -94,7 +94,7 @@ impl Schedule {
     }
 
     /// The delay before backoff retry number `step` (from 0), `elapsed` into
-    /// the call. Never above [`cap`](Self::cap).
+    /// the call. Never above the schedule's longest delay.
     pub fn delay(&self, step: u32, elapsed: Duration) -> Duration {
         match self {
             Self::Explicit { delays } => {

@@ -18,8 +18,9 @@ use crate::replay::{Step, Trace};
 ///
 /// Each step answers what the call asks next, in order. A step that does
 /// not answer it (a response while the call waits for a token refresh, a
-/// search result while it waits for a response) is offered first, as a
-/// misfit the call must refuse without changing, and then passed over. On
+/// search result while it waits for a response) is passed over, and offered
+/// first, when a fitting step follows, as a misfit the call must refuse
+/// without changing. On
 /// the way, `seed` (the call's jitter seed too) makes the clock jump back
 /// now and then: the call must neither panic nor wait longer for it.
 ///

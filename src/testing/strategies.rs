@@ -79,7 +79,7 @@ pub(super) fn network() -> impl Strategy<Value = NetworkError> {
 }
 
 /// Any step: mostly responses with up to three headers, then network
-/// failures, token refresh and search results, each taking up to 200 s.
+/// failures (each taking up to 200 s), token refresh and search results.
 ///
 /// ```
 /// use proptest::prelude::*;
