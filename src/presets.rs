@@ -298,6 +298,8 @@ fn aws(adaptive: bool) -> PolicySpec {
         limits: LimitsSpec {
             pacing: false,
             adaptive,
+            // Every throttle drops the rate, as in the SDKs.
+            throttle_gap: Duration::ZERO,
             budget: Some(BudgetSpec::AWS_STANDARD),
             ..LimitsSpec::default()
         },

@@ -596,7 +596,10 @@ impl<P: Borrow<Policy>> Call<P> {
         if v.next_is_resend() {
             v.basis = basis;
             v.retry = counts;
-            v.charge = counts.then_some(Resend::Retry);
+            v.charge = counts.then_some(match v.health {
+                Some(Health::Throttled) => Resend::Throttled,
+                _ => Resend::Retry,
+            });
         }
     }
 

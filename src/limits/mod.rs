@@ -178,6 +178,10 @@ pub(crate) enum Resend {
     Retry,
     /// A rate-limit wait the policy does not count as a retry.
     UncountedWait,
+    /// One of `max_retries`, after a throttle: with the adaptive rate on,
+    /// the rate paces it and the budget, kept for a failing server, does
+    /// not pay.
+    Throttled,
 }
 
 /// The limits' answer to a send about to start.
@@ -204,8 +208,13 @@ impl Limits {
             own: Limiters {
                 spec: spec.limits,
                 tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
-                adaptive: (spec.limits.adaptive)
-                    .then(|| AdaptiveRate::new(stale, spec.limits.pacing)),
+                adaptive: (spec.limits.adaptive).then(|| {
+                    AdaptiveRate::new(
+                        stale,
+                        spec.limits.throttle_gap.min(stale),
+                        spec.limits.pacing,
+                    )
+                }),
                 budget: spec.limits.budget.map(RetryBudget::new),
                 breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
             },
@@ -475,6 +484,42 @@ mod tests {
             assert_eq!(quota_of(&limits), if charges { 5 } else { 10 }, "{charges}");
             assert!(limits.charge(&mut Grant::default(), Resend::Retry, now, false));
             assert_eq!(quota_of(&limits), if charges { 0 } else { 5 }, "{charges}");
+        }
+    }
+
+    /// A retry after a throttle is the adaptive rate's to pace, when there
+    /// is one: the budget, kept for a failing server, does not pay for it.
+    #[test]
+    fn a_throttled_retry_is_paid_for_only_without_the_adaptive_rate() {
+        for adaptive in [false, true] {
+            let policy = Policy::new(PolicySpec {
+                limits: LimitsSpec {
+                    budget: Some(BudgetSpec::Quota {
+                        capacity: 10,
+                        retry_cost: 5,
+                        timeout_cost: 10,
+                        success_credit: 1,
+                    }),
+                    adaptive,
+                    ..LimitsSpec::default()
+                },
+                ..PolicySpec::default()
+            })
+            .unwrap();
+            let mut limits = Limits::new(&policy);
+            let now = Duration::from_secs(1);
+            assert!(limits.charge(&mut Grant::default(), Resend::Throttled, now, false));
+            assert_eq!(
+                quota_of(&limits),
+                if adaptive { 10 } else { 5 },
+                "{adaptive}"
+            );
+            assert!(limits.charge(&mut Grant::default(), Resend::Retry, now, false));
+            assert_eq!(
+                quota_of(&limits),
+                if adaptive { 5 } else { 0 },
+                "{adaptive}"
+            );
         }
     }
 }

@@ -26,6 +26,13 @@ pub struct LimitsSpec {
     /// pacing, and so does a rate-limit reading when `pacing` is on (the
     /// reading paces instead). Off by default.
     pub adaptive: bool,
+    /// Throttles landing within this of the adaptive rate's last drop are
+    /// the same overload (sends already on their way when the rate fell)
+    /// and drop it no further. The AWS SDKs drop it on every throttle
+    /// (zero); by default half a second, the measured rate's bucket. A gap
+    /// longer than `stale_after` is cut to it.
+    #[serde(with = "humantime_serde")]
+    pub throttle_gap: Duration,
     /// The retry budget, if any.
     pub budget: Option<BudgetSpec>,
     /// The circuit breaker, if any (off by default).
@@ -47,6 +54,7 @@ impl Default for LimitsSpec {
             pacing: true,
             reset_jitter: Duration::from_secs(1),
             adaptive: false,
+            throttle_gap: Duration::from_millis(500),
             budget: None,
             breaker: None,
             charge_uncounted_waits: false,
@@ -141,6 +149,7 @@ impl LimitsSpec {
         });
         Self {
             reset_jitter: self.reset_jitter / by,
+            throttle_gap: self.throttle_gap / by,
             stale_after: self.stale_after / by,
             budget,
             breaker,

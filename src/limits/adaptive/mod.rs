@@ -46,6 +46,8 @@ pub(crate) struct AdaptiveRate {
     pacing: Pacing,
     /// Pacing ends this long after the last throttle.
     calm_after: Duration,
+    /// Throttles this soon after a drop drop nothing more.
+    gap: Duration,
     /// A rate-limit reading ends the pacing: the tracker paces by it.
     yields: bool,
 }
@@ -65,13 +67,14 @@ impl AdaptiveRate {
     /// A rate that paces nothing until the first throttle; pacing ends
     /// `calm_after` after the last one, and, when it `yields` to the
     /// tracker's pacing, at a landing that carries a rate-limit reading.
-    pub(crate) fn new(calm_after: Duration, yields: bool) -> Self {
+    pub(crate) fn new(calm_after: Duration, gap: Duration, yields: bool) -> Self {
         Self {
             measured: Measured::new(None),
             cubic: Cubic::new(0.0, f64::NEG_INFINITY),
             bucket: Bucket::new(),
             pacing: Pacing::Off,
             calm_after,
+            gap,
             yields,
         }
     }
@@ -105,6 +108,11 @@ impl AdaptiveRate {
     fn landed(&mut self, now: Duration, throttled: bool) {
         let t = now.as_secs_f64();
         let measured = self.measured.record(now);
+        if throttled && t - self.cubic.last_throttle < self.gap.as_secs_f64() {
+            // Sent before the rate fell: the overload it reports was
+            // answered already.
+            return;
+        }
         let rate = if throttled {
             let sending = match self.pacing {
                 Pacing::On { .. } => measured.min(self.bucket.fill_rate),
@@ -276,7 +284,7 @@ impl Limiter for AdaptiveRate {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.calm_after, self.yields);
+        *self = Self::new(self.calm_after, self.gap, self.yields);
     }
 }
 

@@ -18,6 +18,7 @@ fn at_zero() -> AdaptiveRate {
         bucket: Bucket::new(),
         pacing: Pacing::Off,
         calm_after: Duration::from_secs(3600),
+        gap: Duration::ZERO,
         yields: false,
     }
 }
@@ -168,7 +169,7 @@ fn measured_rate_botocore() {
 
 #[test]
 fn paces_only_once_throttled_and_a_token_comes_back() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(60), true);
+    let mut a = AdaptiveRate::new(Duration::from_secs(60), Duration::ZERO, true);
     assert_eq!(a.admit(0.0), Ok(false));
     for i in 0..20 {
         a.landed(secs(f64::from(i) * 0.1), false);
@@ -204,7 +205,7 @@ fn paces_only_once_throttled_and_a_token_comes_back() {
 
 #[test]
 fn pacing_ends_calm_after_the_last_throttle() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(30), true);
+    let mut a = AdaptiveRate::new(Duration::from_secs(30), Duration::ZERO, true);
     a.landed(secs(0.0), true);
     assert!(a.admit(1.0).is_err());
     assert_eq!(a.admit(29.9).map(|_| ()), Ok(()));
@@ -214,7 +215,7 @@ fn pacing_ends_calm_after_the_last_throttle() {
 
 #[test]
 fn hostile_clocks_and_bursts_never_panic_nor_stop_sends() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(60), true);
+    let mut a = AdaptiveRate::new(Duration::from_secs(60), Duration::ZERO, true);
     let times = [
         Duration::ZERO,
         Duration::from_nanos(1),
@@ -237,4 +238,23 @@ fn hostile_clocks_and_bursts_never_panic_nor_stop_sends() {
         assert!(a.bucket.fill_rate >= MIN_RATE && a.bucket.fill_rate.is_finite());
         assert!(a.bucket.capacity >= MIN_CAPACITY && !a.bucket.tokens.is_nan());
     }
+}
+
+#[test]
+fn throttles_within_the_gap_are_one_overload() {
+    let steady = |gap| {
+        let mut a = AdaptiveRate::new(Duration::from_secs(60), gap, true);
+        for i in 0..40 {
+            a.landed(secs(f64::from(i) * 0.05), false);
+        }
+        // A burst of throttles, sent before the first of them landed.
+        for i in 0..10 {
+            a.landed(secs(2.0 + f64::from(i) * 0.01), true);
+        }
+        a.bucket.fill_rate
+    };
+    let once = steady(Duration::from_millis(500));
+    let every = steady(Duration::ZERO);
+    assert!(once > every * 10.0, "one drop {once}, ten drops {every}");
+    assert!(every >= MIN_RATE);
 }

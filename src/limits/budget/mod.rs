@@ -171,7 +171,12 @@ impl Limiter for RetryBudget {
         now: Duration,
         after_timeout: bool,
     ) -> bool {
-        if resend == Resend::UncountedWait && !spec.charge_uncounted_waits {
+        let free = match resend {
+            Resend::Retry => false,
+            Resend::UncountedWait => !spec.charge_uncounted_waits,
+            Resend::Throttled => spec.adaptive,
+        };
+        if free {
             return true;
         }
         match steps.budget_withdraw(self, now, after_timeout) {

@@ -217,6 +217,8 @@ pub(super) fn limits() -> impl Strategy<Value = LimitsSpec> {
                     pacing,
                     reset_jitter: ms(jitter),
                     adaptive,
+                    // Zero (AWS's) to the whole of `stale_after`.
+                    throttle_gap: ms(jitter.min(stale)),
                     budget,
                     breaker,
                     charge_uncounted_waits,
