@@ -55,6 +55,32 @@ impl Policy {
         Self::trusted(PolicySpec::default())
     }
 
+    /// What to start with for a real API: the guide's rules, with full
+    /// jitter, and limits its calls share — pacing by the rate-limit
+    /// headers, the adaptive rate for a server that throttles without them
+    /// (one drop per overload, [`LimitsSpec::throttle_gap`]), and a retry
+    /// budget of 20 % of the last 10 s of requests plus 5 a second, which
+    /// pays for retries of failures, not of throttles. After a reset, the
+    /// calls sharing a tracker are let through one by one, so there is no
+    /// reset jitter.
+    pub fn recommended() -> Self {
+        Self::trusted(PolicySpec {
+            jitter: Jitter::Full,
+            limits: LimitsSpec {
+                pacing: true,
+                reset_jitter: Duration::ZERO,
+                adaptive: true,
+                budget: Some(BudgetSpec::Percentage {
+                    basis_points: 2_000,
+                    window: Duration::from_secs(10),
+                    min_per_second: 5,
+                }),
+                ..LimitsSpec::default()
+            },
+            ..PolicySpec::default()
+        })
+    }
+
     /// The official Genesys Cloud Java/.NET SDKs' retry behaviour, with the
     /// SDK's `maxRetryTimeSec` set to 30 minutes (the SDK's own default of 0
     /// turns retrying off; change it with [`Policy::with_max_retry_time`]).

@@ -174,12 +174,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The presets `--policy` names.
-pub const PRESETS: [&str; 5] = [
+pub const PRESETS: [&str; 6] = [
     "seed-guide",
     "genesys-sdk",
     "urllib3",
     "aws-standard",
     "aws-adaptive",
+    "recommended",
 ];
 
 /// A preset by name (one of [`PRESETS`]) or a policy file (JSON, or TOML
@@ -192,6 +193,7 @@ pub fn load_policy(arg: &str) -> Result<Policy, FileError> {
         "urllib3" => return Ok(Policy::urllib3()),
         "aws-standard" => return Ok(Policy::aws_standard()),
         "aws-adaptive" => return Ok(Policy::aws_adaptive()),
+        "recommended" => return Ok(Policy::recommended()),
         _ => {}
     }
     let path = Path::new(arg);

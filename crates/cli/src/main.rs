@@ -23,7 +23,7 @@ enum Command {
     /// Replay a scenario (a list of observed outcomes) through a policy and
     /// print the decision trace.
     Replay {
-        /// seed-guide, genesys-sdk, urllib3, aws-standard, aws-adaptive, or a policy file
+        /// seed-guide, genesys-sdk, urllib3, aws-standard, aws-adaptive, recommended, or a policy file
         /// (.json or .toml).
         #[arg(long, default_value = "seed-guide")]
         policy: String,

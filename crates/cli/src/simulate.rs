@@ -6,13 +6,7 @@ use core::time::Duration;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use steadfast::limits::BudgetSpec;
-use steadfast::Action;
-use steadfast::Call;
-use steadfast::Jitter;
-use steadfast::{Clock, Method, Outcome, Request};
-use steadfast::{Limits, LimitsSpec};
-use steadfast::{Policy, PolicySpec};
+use steadfast::{Action, Call, Clock, Jitter, Limits, Method, Outcome, Policy, Request};
 
 /// How the server turns away a request over its capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,24 +60,7 @@ pub struct Contender {
 /// (its own row is then limits per process).
 pub fn contenders(processes: u32) -> Vec<Contender> {
     let guide = Policy::seed_guide();
-    let recommended = Policy::new(PolicySpec {
-        jitter: Jitter::Full,
-        limits: LimitsSpec {
-            pacing: true,
-            // Calls sharing one tracker are admitted one by one after a
-            // reset, so they do not stampede; a reset jitter only delays
-            // them. Independent processes would want one.
-            reset_jitter: Duration::ZERO,
-            budget: Some(BudgetSpec::Percentage {
-                basis_points: 2_000,
-                window: Duration::from_secs(10),
-                min_per_second: 5,
-            }),
-            ..LimitsSpec::default()
-        },
-        ..guide.spec().clone()
-    })
-    .unwrap_or_else(|_| guide.clone());
+    let recommended = Policy::recommended();
     let c = |name, policy, shared_limits| Contender {
         name,
         policy,
@@ -108,7 +85,11 @@ pub fn contenders(processes: u32) -> Vec<Contender> {
             guide.with_jitter(Jitter::Decorrelated),
             false,
         ),
-        c("recommended: jitter + pacing + budget", recommended, true),
+        c(
+            "recommended: jitter+pacing+adaptive+budget",
+            recommended,
+            true,
+        ),
         c("genesys-sdk", Policy::genesys_sdk(), false),
         c("aws-standard (shared quota)", Policy::aws_standard(), true),
         c(

@@ -106,7 +106,7 @@ fn bad_files_name_file_line_and_field_and_exit_2() {
             vec!["replay", "--policy", "nonsense", "scenarios/outage.json"],
             vec![
                 "nonsense",
-                "seed-guide, genesys-sdk, urllib3, aws-standard, aws-adaptive",
+                "seed-guide, genesys-sdk, urllib3, aws-standard, aws-adaptive, recommended",
             ],
         ),
     ];
@@ -244,7 +244,7 @@ mod simulate {
         };
         let s = scores(&w);
         let (alone, fleet) = (&s[3], &s[4]);
-        assert_eq!(alone.name, "recommended: jitter + pacing + budget");
+        assert_eq!(alone.name, "recommended: jitter+pacing+adaptive+budget");
         assert_eq!(fleet.name, "recommended, shared by the fleet");
         let single = &scores(&world(100, Reject::Headers))[3];
         assert_eq!(fleet.sent, single.sent, "one fleet paces as one process");
@@ -293,6 +293,33 @@ mod simulate {
             assert_eq!(best.gave_up, 0, "seed {seed}");
             let needed = u64::from(w.clients * w.requests);
             assert_eq!(best.sent - best.rejected, needed, "every request done once");
+        }
+    }
+
+    /// A server that says nothing of its limits (a bare 503, or only
+    /// `Retry-After`): the recommended policy finishes the work, at most
+    /// 1.2 sends per request of work, within 1.25 x work / capacity, and
+    /// with no more sends than aws-adaptive on the same run.
+    #[test]
+    fn the_recommended_policy_finishes_the_work_when_the_server_says_nothing() {
+        for reject in [Reject::RetryAfter, Reject::Unavailable] {
+            for seed in 1..=3 {
+                let w = World {
+                    seed,
+                    ..world(100, reject)
+                };
+                let s = scores(&w);
+                let best = &s[3];
+                let aws = s.last().expect("aws-adaptive");
+                assert_eq!(aws.name, "aws-adaptive (quota + adaptive rate)");
+                let work = u64::from(w.clients * w.requests);
+                let ideal = Duration::from_secs(work / u64::from(w.capacity));
+                let why = format!("{reject:?} seed {seed}: {}", table(&w, &s));
+                assert_eq!((best.done, best.gave_up), (work, 0), "{why}");
+                assert!(best.sent * 10 <= work * 12, "{why}");
+                assert!(best.all_done * 4 <= ideal * 5, "{why}");
+                assert!(best.sent <= aws.sent, "{why}");
+            }
         }
     }
 
