@@ -459,26 +459,33 @@ mod tests {
         }
     }
 
+    /// Limits under `spec` with a quota of 10 tokens, 5 a retry.
+    fn quota_of_ten(spec: LimitsSpec) -> Limits {
+        let policy = Policy::new(PolicySpec {
+            limits: LimitsSpec {
+                budget: Some(BudgetSpec::Quota {
+                    capacity: 10,
+                    retry_cost: 5,
+                    timeout_cost: 10,
+                    success_credit: 1,
+                }),
+                ..spec
+            },
+            ..PolicySpec::default()
+        })
+        .unwrap();
+        Limits::new(&policy)
+    }
+
     /// A retry is always paid for; a wait the policy does not count as one
     /// only when the limits' own spec says so.
     #[test]
     fn the_limits_spec_decides_whether_an_uncounted_wait_is_paid_for() {
         for charges in [false, true] {
-            let policy = Policy::new(PolicySpec {
-                limits: LimitsSpec {
-                    budget: Some(BudgetSpec::Quota {
-                        capacity: 10,
-                        retry_cost: 5,
-                        timeout_cost: 10,
-                        success_credit: 1,
-                    }),
-                    charge_uncounted_waits: charges,
-                    ..LimitsSpec::default()
-                },
-                ..PolicySpec::default()
-            })
-            .unwrap();
-            let mut limits = Limits::new(&policy);
+            let mut limits = quota_of_ten(LimitsSpec {
+                charge_uncounted_waits: charges,
+                ..LimitsSpec::default()
+            });
             let now = Duration::from_secs(1);
             assert!(limits.charge(&mut Grant::default(), Resend::UncountedWait, now, false));
             assert_eq!(quota_of(&limits), if charges { 5 } else { 10 }, "{charges}");
@@ -492,21 +499,10 @@ mod tests {
     #[test]
     fn a_throttled_retry_is_paid_for_only_without_the_adaptive_rate() {
         for adaptive in [false, true] {
-            let policy = Policy::new(PolicySpec {
-                limits: LimitsSpec {
-                    budget: Some(BudgetSpec::Quota {
-                        capacity: 10,
-                        retry_cost: 5,
-                        timeout_cost: 10,
-                        success_credit: 1,
-                    }),
-                    adaptive,
-                    ..LimitsSpec::default()
-                },
-                ..PolicySpec::default()
-            })
-            .unwrap();
-            let mut limits = Limits::new(&policy);
+            let mut limits = quota_of_ten(LimitsSpec {
+                adaptive,
+                ..LimitsSpec::default()
+            });
             let now = Duration::from_secs(1);
             assert!(limits.charge(&mut Grant::default(), Resend::Throttled, now, false));
             assert_eq!(
