@@ -60,12 +60,18 @@ impl Policy {
     /// headers, the adaptive rate for a server that throttles without them
     /// (one drop per overload, [`LimitsSpec::throttle_gap`]), and a retry
     /// budget of 20 % of the last 10 s of requests plus 5 a second, which
-    /// pays for retries of failures, not of throttles. After a reset, the
-    /// calls sharing a tracker are let through one by one, so there is no
-    /// reset jitter.
+    /// pays for retries of failures, not of throttles. A 429 that says
+    /// nothing of when to come back waits 1 s, not the guide's 60 s: the
+    /// adaptive rate paces what follows. After a reset, the calls sharing a
+    /// tracker are let through one by one, so there is no reset jitter.
     pub fn recommended() -> Self {
+        let guide = PolicySpec::default();
         Self::trusted(PolicySpec {
             jitter: Jitter::Full,
+            rate_limit: RateLimitRule {
+                default_wait: Duration::from_secs(1),
+                ..guide.rate_limit
+            },
             limits: LimitsSpec {
                 pacing: true,
                 reset_jitter: Duration::ZERO,
@@ -77,7 +83,7 @@ impl Policy {
                 }),
                 ..LimitsSpec::default()
             },
-            ..PolicySpec::default()
+            ..guide
         })
     }
 

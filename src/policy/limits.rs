@@ -29,7 +29,8 @@ pub struct LimitsSpec {
     /// Throttles landing within this of the adaptive rate's last drop are
     /// the same overload (sends already on their way when the rate fell)
     /// and drop it no further. The AWS SDKs drop it on every throttle
-    /// (zero); by default half a second, the measured rate's bucket. A gap
+    /// (zero); by default half a second, the measured rate's bucket (which
+    /// a scaled-down policy keeps: the bucket is not scaled either). A gap
     /// longer than `stale_after` is cut to it.
     #[serde(with = "humantime_serde")]
     pub throttle_gap: Duration,
@@ -149,7 +150,6 @@ impl LimitsSpec {
         });
         Self {
             reset_jitter: self.reset_jitter / by,
-            throttle_gap: self.throttle_gap / by,
             stale_after: self.stale_after / by,
             budget,
             breaker,

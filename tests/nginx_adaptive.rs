@@ -1,0 +1,91 @@
+//! Against a server nobody here wrote: nginx's `limit_req` at 50 requests
+//! a second, answering the rest 429 with no header (and, in the second
+//! test, only `Retry-After: 1`). Twenty threads of ten GETs each share one
+//! `Limits` under the recommended policy, scaled down 10x so that its own
+//! waits are short; the server's capacity is real. Every request must be
+//! done, with at most 1.25 sends per request. The wall time is printed:
+//! the goal is 1.5x work / rate (6 s), which the adaptive rate does not
+//! reach yet — it starts from its floor after the first throttle and grows
+//! only as sends land (13 to 17 s here).
+
+#[path = "support/nginx_server.rs"]
+mod nginx_server;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nginx_server::Nginx;
+use steadfast::driver::blocking;
+use steadfast::{Limits, Method, Policy, Request};
+
+const RATE: u32 = 50;
+const THREADS: u32 = 20;
+const EACH: u32 = 10;
+
+/// What one run did: sends, requests done, wall time.
+fn drive_blocking(url: &str) -> (u64, u32, Duration) {
+    let policy = Policy::recommended().scaled_down(10).expect("scaled");
+    let limits = Mutex::new(Limits::new(&policy));
+    let sends = AtomicU64::new(0);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let started = Instant::now();
+    let done: u32 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = 0;
+                    for _ in 0..EACH {
+                        let result =
+                            blocking::retry(&policy, Request::new(Method::Get), &limits, |a| {
+                                sends.fetch_add(1, Ordering::Relaxed);
+                                agent
+                                    .get(url)
+                                    .config()
+                                    .timeout_global(a.timeout)
+                                    .build()
+                                    .call()
+                            });
+                        done += u32::from(matches!(result, Ok(ref r) if r.status() == 200));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a worker"))
+            .sum()
+    });
+    (sends.into_inner(), done, started.elapsed())
+}
+
+fn check(what: &str, (sends, done, wall): (u64, u32, Duration)) {
+    let work = THREADS * EACH;
+    let ideal = Duration::from_secs_f64(f64::from(work) / f64::from(RATE));
+    eprintln!("{what}: {sends} sends for {work} requests, {done} done, {wall:?} (ideal {ideal:?})");
+    assert_eq!(done, work, "{what}: every request done");
+    assert!(
+        sends * 100 <= u64::from(work) * 125,
+        "{what}: {sends} sends"
+    );
+}
+
+#[test]
+fn a_bare_429_blocking() {
+    let Some(nginx) = Nginx::start(RATE, 5, "") else {
+        return;
+    };
+    check("bare 429, blocking", drive_blocking(&nginx.url));
+}
+
+#[test]
+fn retry_after_only_blocking() {
+    let Some(nginx) = Nginx::start(RATE, 5, "add_header Retry-After 1 always;") else {
+        return;
+    };
+    check("Retry-After only, blocking", drive_blocking(&nginx.url));
+}
