@@ -330,8 +330,10 @@ fn aws(adaptive: bool) -> PolicySpec {
         limits: LimitsSpec {
             pacing: false,
             adaptive,
-            // Every throttle drops the rate, as in the SDKs.
+            // Every throttle drops the rate, and the bucket holds a second
+            // of it, as in the SDKs.
             throttle_gap: Duration::ZERO,
+            adaptive_burst: Duration::from_secs(1),
             budget: Some(BudgetSpec::AWS_STANDARD),
             ..LimitsSpec::default()
         },

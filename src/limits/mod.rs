@@ -208,13 +208,7 @@ impl Limits {
             own: Limiters {
                 spec: spec.limits,
                 tracker: RateTracker::new(spec.pressure, spec.retry_after_cap, stale),
-                adaptive: (spec.limits.adaptive).then(|| {
-                    AdaptiveRate::new(
-                        stale,
-                        spec.limits.throttle_gap.min(stale),
-                        spec.limits.pacing,
-                    )
-                }),
+                adaptive: (spec.limits.adaptive).then(|| AdaptiveRate::new(&spec.limits)),
                 budget: spec.limits.budget.map(RetryBudget::new),
                 breaker: spec.limits.breaker.map(|b| CircuitBreaker::new(b, stale)),
             },

@@ -34,6 +34,13 @@ pub struct LimitsSpec {
     /// longer than `stale_after` is cut to it.
     #[serde(with = "humantime_serde")]
     pub throttle_gap: Duration,
+    /// How much of the adaptive rate its token bucket holds when full: the
+    /// burst of sends it lets go at once. By default a second of it, as in
+    /// the AWS SDKs. A server that limits by a leaky bucket with a small
+    /// burst (nginx's `limit_req`) turns much of a second's burst away: a
+    /// tenth of a second suits it better. At least one token.
+    #[serde(with = "humantime_serde")]
+    pub adaptive_burst: Duration,
     /// The retry budget, if any.
     pub budget: Option<BudgetSpec>,
     /// The circuit breaker, if any (off by default).
@@ -56,6 +63,7 @@ impl Default for LimitsSpec {
             reset_jitter: Duration::from_secs(1),
             adaptive: false,
             throttle_gap: Duration::from_millis(500),
+            adaptive_burst: Duration::from_secs(1),
             budget: None,
             breaker: None,
             charge_uncounted_waits: false,

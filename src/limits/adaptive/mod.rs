@@ -20,7 +20,7 @@
 use core::time::Duration;
 
 use super::limiter::{Ask, Landed, Limiter};
-use super::{Admission, Health, LimitsSnapshot, Steps};
+use super::{Admission, Health, LimitsSnapshot, LimitsSpec, Steps};
 
 /// How far a throttle drops the rate (CUBIC's β).
 const BETA: f64 = 0.7;
@@ -44,10 +44,18 @@ pub(crate) struct AdaptiveRate {
     cubic: Cubic,
     bucket: Bucket,
     pacing: Pacing,
+    settings: Settings,
+}
+
+/// What the limits' spec says of the rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Settings {
     /// Pacing ends this long after the last throttle.
     calm_after: Duration,
     /// Throttles this soon after a drop drop nothing more.
     gap: Duration,
+    /// Seconds of the rate the bucket holds when full.
+    burst: f64,
     /// A rate-limit reading ends the pacing: the tracker paces by it.
     yields: bool,
 }
@@ -64,18 +72,23 @@ enum Pacing {
 }
 
 impl AdaptiveRate {
-    /// A rate that paces nothing until the first throttle; pacing ends
-    /// `calm_after` after the last one, and, when it `yields` to the
-    /// tracker's pacing, at a landing that carries a rate-limit reading.
-    pub(crate) fn new(calm_after: Duration, gap: Duration, yields: bool) -> Self {
+    /// A rate under `spec` that paces nothing until the first throttle.
+    pub(crate) fn new(spec: &LimitsSpec) -> Self {
+        Self::with(Settings {
+            calm_after: spec.stale_after,
+            gap: spec.throttle_gap.min(spec.stale_after),
+            burst: spec.adaptive_burst.as_secs_f64(),
+            yields: spec.pacing,
+        })
+    }
+
+    fn with(settings: Settings) -> Self {
         Self {
             measured: Measured::new(None),
             cubic: Cubic::new(0.0, f64::NEG_INFINITY),
-            bucket: Bucket::new(),
+            bucket: Bucket::new(settings.burst),
             pacing: Pacing::Off,
-            calm_after,
-            gap,
-            yields,
+            settings,
         }
     }
 
@@ -108,7 +121,7 @@ impl AdaptiveRate {
     fn landed(&mut self, now: Duration, throttled: bool) {
         let t = now.as_secs_f64();
         let measured = self.measured.record(now);
-        if throttled && t - self.cubic.last_throttle < self.gap.as_secs_f64() {
+        if throttled && t - self.cubic.last_throttle < self.settings.gap.as_secs_f64() {
             // Sent before the rate fell: the overload it reports was
             // answered already.
             return;
@@ -119,7 +132,7 @@ impl AdaptiveRate {
                 Pacing::Off => measured,
             };
             self.pacing = Pacing::On {
-                until: t + self.calm_after.as_secs_f64(),
+                until: t + self.settings.calm_after.as_secs_f64(),
             };
             self.cubic.throttle(sending, t)
         } else {
@@ -211,14 +224,17 @@ impl Cubic {
 struct Bucket {
     fill_rate: f64,
     capacity: f64,
+    /// Seconds of the rate the bucket holds when full (the SDKs: 1).
+    burst: f64,
     tokens: f64,
     /// When it was last filled (the latest clock reading seen).
     filled: f64,
 }
 
 impl Bucket {
-    fn new() -> Self {
+    fn new(burst: f64) -> Self {
         Self {
+            burst,
             fill_rate: MIN_RATE,
             capacity: MIN_CAPACITY,
             tokens: 0.0,
@@ -240,7 +256,7 @@ impl Bucket {
     fn set_rate(&mut self, t: f64, rate: f64) {
         self.refill(t);
         self.fill_rate = rate.max(MIN_RATE);
-        self.capacity = rate.max(MIN_CAPACITY);
+        self.capacity = (rate * self.burst).max(MIN_CAPACITY);
         self.tokens = self.tokens.min(self.capacity);
     }
 }
@@ -264,7 +280,7 @@ impl Limiter for AdaptiveRate {
 
     fn landed<H: Steps + ?Sized>(&mut self, _: &mut H, hold: &mut Option<u32>, news: &Landed<'_>) {
         *hold = None;
-        if self.yields && news.reading.is_some() {
+        if self.settings.yields && news.reading.is_some() {
             self.measured.record(news.now);
             self.pacing = Pacing::Off;
             return;
@@ -284,7 +300,7 @@ impl Limiter for AdaptiveRate {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.calm_after, self.gap, self.yields);
+        *self = Self::with(self.settings);
     }
 }
 

@@ -15,11 +15,19 @@ fn at_zero() -> AdaptiveRate {
     AdaptiveRate {
         measured: Measured::new(Some(0)),
         cubic: Cubic::new(0.0, 0.0),
-        bucket: Bucket::new(),
+        bucket: Bucket::new(1.0),
         pacing: Pacing::Off,
-        calm_after: Duration::from_secs(3600),
+        settings: aws(Duration::from_secs(3600)),
+    }
+}
+
+/// The SDKs' settings: every throttle drops the rate, a second's burst.
+fn aws(calm_after: Duration) -> Settings {
+    Settings {
+        calm_after,
         gap: Duration::ZERO,
-        yields: false,
+        burst: 1.0,
+        yields: true,
     }
 }
 
@@ -169,7 +177,7 @@ fn measured_rate_botocore() {
 
 #[test]
 fn paces_only_once_throttled_and_a_token_comes_back() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(60), Duration::ZERO, true);
+    let mut a = AdaptiveRate::with(aws(Duration::from_secs(60)));
     assert_eq!(a.admit(0.0), Ok(false));
     for i in 0..20 {
         a.landed(secs(f64::from(i) * 0.1), false);
@@ -205,7 +213,7 @@ fn paces_only_once_throttled_and_a_token_comes_back() {
 
 #[test]
 fn pacing_ends_calm_after_the_last_throttle() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(30), Duration::ZERO, true);
+    let mut a = AdaptiveRate::with(aws(Duration::from_secs(30)));
     a.landed(secs(0.0), true);
     assert!(a.admit(1.0).is_err());
     assert_eq!(a.admit(29.9).map(|_| ()), Ok(()));
@@ -215,7 +223,7 @@ fn pacing_ends_calm_after_the_last_throttle() {
 
 #[test]
 fn hostile_clocks_and_bursts_never_panic_nor_stop_sends() {
-    let mut a = AdaptiveRate::new(Duration::from_secs(60), Duration::ZERO, true);
+    let mut a = AdaptiveRate::with(aws(Duration::from_secs(60)));
     let times = [
         Duration::ZERO,
         Duration::from_nanos(1),
@@ -243,7 +251,10 @@ fn hostile_clocks_and_bursts_never_panic_nor_stop_sends() {
 #[test]
 fn throttles_within_the_gap_are_one_overload() {
     let steady = |gap| {
-        let mut a = AdaptiveRate::new(Duration::from_secs(60), gap, true);
+        let mut a = AdaptiveRate::with(Settings {
+            gap,
+            ..aws(Duration::from_secs(60))
+        });
         for i in 0..40 {
             a.landed(secs(f64::from(i) * 0.05), false);
         }
@@ -257,4 +268,21 @@ fn throttles_within_the_gap_are_one_overload() {
     let every = steady(Duration::ZERO);
     assert!(once > every * 10.0, "one drop {once}, ten drops {every}");
     assert!(every >= MIN_RATE);
+}
+
+#[test]
+fn the_bucket_holds_its_burst_of_the_rate() {
+    for burst in [1.0, 0.1] {
+        let mut a = AdaptiveRate::with(Settings {
+            burst,
+            ..aws(Duration::from_secs(60))
+        });
+        for i in 0..100 {
+            a.landed(secs(f64::from(i) * 0.01), false);
+        }
+        a.landed(secs(1.0), true);
+        let rate = a.bucket.fill_rate;
+        assert!(rate > 20.0, "{rate}");
+        close(a.bucket.capacity, (rate * burst).max(MIN_CAPACITY));
+    }
 }

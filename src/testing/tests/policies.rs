@@ -219,6 +219,7 @@ pub(super) fn limits() -> impl Strategy<Value = LimitsSpec> {
                     adaptive,
                     // Zero (AWS's) to the whole of `stale_after`.
                     throttle_gap: ms(jitter.min(stale)),
+                    adaptive_burst: ms(jitter),
                     budget,
                     breaker,
                     charge_uncounted_waits,
