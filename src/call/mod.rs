@@ -112,6 +112,21 @@ pub(crate) enum Waiting {
     Nothing,
 }
 
+impl Waiting {
+    /// Whether `outcome` is the answer this wait is for.
+    #[inline]
+    pub(crate) fn answered_by(self, outcome: &Outcome<'_>) -> bool {
+        matches!(
+            (self, outcome),
+            (
+                Self::Response,
+                Outcome::Response { .. } | Outcome::Network(_)
+            ) | (Self::Refresh, Outcome::Refresh(_))
+                | (Self::Search, Outcome::Search(_))
+        )
+    }
+}
+
 impl fmt::Display for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -226,15 +241,13 @@ impl<P: Borrow<Policy>> Call<P> {
     /// Whether `outcome` answers what the call asked for.
     fn fits(&self, outcome: &Outcome<'_>) -> Result<(), OutcomeError> {
         let waiting = self.waiting();
-        match (waiting, *outcome) {
-            (Waiting::Response, Outcome::Response { .. } | Outcome::Network(_))
-            | (Waiting::Refresh, Outcome::Refresh(_))
-            | (Waiting::Search, Outcome::Search(_)) => Ok(()),
-            _ => Err(OutcomeError {
-                got: Observed::of(outcome),
-                waiting,
-            }),
+        if waiting.answered_by(outcome) {
+            return Ok(());
         }
+        Err(OutcomeError {
+            got: Observed::of(outcome),
+            waiting,
+        })
     }
 
     /// The decision on an outcome that [`fits`](Self::fits), made on a

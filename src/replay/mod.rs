@@ -127,7 +127,7 @@ struct Steps<I>(I);
 impl<I: Iterator<Item = Step>> runner::Script for Steps<I> {
     type Step = Step;
 
-    fn next(&mut self, _asked: Action) -> Option<Step> {
+    fn next(&mut self, _asked: Action, _waiting: Waiting) -> Option<Step> {
         self.0.next()
     }
 

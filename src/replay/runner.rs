@@ -18,9 +18,9 @@ pub(crate) trait Script {
     /// One scripted answer, held while the call observes it.
     type Step;
 
-    /// The answer to `asked` (a send, refresh or search); `None` ends the
-    /// script.
-    fn next(&mut self, asked: Action) -> Option<Self::Step>;
+    /// The answer to `asked` (a send, refresh or search), which leaves the
+    /// call `waiting`; `None` ends the script.
+    fn next(&mut self, asked: Action, waiting: Waiting) -> Option<Self::Step>;
 
     /// The outcome `step` gives a call waiting for `waiting`; `None` ends the
     /// run as if the script had ended.
@@ -123,7 +123,7 @@ pub(crate) fn run<S: Script>(
             Action::RefreshToken | Action::SearchExisting => {}
         }
         let waiting = run.call.waiting();
-        let Some(step) = script.next(action) else {
+        let Some(step) = script.next(action, waiting) else {
             break;
         };
         clock = S::arrival(&step, start, clock);

@@ -43,7 +43,8 @@ pub fn drive(
         steps,
         misfits: &[],
         sleeps_left: steps.len(),
-        jumps: seed ^ 0x6a09_e667_f3bc_c908,
+        // Not the call's own draws: those come from `seed` itself.
+        jumps: fastrand::Rng::with_seed(seed ^ 0x6a09_e667_f3bc_c908),
         fatal_seen: false,
         breaches: Vec::new(),
     };
@@ -65,8 +66,8 @@ struct Checks<'a> {
     /// The steps passed over for the one the call observes next.
     misfits: &'a [Step],
     sleeps_left: usize,
-    /// The state of the clock's jumps back (splitmix64).
-    jumps: u64,
+    /// Draws the clock's jumps back.
+    jumps: fastrand::Rng,
     /// A status whose rule is "give up" was observed.
     fatal_seen: bool,
     breaches: Vec<String>,
@@ -76,40 +77,26 @@ impl Checks<'_> {
     /// How far the clock jumps back next: not at all four times in five,
     /// else up to 400 s.
     fn jump(&mut self) -> Duration {
-        self.jumps = self.jumps.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.jumps;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        if z % 5 == 0 {
-            Duration::from_millis((z >> 8) % 400_000)
+        if self.jumps.u8(..5) == 0 {
+            Duration::from_millis(self.jumps.u64(..400_000))
         } else {
             Duration::ZERO
         }
     }
 }
 
-/// Whether `step` answers `asked`.
-fn answers(step: &Step, asked: Action) -> bool {
-    matches!(
-        (asked, step),
-        (
-            Action::Send { .. },
-            Step::Response { .. } | Step::Network { .. }
-        ) | (Action::RefreshToken, Step::Refresh(_))
-            | (Action::SearchExisting, Step::Search(_))
-    )
-}
-
 impl<'a> Script for Checks<'a> {
     type Step = &'a Step;
 
-    fn next(&mut self, asked: Action) -> Option<&'a Step> {
+    fn next(&mut self, asked: Action, waiting: Waiting) -> Option<&'a Step> {
         if matches!(asked, Action::Send { .. }) && core::mem::take(&mut self.fatal_seen) {
             self.breaches
                 .push("a send followed a non-retryable status".into());
         }
-        let at = self.steps.iter().position(|s| answers(s, asked))?;
+        let at = self
+            .steps
+            .iter()
+            .position(|s| waiting.answered_by(&s.outcome()))?;
         let (misfits, rest) = self.steps.split_at(at);
         self.misfits = misfits;
         self.steps = &rest[1..];

@@ -292,10 +292,10 @@ impl Limiter for AdaptiveRate {
         self.give_back();
     }
 
-    fn show(&mut self, _now: Duration, snapshot: &mut LimitsSnapshot) {
+    fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot) {
         snapshot.send_rate = match self.pacing {
-            Pacing::On { .. } => Some(self.bucket.fill_rate),
-            Pacing::Off => None,
+            Pacing::On { until } if now.as_secs_f64() < until => Some(self.bucket.fill_rate),
+            _ => None,
         };
     }
 

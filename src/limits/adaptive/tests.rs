@@ -216,6 +216,18 @@ fn pacing_ends_calm_after_the_last_throttle() {
     let mut a = AdaptiveRate::with(aws(Duration::from_secs(30)));
     a.landed(secs(0.0), true);
     assert!(a.admit(1.0).is_err());
+    let shown = |a: &mut AdaptiveRate, t: f64| {
+        let mut snapshot =
+            crate::limits::Limits::new(&crate::Policy::seed_guide()).snapshot(Default::default());
+        crate::limits::limiter::Limiter::show(a, secs(t), &mut snapshot);
+        snapshot.send_rate
+    };
+    assert!(shown(&mut a, 29.9).is_some());
+    assert_eq!(
+        shown(&mut a, 30.0),
+        None,
+        "a snapshot says when pacing is over"
+    );
     assert_eq!(a.admit(29.9).map(|_| ()), Ok(()));
     assert_eq!(a.admit(30.0), Ok(false));
     assert_eq!(a.pacing, Pacing::Off);
@@ -284,5 +296,32 @@ fn the_bucket_holds_its_burst_of_the_rate() {
         let rate = a.bucket.fill_rate;
         assert!(rate > 20.0, "{rate}");
         close(a.bucket.capacity, (rate * burst).max(MIN_CAPACITY));
+    }
+}
+
+#[test]
+fn a_rate_limit_reading_ends_the_pacing_only_where_the_tracker_paces() {
+    use crate::headers::RateLimit;
+    use crate::limits::limiter::{Landed, Limiter};
+    use crate::limits::Alone;
+
+    let reading = RateLimit {
+        limit: Some(100),
+        remaining: Some(50),
+        ..RateLimit::default()
+    };
+    for yields in [false, true] {
+        let mut a = AdaptiveRate::with(Settings {
+            yields,
+            ..aws(Duration::from_secs(60))
+        });
+        a.landed(secs(0.0), true);
+        let news = Landed {
+            now: secs(0.1),
+            reading: Some(&reading),
+            health: Health::Ok,
+        };
+        Limiter::landed(&mut a, &mut Alone, &mut None, &news);
+        assert_eq!(matches!(a.pacing, Pacing::Off), yields, "yields {yields}");
     }
 }
