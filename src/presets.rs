@@ -58,7 +58,8 @@ impl Policy {
     /// What to start with for a real API: the guide's rules, with full
     /// jitter, and limits its calls share — pacing by the rate-limit
     /// headers, the adaptive rate for a server that throttles without them
-    /// (one drop per overload, [`LimitsSpec::throttle_gap`]), and a retry
+    /// (one drop per overload, [`LimitsSpec::throttle_gap`], and a bucket of
+    /// a tenth of a second of it, [`LimitsSpec::adaptive_burst`]), and a retry
     /// budget of 20 % of the last 10 s of requests plus 5 a second, which
     /// pays for retries of failures, not of throttles. A 429 that says
     /// nothing of when to come back waits 1 s, not the guide's 60 s: the
@@ -76,6 +77,7 @@ impl Policy {
                 pacing: true,
                 reset_jitter: Duration::ZERO,
                 adaptive: true,
+                adaptive_burst: Duration::from_millis(100),
                 budget: Some(BudgetSpec::Percentage {
                     basis_points: 2_000,
                     window: Duration::from_secs(10),

@@ -420,3 +420,39 @@ fn presets_validate() {
 fn lengths(trace: &steadfast::Trace) -> Vec<Duration> {
     trace.sleeps.iter().map(|&(_, d)| d).collect()
 }
+
+/// The longest wait before each of a call's `retries` when it always meets
+/// `fail`, over 200 seeds.
+fn longest_waits(policy: &Policy, fail: Outcome<'_>, retries: usize) -> Vec<Duration> {
+    let mut longest = vec![Duration::ZERO; retries];
+    for seed in 0..200 {
+        let mut call = Call::new(policy, GET, START, seed);
+        let mut now = START;
+        for slot in &mut longest {
+            call.observe(fail, now, None).unwrap();
+            let Action::Sleep(d) = call.poll(now, None) else {
+                panic!("no retry");
+            };
+            *slot = (*slot).max(d);
+            now = now.advanced(d);
+            assert!(matches!(call.poll(now, None), Action::Send { .. }));
+        }
+    }
+    longest
+}
+
+/// Under the recommended policy the adaptive rate spaces throttled sends:
+/// each retry of a 503 waits within the schedule's first step (3 s, fully
+/// jittered), where a refused connection backs off along the schedule.
+/// AWS's adaptive mode keeps backing off its throttles.
+#[test]
+fn recommended_throttled_retries_stay_on_the_first_step() {
+    let none: &[(&str, &str)] = &[];
+    let rec = Policy::recommended();
+    let flat = longest_waits(&rec, Outcome::response(503, &none), 4);
+    assert!(flat.iter().all(|&d| d <= secs(3)), "{flat:?}");
+    let grows = longest_waits(&rec, Outcome::Network(NetworkError::ConnectionRefused), 4);
+    assert!(grows[2] > secs(9), "{grows:?}");
+    let aws = longest_waits(&Policy::aws_adaptive(), Outcome::response(503, &none), 2);
+    assert!(aws[1] > secs(1), "{aws:?}");
+}

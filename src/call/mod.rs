@@ -469,7 +469,7 @@ impl<P: Borrow<Policy>> Call<P> {
             Rule::Backoff {
                 retry_after,
                 extra_steps,
-                ..
+                throttle,
             } => {
                 if let (true, Some(wait)) = (retry_after, v.retry_after) {
                     if self
@@ -483,7 +483,12 @@ impl<P: Borrow<Policy>> Call<P> {
                     }
                     v.notes |= HintNotes::RETRY_AFTER_IGNORED;
                 }
-                self.backoff(v, extra_steps);
+                // The adaptive rate spaces throttled sends: a longer wait
+                // each time would only leave a straggler behind the fleet.
+                // (The SDKs' rules, a zero gap, back off as usual.)
+                let limits = &self.spec().limits;
+                let paced = throttle && limits.adaptive && !limits.throttle_gap.is_zero();
+                self.backoff(v, extra_steps, paced);
             }
         }
     }
@@ -518,7 +523,7 @@ impl<P: Borrow<Policy>> Call<P> {
             Health::Unknown
         });
         match classify::network(self.spec(), error, &self.request) {
-            NetworkVerdict::Retry => self.backoff(v, 0),
+            NetworkVerdict::Retry => self.backoff(v, 0, false),
             NetworkVerdict::Unsafe => v.give_up(Reason::UnsafeToRetry { error }),
             NetworkVerdict::Fatal => v.give_up(Reason::NetworkFatal { error }),
         }
@@ -546,8 +551,11 @@ impl<P: Borrow<Policy>> Call<P> {
         }
     }
 
-    fn backoff(&mut self, v: &mut Verdict, extra_steps: u32) {
-        let step = v.progress.backoffs.saturating_add(extra_steps);
+    /// Backoff retry number `backoffs + extra_steps`, or `extra_steps` when
+    /// `flat`.
+    fn backoff(&mut self, v: &mut Verdict, extra_steps: u32, flat: bool) {
+        let taken = if flat { 0 } else { v.progress.backoffs };
+        let step = taken.saturating_add(extra_steps);
         let elapsed = self.elapsed();
         let policy = self.policy.borrow();
         let spec = policy.spec();

@@ -32,6 +32,13 @@ pub struct LimitsSpec {
     /// (zero); by default half a second, the measured rate's bucket (which
     /// a scaled-down policy keeps: the bucket is not scaled either). A gap
     /// longer than `stale_after` is cut to it.
+    ///
+    /// Zero keeps the SDKs' rules exactly. Above zero, two more of
+    /// steadfast's own hold: a throttle before the rate's first half-second
+    /// has closed takes the sends landed so far as a second's worth (the
+    /// SDKs have measured nothing yet and drop to their floor), and a retry
+    /// after a throttle waits the schedule's first step each time (the rate
+    /// spaces those sends; a longer wait each time only leaves stragglers).
     #[serde(with = "humantime_serde")]
     pub throttle_gap: Duration,
     /// How much of the adaptive rate its token bucket holds when full: the

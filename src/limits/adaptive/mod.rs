@@ -12,6 +12,9 @@
 //! good once throttled, and a client that went quiet comes back at their
 //! floor), and, when the tracker paces, a landing that carries a
 //! rate-limit reading stops it too: what the server said beats a guess.
+//! Unless the throttle gap is zero (the SDKs' rules), throttles within it
+//! of a drop drop nothing more, and a throttle before the first bucket
+//! closes takes the landings so far as a second's sends.
 //!
 //! The rate is this process's: calls of one process share it through their
 //! `Limits`; processes of a fleet each find their own share, as congestion
@@ -58,6 +61,9 @@ struct Settings {
     burst: f64,
     /// A rate-limit reading ends the pacing: the tracker paces by it.
     yields: bool,
+    /// The SDKs' rules exactly (a zero gap): a first burst measures
+    /// nothing.
+    sdk: bool,
 }
 
 /// Whether sends are paced.
@@ -79,6 +85,7 @@ impl AdaptiveRate {
             gap: spec.throttle_gap.min(spec.stale_after),
             burst: spec.adaptive_burst.as_secs_f64(),
             yields: spec.pacing,
+            sdk: spec.throttle_gap.is_zero(),
         })
     }
 
@@ -120,7 +127,13 @@ impl AdaptiveRate {
     /// throttle or follows the curve up otherwise.
     fn landed(&mut self, now: Duration, throttled: bool) {
         let t = now.as_secs_f64();
-        let measured = self.measured.record(now);
+        let mut measured = self.measured.record(now);
+        if measured == 0.0 && !self.settings.sdk {
+            // No bucket closed yet: the SDKs drop to their floor from a
+            // burst at the start, and climb back for seconds. The landings
+            // counted so far, taken as a second's sends, are nearer.
+            measured = self.measured.count;
+        }
         if throttled && t - self.cubic.last_throttle < self.settings.gap.as_secs_f64() {
             // Sent before the rate fell: the overload it reports was
             // answered already.

@@ -28,6 +28,7 @@ fn aws(calm_after: Duration) -> Settings {
         gap: Duration::ZERO,
         burst: 1.0,
         yields: true,
+        sdk: true,
     }
 }
 
@@ -323,5 +324,27 @@ fn a_rate_limit_reading_ends_the_pacing_only_where_the_tracker_paces() {
         };
         Limiter::landed(&mut a, &mut Alone, &mut None, &news);
         assert_eq!(matches!(a.pacing, Pacing::Off), yields, "yields {yields}");
+    }
+}
+
+#[test]
+fn a_first_burst_is_a_seconds_sends_unless_the_sdks_rules_hold() {
+    // 500 sends land at once, then a throttle, before any bucket closed.
+    for sdk in [true, false] {
+        let mut a = AdaptiveRate::with(Settings {
+            sdk,
+            gap: Duration::from_millis(if sdk { 0 } else { 500 }),
+            ..aws(Duration::from_secs(60))
+        });
+        for _ in 0..500 {
+            a.landed(secs(0.05), false);
+        }
+        a.landed(secs(0.05), true);
+        if sdk {
+            close(a.bucket.fill_rate, MIN_RATE);
+        } else {
+            close(a.bucket.fill_rate, 501.0 * BETA);
+            close(a.cubic.w_max, 501.0);
+        }
     }
 }
