@@ -45,6 +45,10 @@ enum Command {
         /// Requests the server accepts per second.
         #[arg(long, default_value_t = 50)]
         capacity: u32,
+        /// A change of capacity, SECONDS=CAPACITY (repeatable, e.g. 10s=20):
+        /// from then on the server accepts that many per second.
+        #[arg(long)]
+        capacity_from: Vec<String>,
         /// How the server rejects: headers (429 with X-Rate-Limit-*),
         /// retry-after (429 with Retry-After), 503.
         #[arg(long, default_value = "headers")]
@@ -68,6 +72,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         processes: u32,
     },
+}
+
+fn capacity_change(arg: &str) -> Option<(Duration, u32)> {
+    let (at, capacity) = arg.split_once('=')?;
+    let at = at.trim();
+    let at: f64 = at.strip_suffix('s').unwrap_or(at).parse().ok()?;
+    let capacity: u32 = capacity.trim().parse().ok()?;
+    (capacity > 0).then_some((Duration::try_from_secs_f64(at).ok()?, capacity))
 }
 
 fn outage(arg: &str) -> Option<(Duration, Duration)> {
@@ -191,6 +203,7 @@ fn main() -> ExitCode {
             clients,
             requests,
             capacity,
+            capacity_from,
             reject,
             outage: outages,
             latency_ms,
@@ -217,6 +230,19 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            let mut changes = Vec::new();
+            for c in &capacity_from {
+                match capacity_change(c) {
+                    Some(change) => changes.push(change),
+                    None => {
+                        eprintln!(
+                            "steadfast: --capacity-from {c}: expected SECONDS=CAPACITY, the capacity above zero"
+                        );
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            changes.sort_by_key(|&(at, _)| at);
             if clients == 0 || requests == 0 || capacity == 0 || processes == 0 {
                 eprintln!(
                     "steadfast: --clients, --requests, --capacity and --processes must be above zero"
@@ -227,6 +253,7 @@ fn main() -> ExitCode {
                 clients,
                 requests,
                 capacity,
+                capacity_from: changes,
                 reject,
                 outages: windows,
                 latency: Duration::from_millis(latency_ms),

@@ -29,6 +29,9 @@ pub struct World {
     pub requests: u32,
     /// Requests the server accepts per one-second window.
     pub capacity: u32,
+    /// From each of these times on (in order), the server accepts this
+    /// many per window instead.
+    pub capacity_from: Vec<(Duration, u32)>,
     /// How it rejects the rest.
     pub reject: Reject,
     /// Windows of time in which every request gets a 503.
@@ -127,53 +130,113 @@ pub struct Score {
     pub all_done: Duration,
     /// Requests the server received in each second.
     pub load: Vec<u32>,
+    /// For each of the world's capacity changes, how long after it the
+    /// load had settled on the new capacity: the start of the first whole
+    /// second that had at least 80 % of it accepted and at most 20 % of it
+    /// turned away. `None`: never, before the work ran out.
+    pub settled: Vec<Option<Duration>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Wake {
     /// The client polls its call.
     Poll,
-    /// The response to its send arrives: its status, the requests left in
-    /// the window, and the second (since the start) the window ends at.
-    Arrive { status: u16, left: u32, ends: u64 },
+    /// The response to its send arrives: its status, the window's limit,
+    /// the requests left in it, and the second (since the start) it ends
+    /// at.
+    Arrive {
+        status: u16,
+        limit: u32,
+        left: u32,
+        ends: u64,
+    },
 }
 
 struct Server<'w> {
     world: &'w World,
     window: u64,
     used: u32,
+    /// Received and turned away, per second.
     load: Vec<u32>,
+    turned_away: Vec<u32>,
     rejected: u64,
 }
 
 impl Server<'_> {
+    fn capacity(&self, now: Duration) -> u32 {
+        let later = self
+            .world
+            .capacity_from
+            .iter()
+            .take_while(|&&(at, _)| at <= now);
+        later.last().map_or(self.world.capacity, |&(_, c)| c)
+    }
+
     fn handle(&mut self, now: Duration) -> Wake {
         let second = now.as_secs();
         let slot = usize::try_from(second).unwrap_or(usize::MAX);
         if self.load.len() <= slot && slot < 1 << 20 {
             self.load.resize(slot + 1, 0);
+            self.turned_away.resize(slot + 1, 0);
         }
         if let Some(n) = self.load.get_mut(slot) {
             *n += 1;
         }
+        let wake = self.answer(now, second);
+        if let (
+            Wake::Arrive {
+                status: 429 | 503, ..
+            },
+            Some(n),
+        ) = (wake, self.turned_away.get_mut(slot))
+        {
+            *n += 1;
+        }
+        wake
+    }
+
+    /// How long after each capacity change the load settled on it.
+    fn settled(&self) -> Vec<Option<Duration>> {
+        let world = self.world;
+        world
+            .capacity_from
+            .iter()
+            .map(|&(at, capacity)| {
+                let first = at.as_secs() + u64::from(at.subsec_nanos() > 0);
+                let start = usize::try_from(first).unwrap_or(usize::MAX);
+                let seconds = self.load.iter().zip(&self.turned_away).enumerate();
+                seconds.skip(start).find_map(|(s, (&load, &away))| {
+                    let accepted = u64::from(load - away) * 10;
+                    let fits = accepted >= u64::from(capacity) * 8
+                        && u64::from(away) * 10 <= u64::from(capacity) * 2;
+                    let when = Duration::from_secs(s as u64);
+                    fits.then(|| when.saturating_sub(at))
+                })
+            })
+            .collect()
+    }
+
+    fn answer(&mut self, now: Duration, second: u64) -> Wake {
         if second != self.window {
             (self.window, self.used) = (second, 0);
         }
         let ends = second + 1;
+        let limit = self.capacity(now);
         if self.world.outages.iter().any(|&(a, b)| now >= a && now < b) {
             self.rejected += 1;
             return Wake::Arrive {
                 status: 503,
+                limit,
                 left: 0,
                 ends,
             };
         }
         self.used += 1;
-        if self.used <= self.world.capacity {
-            let left = self.world.capacity - self.used;
+        if self.used <= limit {
             return Wake::Arrive {
                 status: 200,
-                left,
+                limit,
+                left: limit - self.used,
                 ends,
             };
         }
@@ -184,6 +247,7 @@ impl Server<'_> {
         };
         Wake::Arrive {
             status,
+            limit,
             left: 0,
             ends,
         }
@@ -288,6 +352,9 @@ pub fn longest_first(world: &World, contenders: &[Contender]) -> Vec<usize> {
     let pilot = World {
         clients: world.clients / scale,
         capacity: (world.capacity / scale).max(1),
+        capacity_from: (world.capacity_from.iter())
+            .map(|&(at, c)| (at, (c / scale).max(1)))
+            .collect(),
         processes: world.processes.min(world.clients / scale).max(1),
         ..world.clone()
     };
@@ -338,11 +405,15 @@ pub fn run_with_progress(
         window: 0,
         used: 0,
         load: Vec::new(),
+        turned_away: Vec::new(),
         rejected: 0,
     };
     let (mut sent, mut gave_up) = (0u64, 0u64);
-    let capacity = world.capacity.to_string();
-    let mut numbers = [itoa::Buffer::new(), itoa::Buffer::new()];
+    let mut numbers = [
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+    ];
     // What a client does at the instant it is woken, it does at once: the
     // queue would hand its next step at the same instant straight back
     // (nothing earlier is left, and at this instant it orders by client).
@@ -398,14 +469,19 @@ pub fn run_with_progress(
                         }
                     }
                 }
-                Wake::Arrive { status, left, ends } => {
-                    let [remaining, reset] = &mut numbers;
+                Wake::Arrive {
+                    status,
+                    limit,
+                    left,
+                    ends,
+                } => {
+                    let [capacity, remaining, reset] = &mut numbers;
                     let rate_limit;
                     let headers: &[(&str, &str)] = match (world.reject, status) {
                         (Reject::RetryAfter, 429) => &[("Retry-After", "1")],
                         (Reject::Headers, 429 | 200) => {
                             rate_limit = [
-                                ("X-Rate-Limit-Limit", capacity.as_str()),
+                                ("X-Rate-Limit-Limit", capacity.format(limit)),
                                 ("X-Rate-Limit-Remaining", remaining.format(left)),
                                 ("X-Rate-Limit-Reset", reset.format(START_UNIX + ends)),
                             ];
@@ -439,6 +515,7 @@ pub fn run_with_progress(
         gave_up,
         latency: [pick(50), pick(99), pick(100)],
         all_done,
+        settled: server.settled(),
         load: server.load,
     }
 }
@@ -450,9 +527,12 @@ fn secs(d: Duration) -> String {
 /// The comparison as an aligned table.
 pub fn table(world: &World, results: &[Score]) -> String {
     let mut out = String::new();
+    let changes: String = (world.capacity_from.iter())
+        .map(|&(at, c)| format!(", {c}/s from {}", secs(at)))
+        .collect();
     let _ = writeln!(
         out,
-        "{} clients x {} requests, capacity {}/s, rejections: {:?}, seed {}{}",
+        "{} clients x {} requests, capacity {}/s{changes}, rejections: {:?}, seed {}{}",
         world.clients,
         world.requests,
         world.capacity,
@@ -464,13 +544,15 @@ pub fn table(world: &World, results: &[Score]) -> String {
             String::new()
         }
     );
-    let _ = writeln!(
+    let follows = !world.capacity_from.is_empty();
+    let _ = write!(
         out,
         "{:<40} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
         "policy", "sent", "rejected", "done", "gave up", "p50", "p99", "max", "all done"
     );
+    let _ = writeln!(out, "{}", if follows { "  settled" } else { "" });
     for r in results {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{:<40} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
             r.name,
@@ -483,11 +565,29 @@ pub fn table(world: &World, results: &[Score]) -> String {
             secs(r.latency[2]),
             secs(r.all_done)
         );
+        let settled: Vec<String> = (r.settled.iter())
+            .map(|d| d.map_or_else(|| "never".to_owned(), |d| format!("{}s", d.as_secs())))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            if follows {
+                format!("  {}", settled.join(" / "))
+            } else {
+                String::new()
+            }
+        );
     }
     let _ = writeln!(
         out,
         "p50/p99/max: how long completed requests took (given-up ones not counted); all done: when the last client finished"
     );
+    if follows {
+        let _ = writeln!(
+            out,
+            "settled: seconds from each capacity change to the first whole second with at least 80 % of the new capacity accepted and at most 20 % of it turned away"
+        );
+    }
     out
 }
 
@@ -628,6 +728,7 @@ mod tests {
             capacity: clients / 20,
             reject: Reject::Headers,
             outages: Vec::new(),
+            capacity_from: Vec::new(),
             latency: Duration::from_millis(100),
             seed: 1,
             processes: 1,

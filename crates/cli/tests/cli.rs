@@ -103,6 +103,10 @@ fn bad_files_name_file_line_and_field_and_exit_2() {
             vec!["/no/such/file.json"],
         ),
         (
+            vec!["simulate", "--capacity-from", "10s=0"],
+            vec!["--capacity-from 10s=0", "SECONDS=CAPACITY"],
+        ),
+        (
             vec!["replay", "--policy", "nonsense", "scenarios/outage.json"],
             vec![
                 "nonsense",
@@ -224,6 +228,7 @@ mod simulate {
             capacity: 50,
             reject,
             outages: vec![],
+            capacity_from: vec![],
             latency: Duration::from_millis(50),
             seed: 1,
             processes: 1,
@@ -343,6 +348,31 @@ mod simulate {
                     }
                 }
             }
+        }
+    }
+
+    /// The capacity drops from 50/s to 20/s at 10 s and comes back at 20 s:
+    /// the recommended policy's rate follows it down within 4 s and back
+    /// up within 8 s, and still finishes the work.
+    #[test]
+    fn the_recommended_rate_follows_the_capacity_down_and_back_up() {
+        for reject in [Reject::RetryAfter, Reject::Unavailable] {
+            let w = World {
+                capacity_from: vec![(Duration::from_secs(10), 20), (Duration::from_secs(20), 50)],
+                ..world(100, reject)
+            };
+            let s = scores(&w);
+            let best = &s[3];
+            let why = format!("{reject:?}: {}", table(&w, &s));
+            assert_eq!((best.done, best.gave_up), (1_000, 0), "{why}");
+            assert!(best.sent <= 1_200, "{why}");
+            let [down, up] = best.settled[..] else {
+                panic!("{why}")
+            };
+            assert!(down.is_some_and(|d| d <= Duration::from_secs(4)), "{why}");
+            assert!(up.is_some_and(|d| d <= Duration::from_secs(8)), "{why}");
+            // Without changes nothing is reported.
+            assert!(scores(&world(100, reject))[3].settled.is_empty());
         }
     }
 
