@@ -113,7 +113,7 @@ impl AdaptiveRate {
         // A hair short of a token is a token: rounding must not make a
         // send wait for nothing.
         if self.bucket.tokens >= 1.0 - 1e-9 {
-            self.bucket.tokens = (self.bucket.tokens - 1.0).max(0.0);
+            self.bucket.tokens = greater(self.bucket.tokens - 1.0, 0.0);
             return Ok(true);
         }
         // At most a token's time at the slowest rate, and rounded up to the
@@ -141,7 +141,7 @@ impl AdaptiveRate {
         }
         let rate = if throttled {
             let sending = match self.pacing {
-                Pacing::On { .. } => measured.min(self.bucket.fill_rate),
+                Pacing::On { .. } => lesser(measured, self.bucket.fill_rate),
                 Pacing::Off => measured,
             };
             self.pacing = Pacing::On {
@@ -151,7 +151,7 @@ impl AdaptiveRate {
         } else {
             self.cubic.success(t)
         };
-        self.bucket.set_rate(t, rate.min(MAX_GROWTH * measured));
+        self.bucket.set_rate(t, lesser(rate, MAX_GROWTH * measured));
     }
 
     /// A token taken for a send that will not go comes back.
@@ -259,7 +259,7 @@ impl Bucket {
         if t > self.filled {
             if self.filled.is_finite() {
                 let added = (t - self.filled) * self.fill_rate;
-                self.tokens = (self.tokens + added).min(self.capacity);
+                self.tokens = lesser(self.tokens + added, self.capacity);
             }
             self.filled = t;
         }
@@ -268,9 +268,31 @@ impl Bucket {
     /// Fills at the old rate up to `t`, then at `rate` (at least the floor).
     fn set_rate(&mut self, t: f64, rate: f64) {
         self.refill(t);
-        self.fill_rate = rate.max(MIN_RATE);
-        self.capacity = (rate * self.burst).max(MIN_CAPACITY);
-        self.tokens = self.tokens.min(self.capacity);
+        self.fill_rate = greater(rate, MIN_RATE);
+        self.capacity = greater(rate * self.burst, MIN_CAPACITY);
+        self.tokens = lesser(self.tokens, self.capacity);
+    }
+}
+
+/// The smaller of two numbers, neither of them NaN: no rate, token count
+/// or time here is (every one is finite or an infinity that a comparison
+/// orders), so `f64::min`'s care for NaN is only instructions.
+#[inline(always)]
+fn lesser(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The greater of two numbers, neither of them NaN (see [`lesser`]).
+#[inline(always)]
+fn greater(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
     }
 }
 
