@@ -20,6 +20,9 @@ pub(crate) struct Ask<'a> {
     pub(crate) spec: &'a LimitsSpec,
     /// The call's own jitter source.
     pub(crate) rng: &'a mut fastrand::Rng,
+    /// The tracker paced this send by a reading of the server's: set by
+    /// the tracker, read by the limiters after it.
+    pub(crate) by_reading: bool,
 }
 
 /// How an admitted send ended, as the limiters see it.

@@ -351,6 +351,7 @@ impl Limiters {
             first_attempt,
             spec: &self.spec,
             rng,
+            by_reading: false,
         };
         let mut taken = [None; SLOTS];
         let mut answer = None;

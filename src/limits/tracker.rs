@@ -460,8 +460,9 @@ impl Limiter for RateTracker {
         if !ask.spec.pacing {
             return Ok(None);
         }
-        self.admit(ask.now, ask.spec.reset_jitter, ask.rng)
-            .map(Some)
+        let admitted = self.admit(ask.now, ask.spec.reset_jitter, ask.rng);
+        ask.by_reading = self.remaining.is_some();
+        admitted.map(Some)
     }
 
     #[inline]

@@ -23,8 +23,10 @@ pub struct LimitsSpec {
     /// the AWS SDKs' adaptive rate (CUBIC over the measured send rate).
     /// A 429 or a rule marked `throttle` (503 by default) drops the allowed
     /// rate; successes raise it; `stale_after` without a throttle ends the
-    /// pacing, and so does a rate-limit reading when `pacing` is on (the
-    /// reading paces instead). Off by default.
+    /// pacing. When `pacing` is on, a throttle that carries a rate-limit
+    /// reading is the tracker's to answer, unless the tracker let its send
+    /// through on a reading: then others share the window unseen, and the
+    /// rate drops too. Off by default.
     pub adaptive: bool,
     /// Throttles landing within this of the adaptive rate's last drop are
     /// the same overload (sends already on their way when the rate fell)

@@ -10,8 +10,11 @@
 //! Two departures from the SDKs, both so that no state can wedge: pacing
 //! stops once `stale_after` passes without a throttle (the SDKs pace for
 //! good once throttled, and a client that went quiet comes back at their
-//! floor), and, when the tracker paces, a landing that carries a
-//! rate-limit reading stops it too: what the server said beats a guess.
+//! floor). Where the tracker paces, a throttle it let through on the
+//! server's reading says the reading is shared with senders this process
+//! cannot see (other processes of a fleet, each with its own limits): the
+//! rate drops and paces too. Any other throttle that carries a reading is
+//! the tracker's to answer, and only counted.
 //! Unless the throttle gap is zero (the SDKs' rules), throttles within it
 //! of a drop drop nothing more, and a throttle before the first bucket
 //! closes takes the landings so far as a second's sends.
@@ -40,6 +43,12 @@ const BUCKETS_PER_SECOND: f64 = 2.0;
 /// The allowed rate is at most this many times the measured one.
 const MAX_GROWTH: f64 = 2.0;
 
+/// In a call's hold: the send took a token.
+const TOKEN: u32 = 1;
+/// In a call's hold: the tracker paced the send by a reading, so a throttle
+/// for it says the reading is shared with senders this process cannot see.
+const BY_READING: u32 = 2;
+
 /// The adaptive rate's state. Plain data: no clock, no lock.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct AdaptiveRate {
@@ -59,7 +68,8 @@ struct Settings {
     gap: Duration,
     /// Seconds of the rate the bucket holds when full.
     burst: f64,
-    /// A rate-limit reading ends the pacing: the tracker paces by it.
+    /// The tracker paces: a throttle with a reading drops the rate only if
+    /// the tracker let its send through on a reading.
     yields: bool,
     /// The SDKs' rules exactly (a zero gap): a first burst measures
     /// nothing.
@@ -304,8 +314,10 @@ impl Limiter for AdaptiveRate {
         _: &mut H,
         ask: &mut Ask<'_>,
     ) -> Result<Option<u32>, Admission> {
+        let by_reading = if ask.by_reading { BY_READING } else { 0 };
         match AdaptiveRate::admit(self, ask.now.as_secs_f64()) {
-            Ok(took) => Ok(took.then_some(1)),
+            Ok(true) => Ok(Some(TOKEN | by_reading)),
+            Ok(false) => Ok((by_reading != 0).then_some(by_reading)),
             Err(wait) => Err(Admission::Wait {
                 wait,
                 capped: false,
@@ -314,17 +326,19 @@ impl Limiter for AdaptiveRate {
     }
 
     fn landed<H: Steps + ?Sized>(&mut self, _: &mut H, hold: &mut Option<u32>, news: &Landed<'_>) {
-        *hold = None;
-        if self.settings.yields && news.reading.is_some() {
+        let by_reading = hold.take().is_some_and(|h| h & BY_READING != 0);
+        let throttled = news.health == Health::Throttled;
+        if self.settings.yields && news.reading.is_some() && throttled && !by_reading {
             self.measured.record(news.now);
-            self.pacing = Pacing::Off;
             return;
         }
-        AdaptiveRate::landed(self, news.now, news.health == Health::Throttled);
+        AdaptiveRate::landed(self, news.now, throttled);
     }
 
-    fn release<H: Steps + ?Sized>(&mut self, _: &mut H, _token: u32, _now: Duration) {
-        self.give_back();
+    fn release<H: Steps + ?Sized>(&mut self, _: &mut H, hold: u32, _now: Duration) {
+        if hold & TOKEN != 0 {
+            self.give_back();
+        }
     }
 
     fn show(&mut self, now: Duration, snapshot: &mut LimitsSnapshot) {

@@ -301,30 +301,55 @@ fn the_bucket_holds_its_burst_of_the_rate() {
 }
 
 #[test]
-fn a_rate_limit_reading_ends_the_pacing_only_where_the_tracker_paces() {
+fn beside_a_reading_only_a_throttle_the_reading_let_through_counts() {
     use crate::headers::RateLimit;
     use crate::limits::limiter::{Landed, Limiter};
     use crate::limits::Alone;
 
     let reading = RateLimit {
         limit: Some(100),
-        remaining: Some(50),
+        remaining: Some(0),
         ..RateLimit::default()
     };
-    for yields in [false, true] {
+    // (the tracker paces, the send was paced by a reading, paced after)
+    let rows = [
+        (true, false, false),
+        (true, true, true),
+        (false, false, true),
+    ];
+    for (yields, by_reading, paces) in rows {
         let mut a = AdaptiveRate::with(Settings {
             yields,
             ..aws(Duration::from_secs(60))
         });
-        a.landed(secs(0.0), true);
+        for i in 0..20 {
+            a.landed(secs(f64::from(i) * 0.1), false);
+        }
         let news = Landed {
-            now: secs(0.1),
+            now: secs(2.0),
             reading: Some(&reading),
-            health: Health::Ok,
+            health: Health::Throttled,
         };
-        Limiter::landed(&mut a, &mut Alone, &mut None, &news);
-        assert_eq!(matches!(a.pacing, Pacing::Off), yields, "yields {yields}");
+        let mut hold = by_reading.then_some(BY_READING);
+        Limiter::landed(&mut a, &mut Alone, &mut hold, &news);
+        assert_eq!(hold, None, "a landing ends the hold");
+        let paced = matches!(a.pacing, Pacing::On { .. });
+        assert_eq!(paced, paces, "yields {yields}, by a reading {by_reading}");
     }
+}
+
+#[test]
+fn only_a_token_taken_comes_back() {
+    use crate::limits::limiter::Limiter;
+    use crate::limits::Alone;
+
+    let mut a = AdaptiveRate::with(aws(Duration::from_secs(60)));
+    a.landed(secs(0.0), true);
+    let before = a.bucket.tokens;
+    Limiter::release(&mut a, &mut Alone, BY_READING, secs(0.0));
+    close(a.bucket.tokens, before);
+    Limiter::release(&mut a, &mut Alone, TOKEN | BY_READING, secs(0.0));
+    close(a.bucket.tokens, (before + 1.0).min(a.bucket.capacity));
 }
 
 #[test]
