@@ -212,9 +212,12 @@ fn run_fleet(url: &str, redis: &str) -> (u64, u32, Duration) {
                 .expect("a member process")
         })
         .collect();
+    // Every member is waited for before any is judged: none outlives the
+    // test to hammer a stopped server.
+    let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output()).collect();
     let (mut sends, mut done) = (0, 0);
-    for child in children {
-        let out = child.wait_with_output().expect("a member's output");
+    for out in outputs {
+        let out = out.expect("a member's output");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{text}");
         let line = text

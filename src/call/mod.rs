@@ -485,9 +485,9 @@ impl<P: Borrow<Policy>> Call<P> {
                 }
                 // The adaptive rate spaces throttled sends: a longer wait
                 // each time would only leave a straggler behind the fleet.
-                // (The SDKs' rules, a zero gap, back off as usual.)
+                // (The SDKs' rules back off as usual.)
                 let limits = &self.spec().limits;
-                let paced = throttle && limits.adaptive && !limits.throttle_gap.is_zero();
+                let paced = throttle && limits.adaptive && !limits.sdk_adaptive();
                 self.backoff(v, extra_steps, paced);
             }
         }

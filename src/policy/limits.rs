@@ -144,6 +144,13 @@ pub struct BreakerSpec {
 }
 
 impl LimitsSpec {
+    /// The adaptive rate follows the AWS SDKs' rules exactly (a zero
+    /// `throttle_gap`), without steadfast's own for the first burst and
+    /// for throttled retries.
+    pub(crate) fn sdk_adaptive(&self) -> bool {
+        self.throttle_gap.is_zero()
+    }
+
     /// Every duration divided by `by`; the percentage budget's floor, a
     /// rate per second, multiplied by it, so that a window still allows as
     /// many retries.

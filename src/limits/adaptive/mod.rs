@@ -7,17 +7,19 @@
 //! above twice the measured rate and never below half a send per second.
 //! Paced sends take a token from a bucket that fills at the allowed rate.
 //!
-//! Two departures from the SDKs, both so that no state can wedge: pacing
-//! stops once `stale_after` passes without a throttle (the SDKs pace for
-//! good once throttled, and a client that went quiet comes back at their
-//! floor). Where the tracker paces, a throttle it let through on the
-//! server's reading says the reading is shared with senders this process
-//! cannot see (other processes of a fleet, each with its own limits): the
-//! rate drops and paces too. Any other throttle that carries a reading is
-//! the tracker's to answer, and only counted.
-//! Unless the throttle gap is zero (the SDKs' rules), throttles within it
-//! of a drop drop nothing more, and a throttle before the first bucket
-//! closes takes the landings so far as a second's sends.
+//! Where it departs from the SDKs:
+//! - so that no state can wedge, pacing stops once `stale_after` passes
+//!   without a throttle (the SDKs pace for good once throttled, and a
+//!   client that went quiet comes back at their floor);
+//! - where the tracker paces, a throttle it let through on the server's
+//!   reading says the reading is shared with senders this process cannot
+//!   see (other processes of a fleet, each with its own limits): the rate
+//!   drops and paces too. Any other throttle that carries a reading is the
+//!   tracker's to answer, and only counted;
+//! - unless the SDKs' rules are asked for ([`LimitsSpec::sdk_adaptive`]),
+//!   throttles within the gap of a drop drop nothing more, and a throttle
+//!   before the first bucket closes takes the landings so far as a
+//!   second's sends.
 //!
 //! The rate is this process's: calls of one process share it through their
 //! `Limits`; processes of a fleet each find their own share, as congestion
@@ -71,8 +73,7 @@ struct Settings {
     /// The tracker paces: a throttle with a reading drops the rate only if
     /// the tracker let its send through on a reading.
     yields: bool,
-    /// The SDKs' rules exactly (a zero gap): a first burst measures
-    /// nothing.
+    /// The SDKs' rules exactly: a first burst measures nothing.
     sdk: bool,
 }
 
@@ -95,7 +96,7 @@ impl AdaptiveRate {
             gap: spec.throttle_gap.min(spec.stale_after),
             burst: spec.adaptive_burst.as_secs_f64(),
             yields: spec.pacing,
-            sdk: spec.throttle_gap.is_zero(),
+            sdk: spec.sdk_adaptive(),
         })
     }
 
