@@ -182,7 +182,7 @@ fn bare(what: &str, n: u64) {
             let limits = std::sync::Mutex::new(steadfast::Limits::new(&policy));
             let mut clock = loops::start();
             for _ in 0..n {
-                clock = clock.advanced(std::time::Duration::from_millis(10));
+                clock = clock.advanced(loops::ADMISSION_STEP);
                 let action = loops::admission_cycle(&policy, &limits, clock);
                 assert!(
                     matches!(
@@ -197,7 +197,7 @@ fn bare(what: &str, n: u64) {
             let (policy, limits) = loops::adaptive_limits();
             let mut clock = loops::start().advanced(std::time::Duration::from_secs(2));
             for _ in 0..n {
-                clock = clock.advanced(loops::ADAPTIVE_STEP);
+                clock = clock.advanced(loops::ADMISSION_STEP);
                 let action = loops::admission_cycle(&policy, &limits, clock);
                 assert!(matches!(action, steadfast::Action::Done(_)), "{action:?}");
             }

@@ -19,7 +19,9 @@
 //! - unless the SDKs' rules are asked for ([`LimitsSpec::sdk_adaptive`]),
 //!   throttles within the gap of a drop drop nothing more, and a throttle
 //!   before the first bucket closes takes the landings so far as a
-//!   second's sends.
+//!   second's sends, and a success moves the rate along the curve only
+//!   when the measured rate moves (twice a second) or a send finds no
+//!   token, not at every landing.
 //!
 //! The rate is this process's: calls of one process share it through their
 //! `Limits`; processes of a fleet each find their own share, as congestion
@@ -112,6 +114,7 @@ impl AdaptiveRate {
 
     /// Whether a send may start at `t`: `Ok(true)` when it took a token,
     /// `Ok(false)` when nothing is paced, else how long until a token.
+    #[inline]
     fn admit(&mut self, t: f64) -> Result<bool, Duration> {
         let Pacing::On { until } = self.pacing else {
             return Ok(false);
@@ -121,11 +124,22 @@ impl AdaptiveRate {
             return Ok(false);
         }
         self.bucket.refill(t);
-        // A hair short of a token is a token: rounding must not make a
-        // send wait for nothing.
-        if self.bucket.tokens >= 1.0 - 1e-9 {
-            self.bucket.tokens = greater(self.bucket.tokens - 1.0, 0.0);
+        if self.bucket.take() {
             return Ok(true);
+        }
+        self.short_of_a_token(t)
+    }
+
+    /// [`admit`](Self::admit) when the bucket has no token at `t`.
+    #[inline(never)]
+    fn short_of_a_token(&mut self, t: f64) -> Result<bool, Duration> {
+        if !self.settings.sdk {
+            // Successes move the rate only twice a second (see `landed`):
+            // a send that finds no token has it follow the curve first.
+            self.follow_curve(t);
+            if self.bucket.take() {
+                return Ok(true);
+            }
         }
         // At most a token's time at the slowest rate, and rounded up to the
         // millisecond, so that the clock reaches the token when it ends.
@@ -136,33 +150,56 @@ impl AdaptiveRate {
 
     /// A send landed at `now`: the rate is measured, and drops on a
     /// throttle or follows the curve up otherwise.
+    #[inline]
     fn landed(&mut self, now: Duration, throttled: bool) {
-        let t = now.as_secs_f64();
-        let mut measured = self.measured.record(now);
-        if measured == 0.0 && !self.settings.sdk {
-            // No bucket closed yet: the SDKs drop to their floor from a
-            // burst at the start, and climb back for seconds. The landings
-            // counted so far, taken as a second's sends, are nearer.
-            measured = self.measured.count;
+        let closed = self.measured.record(now);
+        if throttled {
+            self.throttled(now.as_secs_f64());
+        } else if closed || self.settings.sdk {
+            // The SDKs follow the curve at every landing. Here it is
+            // followed when the measured rate moves, twice a second, and
+            // when a send finds no token: no float work on most landings.
+            self.follow_curve(now.as_secs_f64());
         }
-        if throttled && t - self.cubic.last_throttle < self.settings.gap.as_secs_f64() {
+    }
+
+    /// A throttle landed at `t`: the rate drops, and pacing starts.
+    #[inline(never)]
+    fn throttled(&mut self, t: f64) {
+        if t - self.cubic.last_throttle < self.settings.gap.as_secs_f64() {
             // Sent before the rate fell: the overload it reports was
             // answered already.
             return;
         }
-        let rate = if throttled {
-            let sending = match self.pacing {
-                Pacing::On { .. } => lesser(measured, self.bucket.fill_rate),
-                Pacing::Off => measured,
-            };
-            self.pacing = Pacing::On {
-                until: t + self.settings.calm_after.as_secs_f64(),
-            };
-            self.cubic.throttle(sending, t)
-        } else {
-            self.cubic.success(t)
+        let measured = self.measured();
+        let sending = match self.pacing {
+            Pacing::On { .. } => lesser(measured, self.bucket.fill_rate),
+            Pacing::Off => measured,
         };
+        self.pacing = Pacing::On {
+            until: t + self.settings.calm_after.as_secs_f64(),
+        };
+        let rate = self.cubic.throttle(sending, t);
         self.bucket.set_rate(t, lesser(rate, MAX_GROWTH * measured));
+    }
+
+    /// The rate at `t` on the curve, at most twice the measured rate.
+    #[inline(never)]
+    fn follow_curve(&mut self, t: f64) {
+        let rate = lesser(self.cubic.success(t), MAX_GROWTH * self.measured());
+        self.bucket.set_rate(t, rate);
+    }
+
+    /// The measured send rate.
+    fn measured(&self) -> f64 {
+        if self.measured.rate == 0.0 && !self.settings.sdk {
+            // No bucket closed yet: the SDKs drop to their floor from a
+            // burst at the start, and climb back for seconds. The landings
+            // counted so far, taken as a second's sends, are nearer.
+            self.measured.count
+        } else {
+            self.measured.rate
+        }
     }
 
     /// A token taken for a send that will not go comes back.
@@ -178,6 +215,8 @@ struct Measured {
     /// The bucket being counted (half-seconds since the clock's zero);
     /// `None` before the first landing.
     bucket: Option<u64>,
+    /// Where that bucket ends: a landing before it only counts.
+    ends: Duration,
     count: f64,
 }
 
@@ -186,30 +225,46 @@ impl Measured {
         Self {
             rate: 0.0,
             bucket,
+            ends: bucket.map_or(Duration::ZERO, bucket_end),
             count: 0.0,
         }
     }
 
-    /// Counts a landing at `now`; the rate moves when a bucket closes (a
+    /// Counts a landing at `now`, and whether a bucket closed with it (a
     /// clock that went back only counts).
-    fn record(&mut self, now: Duration) -> f64 {
+    #[inline]
+    fn record(&mut self, now: Duration) -> bool {
+        self.count += 1.0;
+        now >= self.ends && self.close(now)
+    }
+
+    /// The rate moves when a bucket closes.
+    #[inline(never)]
+    fn close(&mut self, now: Duration) -> bool {
         let half = u64::from(now.subsec_nanos() >= 500_000_000);
         let bucket = now.as_secs().saturating_mul(2).saturating_add(half);
-        self.count += 1.0;
-        match self.bucket {
+        let closed = match self.bucket {
             Some(last) if bucket > last => {
                 let span = (bucket - last) as f64 / BUCKETS_PER_SECOND;
                 let current = self.count / span;
                 self.rate = current * SMOOTHING + self.rate * (1.0 - SMOOTHING);
                 self.count = 0.0;
-                self.bucket = Some(bucket);
+                true
             }
-            Some(_) => {}
+            Some(_) => return false,
             // The first landing opens the first bucket; it counts in it.
-            None => self.bucket = Some(bucket),
-        }
-        self.rate
+            None => false,
+        };
+        self.bucket = Some(bucket);
+        self.ends = bucket_end(bucket);
+        closed
     }
+}
+
+/// Where half-second bucket `bucket` ends (at the end of time for the last).
+fn bucket_end(bucket: u64) -> Duration {
+    let next = bucket.saturating_add(1);
+    Duration::new(next / 2, if next % 2 == 1 { 500_000_000 } else { 0 })
 }
 
 /// CUBIC's curve: the rate at the last throttle, when it came, and how
@@ -264,6 +319,17 @@ impl Bucket {
             tokens: 0.0,
             filled: f64::NEG_INFINITY,
         }
+    }
+
+    /// Takes a token, if there is one.
+    fn take(&mut self) -> bool {
+        // A hair short of a token is a token: rounding must not make a
+        // send wait for nothing.
+        let has = self.tokens >= 1.0 - 1e-9;
+        if has {
+            self.tokens = greater(self.tokens - 1.0, 0.0);
+        }
+        has
     }
 
     fn refill(&mut self, t: f64) {
@@ -326,6 +392,7 @@ impl Limiter for AdaptiveRate {
         }
     }
 
+    #[inline]
     fn landed<H: Steps + ?Sized>(&mut self, _: &mut H, hold: &mut Option<u32>, news: &Landed<'_>) {
         let by_reading = hold.take().is_some_and(|h| h & BY_READING != 0);
         let throttled = news.health == Health::Throttled;

@@ -146,7 +146,8 @@ fn sending_rates_smithy() {
 fn measured_rate_botocore() {
     // test_adaptive.py: TestRateClocker.
     let mut m = Measured::new(Some(0));
-    close(m.record(secs(1.0)), 0.8);
+    m.record(secs(1.0));
+    close(m.rate, 0.8);
 
     let mut m = Measured::new(Some(0));
     for t in 1..=20 {
@@ -171,9 +172,11 @@ fn measured_rate_botocore() {
     // Landings in one bucket move nothing until the next bucket begins.
     let mut m = Measured::new(Some(0));
     for t in [0.1, 0.2, 0.3, 0.4, 0.49] {
-        close(m.record(secs(t)), 0.0);
+        assert!(!m.record(secs(t)));
+        close(m.rate, 0.0);
     }
-    close(m.record(secs(0.5)), 12.0 * 0.8);
+    assert!(m.record(secs(0.5)));
+    close(m.rate, 12.0 * 0.8);
 }
 
 #[test]
@@ -372,4 +375,36 @@ fn a_first_burst_is_a_seconds_sends_unless_the_sdks_rules_hold() {
             close(a.cubic.w_max, 501.0);
         }
     }
+}
+
+#[test]
+fn the_curve_is_followed_when_the_measure_moves_or_a_token_is_short() {
+    let mut a = AdaptiveRate::with(Settings {
+        sdk: false,
+        gap: Duration::from_millis(500),
+        ..aws(Duration::from_secs(60))
+    });
+    for i in 0..40 {
+        a.landed(secs(f64::from(i) * 0.05), false);
+    }
+    a.landed(secs(2.0), true);
+    let dropped = a.bucket.fill_rate;
+    let on_the_curve = |a: &AdaptiveRate, t: f64| {
+        lesser(a.cubic.success(t), MAX_GROWTH * a.measured.rate).max(MIN_RATE)
+    };
+    // Successes inside the throttle's bucket leave the rate where it fell.
+    for t in [2.1, 2.2, 2.3, 2.4] {
+        a.landed(secs(t), false);
+        close(a.bucket.fill_rate, dropped);
+    }
+    // The next bucket's first landing moves it along the curve.
+    a.landed(secs(2.6), false);
+    close(a.bucket.fill_rate, on_the_curve(&a, 2.6));
+    // A send that finds the bucket empty follows the curve before it waits.
+    while a.admit(2.7) == Ok(true) {}
+    let before = a.bucket.fill_rate;
+    let _ = a.admit(2.71);
+    close(a.bucket.fill_rate, on_the_curve(&a, 2.71));
+    assert!(a.bucket.fill_rate > before);
+    assert!(a.bucket.fill_rate > dropped);
 }
