@@ -167,7 +167,7 @@ async fn the_fleet_retries_within_one_percentage() {
         .unwrap();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
     assert!(
-        !keys.is_empty() && keys.iter().all(|k| k.starts_with("app-7:retries:")),
+        !keys.is_empty() && keys.iter().all(|k| k.starts_with("{app-7:retries}:")),
         "{keys:?}"
     );
     for key in &keys {
@@ -405,7 +405,7 @@ async fn news_of_a_cancelled_renewal_goes_with_the_next() {
             .get_connection()
             .unwrap();
         let failed: Option<u32> = redis::cmd("HGET")
-            .arg("steadfast:cancelled:breaker")
+            .arg("{steadfast:cancelled}:breaker")
             .arg("failed")
             .query(&mut conn)
             .unwrap();

@@ -104,7 +104,7 @@ impl core::fmt::Debug for RedisLimits {
 
 impl RedisLimits {
     /// Limits for calls under `policy` to the API named `api`, shared
-    /// through the Redis at `url` under the key prefix `steadfast:{api}`.
+    /// through the Redis at `url` under the key prefix `steadfast:<api>`.
     /// Connects at the first renewal (Redis need not be up yet), from the
     /// async drivers or the blocking one; fails only on a malformed URL.
     pub fn new(url: &str, api: &str, policy: &Policy) -> Result<Self, redis::RedisError> {
@@ -138,7 +138,7 @@ impl RedisLimits {
         self
     }
 
-    /// Keys under `prefix` instead of `steadfast:{api}` (Redis shared with
+    /// Keys under `prefix` instead of `steadfast:<api>` (Redis shared with
     /// other applications, or an ACL that allows one key pattern). Every
     /// member of a fleet must use the same.
     #[must_use]
@@ -355,6 +355,9 @@ impl Drop for Unanswered<'_> {
 }
 
 /// The script's keys under `prefix`, in the order it takes them.
+/// The keys of one API's shared state, `{prefix}:window` and so on: the
+/// prefix is their hash tag, so that on a Redis Cluster all of them live in
+/// one slot, where the renewal script that touches them all can run.
 fn keys(prefix: &str) -> [String; 6] {
     [
         "window",
@@ -364,9 +367,44 @@ fn keys(prefix: &str) -> [String; 6] {
         "budget-slices",
         "breaker",
     ]
-    .map(|key| format!("{prefix}:{key}"))
+    .map(|key| format!("{{{prefix}}}:{key}"))
 }
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keys;
+
+    /// The part of `key` a Redis Cluster hashes: the first `{…}` with
+    /// something in it, else the whole key (the cluster specification's
+    /// rule).
+    fn hashed(key: &str) -> &str {
+        key.find('{')
+            .and_then(|open| {
+                let rest = &key[open + 1..];
+                rest.find('}')
+                    .filter(|&close| close > 0)
+                    .map(|close| &rest[..close])
+            })
+            .unwrap_or(key)
+    }
+
+    #[test]
+    fn one_apis_keys_share_a_cluster_slot() {
+        for prefix in ["steadfast:contacts", "app-7:retries", "a{b", "x}y"] {
+            let keys = keys(prefix);
+            let tag = hashed(&keys[0]);
+            assert!(
+                !tag.is_empty() && keys.iter().all(|k| hashed(k) == tag),
+                "{keys:?}"
+            );
+            assert!(keys
+                .iter()
+                .all(|k| k.starts_with(&format!("{{{prefix}}}:"))));
+        }
+        assert_eq!(hashed(&keys("steadfast:contacts")[0]), "steadfast:contacts");
+    }
 }
