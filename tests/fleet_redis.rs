@@ -21,7 +21,7 @@ use steadfast::Completion;
 use steadfast::{Limits, Method, NetworkError, Policy, Request};
 
 use support::fake_api::FakeApi;
-use support::{contact_json, fleet_policy as policy, RedisServer};
+use support::{contact_json, fleet_policy as policy, RedisCluster, RedisServer};
 
 const MEMBERS: usize = 4;
 const CALLS: usize = 25;
@@ -146,12 +146,28 @@ async fn a_fleet_keeps_to_one_quota_through_redis() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
+    keeps_to_one_quota(&redis.url).await;
+}
+
+/// The same on a Redis Cluster: the API's keys share one slot, which the
+/// cluster client finds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_keeps_to_one_quota_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start(None) else {
+        return;
+    };
+    keeps_to_one_quota(&cluster.url()).await;
+}
+
+/// Four members sharing through the Redis at `url` keep to one quota that
+/// four members alone overrun.
+async fn keeps_to_one_quota(url: &str) {
     let policy = Arc::new(policy());
 
     let api = FakeApi::start();
     api.rate_limit(QUOTA, WINDOW);
     let fleet: Vec<_> = (0..MEMBERS)
-        .map(|_| Arc::new(RedisLimits::new(&redis.url, "fleet-test", &policy).unwrap()))
+        .map(|_| Arc::new(RedisLimits::new(url, "fleet-test", &policy).unwrap()))
         .collect();
     let created = run_fleet(&api, &policy, &Members::Fleet(fleet.clone())).await;
     assert_eq!(created, MEMBERS * CALLS, "every call completes");

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)] // Only the fleet tests start one.
-pub use redis_server::RedisServer;
+pub use redis_server::{RedisCluster, RedisServer};
 pub use steadfast_loopback as fake_api;
 pub use steadfast_loopback::scenarios::*;
 

@@ -7,8 +7,12 @@
 /// persistence, stopped when dropped.
 pub struct RedisServer {
     child: std::process::Child,
-    port: u16,
-    /// `redis://127.0.0.1:PORT/`.
+    /// The port it listens on.
+    pub port: u16,
+    /// Its arguments besides the port's and persistence's.
+    args: Vec<String>,
+    password: Option<String>,
+    /// `redis://[:PASSWORD@]127.0.0.1:PORT/`.
     pub url: String,
 }
 
@@ -19,12 +23,39 @@ impl RedisServer {
     /// another test took between being found free and being bound is given
     /// up for another, so that no two tests share a server.
     pub fn start() -> Option<Self> {
-        for _ in 0..5 {
+        Self::start_with(None, |_| Vec::new())
+    }
+
+    /// One that requires `password` (`requirepass`).
+    pub fn start_with_password(password: &str) -> Option<Self> {
+        Self::start_with(Some(password), |_| Vec::new())
+    }
+
+    /// One requiring `password`, if any, with the further arguments
+    /// `args(port)`.
+    pub fn start_with(password: Option<&str>, args: impl Fn(u16) -> Vec<String>) -> Option<Self> {
+        let mut tries = 0;
+        while tries < 5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .ok()?;
-            let Ok(child) = Self::spawn(port) else {
+            let mut args = args(port);
+            // A cluster node also listens 10,000 ports up.
+            let bus_free = || {
+                port.checked_add(10_000)
+                    .is_some_and(|bus| std::net::TcpListener::bind(("127.0.0.1", bus)).is_ok())
+            };
+            if args.iter().any(|a| a == "--cluster-enabled") && !bus_free() {
+                continue;
+            }
+            tries += 1;
+            if let Some(password) = password {
+                args.extend(
+                    ["--requirepass", password, "--masterauth", password].map(String::from),
+                );
+            }
+            let Ok(child) = Self::spawn(port, &args) else {
                 // CI installs it and says so: there, a missing server fails.
                 assert!(
                     std::env::var_os("STEADFAST_REQUIRE_REDIS").is_none(),
@@ -35,10 +66,13 @@ impl RedisServer {
                 );
                 return None;
             };
+            let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
             let mut server = Self {
                 child,
                 port,
-                url: format!("redis://127.0.0.1:{port}/"),
+                args,
+                password: password.map(String::from),
+                url: format!("redis://{auth}127.0.0.1:{port}/"),
             };
             if server.wait_ready() {
                 return Some(server);
@@ -48,10 +82,11 @@ impl RedisServer {
         panic!("redis-server did not start on any of five free ports");
     }
 
-    fn spawn(port: u16) -> std::io::Result<std::process::Child> {
+    fn spawn(port: u16, args: &[String]) -> std::io::Result<std::process::Child> {
         std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(args)
             .stdout(std::process::Stdio::null())
             .spawn()
     }
@@ -68,7 +103,14 @@ impl RedisServer {
             }
             if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(1)));
-                if c.write_all(b"INFO server\r\n").is_err() {
+                let auth = self
+                    .password
+                    .as_ref()
+                    .map(|p| format!("AUTH {p}\r\n"))
+                    .unwrap_or_default();
+                if c.write_all(format!("{auth}INFO server\r\n").as_bytes())
+                    .is_err()
+                {
                     return false;
                 }
                 // The answer may come in pieces: read until it names this
@@ -95,7 +137,7 @@ impl RedisServer {
     /// Starts it again on the same port after [`kill`](Self::kill), empty.
     pub fn restart(&mut self) {
         self.kill();
-        self.child = Self::spawn(self.port).expect("redis-server ran before");
+        self.child = Self::spawn(self.port, &self.args).expect("redis-server ran before");
         assert!(self.wait_ready(), "redis-server did not start again");
     }
 
@@ -109,5 +151,155 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A Redis Cluster of the test's own: six `redis-server`s in cluster mode
+/// on free 127.0.0.1 ports, three primaries each with a replica, made one
+/// cluster by `redis-cli --cluster create`; every server is stopped and
+/// their cluster files removed when it is dropped, also when the test
+/// fails.
+pub struct RedisCluster {
+    /// The servers, in the order given to `redis-cli --cluster create`.
+    pub nodes: Vec<RedisServer>,
+    dir: std::path::PathBuf,
+    password: Option<String>,
+}
+
+impl RedisCluster {
+    /// Starts one, requiring `password` if any, and waits until every node
+    /// reports `cluster_state:ok` (`None` as for [`RedisServer::start`]).
+    pub fn start(password: Option<&str>) -> Option<Self> {
+        static CLUSTERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("steadfast-cluster-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            dir,
+            password: password.map(String::from),
+        };
+        for _ in 0..6 {
+            let dir = cluster.dir.display().to_string();
+            let node = RedisServer::start_with(password, |port| {
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--dir",
+                    &dir,
+                ]
+                .map(String::from)
+                .to_vec()
+            })?;
+            cluster.nodes.push(node);
+        }
+        let mut create = vec!["--cluster".to_owned(), "create".to_owned()];
+        create.extend(
+            cluster
+                .nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port)),
+        );
+        create.extend(["--cluster-replicas", "1", "--cluster-yes"].map(String::from));
+        let port = cluster.nodes[0].port;
+        let out = cluster.cli(port, &create);
+        assert!(out.contains("All 16384 slots covered"), "{out}");
+        let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+        cluster.wait_ok(&ports, std::time::Duration::from_secs(20));
+        Some(cluster)
+    }
+
+    /// `redis+cluster://[:PASSWORD@]127.0.0.1:P1,...,127.0.0.1:P6/`.
+    pub fn url(&self) -> String {
+        let auth = self
+            .password
+            .as_ref()
+            .map(|p| format!(":{p}@"))
+            .unwrap_or_default();
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{auth}{}/", nodes.join(","))
+    }
+
+    /// What `redis-cli -p PORT ARGS` prints.
+    pub fn cli(&self, port: u16, args: &[String]) -> String {
+        let mut cli = std::process::Command::new("redis-cli");
+        cli.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some(password) = &self.password {
+            cli.args(["-a", password, "--no-auth-warning"]);
+        }
+        let out = cli.args(args).output().expect("redis-cli runs");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        text
+    }
+
+    /// Waits until every node of `ports` reports `cluster_state:ok`
+    /// (panics after `within`).
+    pub fn wait_ok(&self, ports: &[u16], within: std::time::Duration) {
+        let until = std::time::Instant::now() + within;
+        loop {
+            let ok = ports.iter().all(|&port| {
+                self.cli(port, &["cluster".into(), "info".into()])
+                    .contains("cluster_state:ok")
+            });
+            if ok {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the cluster was not ok within {within:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The index in [`nodes`](Self::nodes) of the live primary serving the
+    /// slot of `key`, as the node at `ask` sees it.
+    pub fn primary_for(&self, ask: usize, key: &str) -> usize {
+        let port = self.nodes[ask].port;
+        let slot: u16 = self
+            .cli(port, &["cluster".into(), "keyslot".into(), key.into()])
+            .trim()
+            .parse()
+            .expect("a slot");
+        let nodes = self.cli(port, &["cluster".into(), "nodes".into()]);
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                continue;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                matches!((lo.parse::<u16>(), hi.parse::<u16>()), (Ok(lo), Ok(hi)) if lo <= slot && slot <= hi)
+            });
+            let node_port = fields[1]
+                .split(['@', ':'])
+                .nth(1)
+                .and_then(|p| p.parse::<u16>().ok());
+            if let (true, Some(node_port)) = (serves, node_port) {
+                if let Some(i) = self.nodes.iter().position(|n| n.port == node_port) {
+                    return i;
+                }
+            }
+        }
+        panic!("no primary serves slot {slot}:\n{nodes}");
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -47,13 +47,12 @@
 
 mod mirror;
 mod renewal;
+mod store;
 
 use core::time::Duration;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use redis::aio::MultiplexedConnection;
-use redis::AsyncConnectionConfig;
 use redis::Script;
 
 use crate::limits::Limits;
@@ -61,17 +60,18 @@ use crate::outcome::Clock;
 use crate::policy::Policy;
 use mirror::StoreReport;
 use renewal::{Answer, Args, Settings};
+use store::{Connection, Store};
 
 /// Limits shared through Redis: hand `&RedisLimits` to any driver's `run`
 /// or `retry` as where the call's limits live ([`Sharing`](super::Sharing)),
 /// or an `Arc` of it to `with_fleet` on the tower layer or the middleware.
 pub struct RedisLimits {
     local: Mutex<Limits>,
-    client: redis::Client,
+    store: Store,
     /// The blocking driver's connection; its lock also makes renewals
     /// one at a time.
-    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
-    sync_conn: Mutex<Option<redis::Connection>>,
+    #[cfg(feature = "blocking")]
+    sync_conn: Mutex<Option<store::BlockingConnection>>,
     script: Script,
     keys: [String; 6],
     id: String,
@@ -79,11 +79,13 @@ pub struct RedisLimits {
     round_trip_timeout: Duration,
     /// The async drivers' connection, made at their first renewal (and
     /// again after a failure); its lock makes renewals one at a time.
-    renewing: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    renewing: tokio::sync::Mutex<Option<Connection>>,
     /// Until when Redis is left alone after a failure (monotonic nanos).
     down_until: AtomicU64,
     round_trips: AtomicU64,
     failures: AtomicU64,
+    /// Whether the latest round trip failed.
+    unreachable: AtomicBool,
     /// The latest round trips' durations in microseconds, a ring of
     /// `LATENCIES` entries.
     latencies: Mutex<Vec<u32>>,
@@ -96,6 +98,7 @@ impl core::fmt::Debug for RedisLimits {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RedisLimits")
             .field("prefix", &self.keys[0])
+            .field("cluster", &self.store.is_cluster())
             .field("lease_size", &self.settings.lease_size)
             .field("round_trips", &self.round_trips())
             .finish_non_exhaustive()
@@ -113,10 +116,10 @@ impl RedisLimits {
             .attempt_timeout
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
-        let client = redis::Client::open(url)?;
         Ok(Self {
             local: Mutex::new(Limits::new(policy)),
-            client,
+            store: Store::open(url, round_trip_timeout)?,
+            #[cfg(feature = "blocking")]
             sync_conn: Mutex::new(None),
             script: Script::new(renewal::SCRIPT),
             keys: keys(&format!("steadfast:{api}")),
@@ -127,6 +130,7 @@ impl RedisLimits {
             down_until: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            unreachable: AtomicBool::new(false),
             latencies: Mutex::new(Vec::new()),
         })
     }
@@ -232,13 +236,21 @@ impl RedisLimits {
             Ok(answer) => {
                 self.record(now.mono.saturating_sub(sent.mono));
                 mirror::settle(&mut self.lock(), renewal::read(answer), report, now.mono);
+                if self.unreachable.swap(false, Ordering::Relaxed) {
+                    tracing::info!("shared limits reachable again");
+                }
             }
             Err(why) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    error = %why,
-                    "shared limits unreachable: this process's own limits for a second"
-                );
+                // Once per outage: it is asked again every second.
+                if self.unreachable.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(error = %why, "shared limits still unreachable");
+                } else {
+                    tracing::warn!(
+                        error = %why,
+                        "shared limits unreachable: this process's own limits until they answer"
+                    );
+                }
                 mirror::go_local(&mut self.lock());
                 let retry_at = now.mono.saturating_add(Duration::from_secs(1));
                 self.down_until.store(nanos(retry_at), Ordering::Relaxed);
@@ -272,16 +284,9 @@ impl RedisLimits {
         let answer = tokio::time::timeout(self.round_trip_timeout, async {
             let mut c = match conn.take() {
                 Some(c) => c,
-                None => {
-                    let config = AsyncConnectionConfig::new()
-                        .set_response_timeout(Some(self.round_trip_timeout))
-                        .set_connection_timeout(Some(self.round_trip_timeout));
-                    self.client
-                        .get_multiplexed_async_connection_with_config(&config)
-                        .await?
-                }
+                None => self.store.connect(self.round_trip_timeout).await?,
             };
-            let answer = call.invoke_async::<Answer>(&mut c).await?;
+            let answer = c.invoke(&call).await?;
             *conn = Some(c);
             Ok::<_, redis::RedisError>(answer)
         })
@@ -314,15 +319,9 @@ impl RedisLimits {
         let answer = (|| {
             let mut c = match conn.take() {
                 Some(c) => c,
-                None => {
-                    let timeout = self.round_trip_timeout;
-                    let c = self.client.get_connection_with_timeout(timeout)?;
-                    c.set_read_timeout(Some(timeout))?;
-                    c.set_write_timeout(Some(timeout))?;
-                    c
-                }
+                None => self.store.connect_blocking(self.round_trip_timeout)?,
             };
-            let answer = self.invocation(&report).invoke::<Answer>(&mut c)?;
+            let answer = self.invocation(&report).invoke::<Answer>(&mut *c)?;
             *conn = Some(c);
             Ok::<_, redis::RedisError>(answer)
         })();
