@@ -259,12 +259,26 @@ async fn at_normal_pressure_leases_save_round_trips() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
+    leases_save_round_trips(&redis.url, "standalone").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_normal_pressure_leases_save_round_trips_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start(None) else {
+        return;
+    };
+    leases_save_round_trips(&cluster.url(), "cluster").await;
+}
+
+/// At most 0.2 round trips per request to the Redis at `url` while the
+/// quota leaves room for everyone.
+async fn leases_save_round_trips(url: &str, what: &str) {
     let policy = Arc::new(policy());
     let api = FakeApi::start();
     // Room for everyone: pressure stays normal.
     api.rate_limit(10_000, Duration::from_secs(10));
     let fleet: Vec<_> = (0..MEMBERS)
-        .map(|_| Arc::new(RedisLimits::new(&redis.url, "roomy", &policy).unwrap()))
+        .map(|_| Arc::new(RedisLimits::new(url, "roomy", &policy).unwrap()))
         .collect();
     let created = run_fleet(&api, &policy, &Members::Fleet(fleet.clone())).await;
     assert_eq!(created, MEMBERS * CALLS);
@@ -281,7 +295,7 @@ async fn at_normal_pressure_leases_save_round_trips() {
         .max()
         .unwrap();
     eprintln!(
-        "{trips} round trips for {} requests: {per_request:.3} each; \
+        "{what}: {trips} round trips for {} requests: {per_request:.3} each; \
          round trip p50 {p50:?}, p99 {p99:?} (the first opens the connection)",
         MEMBERS * CALLS
     );
@@ -334,9 +348,14 @@ fn fleet_member() {
             let limits = RedisLimits::new(&redis, "processes", &policy).unwrap();
             Members::Fleet(vec![Arc::new(limits)])
         };
-        run_members(&url, &policy, &sharing, &[member]).await
+        let created = run_members(&url, &policy, &sharing, &[member]).await;
+        let failures = match &sharing {
+            Members::Fleet(fleet) => fleet[0].failures(),
+            Members::Alone(_) => 0,
+        };
+        (created, failures)
     });
-    println!("created {created}");
+    println!("created {} failures {}", created.0, created.1);
 }
 
 /// Four OS processes share one quota; `redis` empty means each alone.
@@ -358,7 +377,10 @@ fn run_processes(api: &FakeApi, redis: &str) {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains(&format!("created {CALLS}")), "{text}");
+        assert!(
+            text.contains(&format!("created {CALLS} failures 0")),
+            "{text}"
+        );
     }
 }
 
@@ -381,6 +403,21 @@ fn a_fleet_of_processes_keeps_to_one_quota() {
         "four OS processes, 429s after the first window: {shared} shared, {} each alone",
         late_429s(&baseline)
     );
+    assert_eq!(shared, 0, "shared limits keep to the quota");
+}
+
+/// The same on a Redis Cluster that requires a password, given in the URL.
+#[test]
+fn a_fleet_of_processes_keeps_to_one_quota_on_a_cluster_with_a_password() {
+    let Some(cluster) = RedisCluster::start(Some("fleet-s3cret")) else {
+        return;
+    };
+    let api = FakeApi::start();
+    api.rate_limit(QUOTA, WINDOW);
+    run_processes(&api, &cluster.url());
+    every_record_once(&api);
+    let shared = late_429s(&api);
+    eprintln!("four OS processes on a cluster, 429s after the first window: {shared}");
     assert_eq!(shared, 0, "shared limits keep to the quota");
 }
 
