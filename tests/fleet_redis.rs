@@ -515,3 +515,116 @@ async fn a_dead_members_lease_runs_out() {
     );
     assert_eq!(api.store().len(), 5);
 }
+
+/// What the process logs (DEBUG and up) while `f` runs on a runtime of
+/// the test's thread.
+fn logged<T>(f: impl std::future::Future<Output = T>) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = tracing::subscriber::with_default(subscriber, || runtime.block_on(f));
+    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (out, log)
+}
+
+/// With `right` (a Redis URL holding the password `PASSWORD`) the fleet
+/// shares; with the password wrong it goes on alone and says why, once;
+/// neither password reaches the log, a `Debug` or an error.
+fn credentials_are_used_and_never_shown(right: &str) {
+    const PASSWORD: &str = "pw-s3cret";
+    const WRONG: &str = "wr0ng-s3cret";
+    let wrong = right.replace(PASSWORD, WRONG);
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    let url = api.url("/contacts");
+    let member = |redis: &str| Arc::new(RedisLimits::new(redis, "secret", &policy).unwrap());
+    let (good, bad) = (member(right), member(&wrong));
+
+    let (created, log) = logged(run_members(
+        &url,
+        &policy,
+        &Members::Fleet(vec![good.clone()]),
+        &[0],
+    ));
+    assert_eq!(created, CALLS);
+    assert_eq!(good.failures(), 0, "{log}");
+    assert!(good.round_trips() > 0);
+
+    let (created, bad_log) = logged(run_members(
+        &url,
+        &policy,
+        &Members::Fleet(vec![bad.clone()]),
+        &[1],
+    ));
+    assert_eq!(created, CALLS, "calls go on without shared limits");
+    assert!(bad.failures() > 0);
+    let told: Vec<&str> = bad_log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    eprintln!("a wrong password: {told:?}");
+    assert_eq!(told.len(), 1, "{bad_log}");
+    assert!(
+        told[0].contains("ERROR") && told[0].contains("refused the credentials"),
+        "{bad_log}"
+    );
+
+    let malformed = format!("{right}?protocol={PASSWORD}");
+    let error = RedisLimits::new(&malformed, "secret", &policy).unwrap_err();
+    let shown = format!("{log}{bad_log}{good:?}{bad:?}{error}{error:?}");
+    for secret in [PASSWORD, WRONG] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+#[test]
+fn a_password_in_the_url_is_used_and_never_shown() {
+    let Some(redis) = RedisServer::start_with_password("pw-s3cret") else {
+        return;
+    };
+    credentials_are_used_and_never_shown(&redis.url);
+    // An ACL user allowed the API's keys alone.
+    let acl = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "-a",
+            "pw-s3cret",
+            "--no-auth-warning",
+        ])
+        .args(["ACL", "SETUSER", "fleet"])
+        .args(["on", ">pw-s3cret", "resetkeys", "~{steadfast:secret}:*"])
+        .arg("+@all")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&acl.stdout).trim(), "OK");
+    let user = redis.url.replace("redis://:", "redis://fleet:");
+    credentials_are_used_and_never_shown(&user);
+}
+
+#[test]
+fn a_clusters_password_in_the_url_is_used_and_never_shown() {
+    let Some(cluster) = RedisCluster::start(Some("pw-s3cret")) else {
+        return;
+    };
+    credentials_are_used_and_never_shown(&cluster.url());
+}

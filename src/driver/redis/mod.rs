@@ -143,8 +143,11 @@ impl RedisLimits {
     }
 
     /// Keys under `prefix` instead of `steadfast:<api>` (Redis shared with
-    /// other applications, or an ACL that allows one key pattern). Every
-    /// member of a fleet must use the same.
+    /// other applications, or an ACL that allows one key pattern): they
+    /// are `{prefix}:window` and so on, the braces making the prefix their
+    /// hash tag on a cluster. A prefix that cannot be a hash tag (empty, or
+    /// starting with `}`) gets the tag `{steadfast}` before it instead.
+    /// Every member of a fleet must use the same.
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {
         self.keys = keys(prefix);
@@ -245,6 +248,11 @@ impl RedisLimits {
                 // Once per outage: it is asked again every second.
                 if self.unreachable.swap(true, Ordering::Relaxed) {
                     tracing::debug!(error = %why, "shared limits still unreachable");
+                } else if refused(&why) {
+                    tracing::error!(
+                        error = %why,
+                        "Redis refused the credentials in its URL: this process's own limits until it accepts them"
+                    );
                 } else {
                     tracing::warn!(
                         error = %why,
@@ -366,7 +374,22 @@ fn keys(prefix: &str) -> [String; 6] {
         "budget-slices",
         "breaker",
     ]
-    .map(|key| format!("{{{prefix}}}:{key}"))
+    .map(|key| {
+        if prefix.is_empty() || prefix.starts_with('}') {
+            format!("{{steadfast}}{prefix}:{key}")
+        } else {
+            format!("{{{prefix}}}:{key}")
+        }
+    })
+}
+
+/// Whether a failed round trip's error says Redis refused the URL's
+/// credentials (the cluster client wraps the node's error in its own, so
+/// the kind alone does not tell).
+fn refused(why: &str) -> bool {
+    ["AuthenticationFailed", "WRONGPASS", "NOAUTH", "NOPERM"]
+        .iter()
+        .any(|code| why.contains(code))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -393,17 +416,25 @@ mod tests {
 
     #[test]
     fn one_apis_keys_share_a_cluster_slot() {
-        for prefix in ["steadfast:contacts", "app-7:retries", "a{b", "x}y"] {
+        for prefix in [
+            "steadfast:contacts",
+            "app-7:retries",
+            "a{b",
+            "x}y",
+            "",
+            "}",
+            "}x{y}",
+        ] {
             let keys = keys(prefix);
             let tag = hashed(&keys[0]);
             assert!(
                 !tag.is_empty() && keys.iter().all(|k| hashed(k) == tag),
                 "{keys:?}"
             );
-            assert!(keys
-                .iter()
-                .all(|k| k.starts_with(&format!("{{{prefix}}}:"))));
+            assert!(keys.iter().all(|k| k.contains(prefix)));
         }
         assert_eq!(hashed(&keys("steadfast:contacts")[0]), "steadfast:contacts");
+        assert_eq!(keys("")[0], "{steadfast}:window");
+        assert_eq!(keys("}x")[0], "{steadfast}}x:window");
     }
 }
