@@ -628,3 +628,82 @@ fn a_clusters_password_in_the_url_is_used_and_never_shown() {
     };
     credentials_are_used_and_never_shown(&cluster.url());
 }
+
+/// Mid-run the primary holding the API's slot dies, and the cluster (node
+/// timeout 1 s) promotes its replica. Meanwhile the members pace on their
+/// own, each saying so once; then they find the promoted replica through
+/// the cluster client and share again. Every create happens once, and from
+/// `SETTLED` after the promotion no 429 comes.
+#[test]
+fn when_a_clusters_primary_dies_its_replica_takes_over() {
+    const SETTLED: Duration = Duration::from_secs(3);
+    let Some(mut cluster) = RedisCluster::start(None) else {
+        return;
+    };
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    let started = std::time::Instant::now();
+    // 10 creates a second: the 100 creates take about ten seconds.
+    api.rate_limit(QUOTA / 2, WINDOW);
+    let fleet: Vec<_> = (0..MEMBERS)
+        .map(|_| Arc::new(RedisLimits::new(&cluster.url(), "failover", &policy).unwrap()))
+        .collect();
+    let killer = std::thread::spawn(move || {
+        // Just before a window starts, when every waiting member renews.
+        std::thread::sleep(WINDOW * 2 - Duration::from_millis(100));
+        let killed = started.elapsed();
+        cluster.fail_over("{steadfast:failover}:window", Duration::from_secs(15));
+        (killed, started.elapsed(), cluster)
+    });
+    let sharing = Members::Fleet(fleet.clone());
+    let after = FakeApi::start();
+    let (created, log) = logged(async {
+        let created = run_fleet(&api, &policy, &sharing).await;
+        // A member whose calls all ended while it was alone shows that it
+        // shares again with its next call (a second after its failure).
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        for (i, member) in fleet.iter().enumerate() {
+            let mut hooks = Create {
+                client: reqwest::Client::new(),
+                url: after.url("/contacts"),
+                body: contact_json(&format!("after-{i}")),
+            };
+            let request = Request::new(Method::Post).with_idempotency_key();
+            let done = run(&*policy, request, &**member, &mut hooks).await;
+            assert!(done.result.is_ok());
+        }
+        created
+    });
+    let (killed, promoted, cluster) = killer.join().unwrap();
+    let late: Vec<Duration> = api
+        .log()
+        .iter()
+        .filter(|s| s.status == Some(429) && s.at >= WINDOW)
+        .map(|s| s.at)
+        .collect();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("shared limits unreachable"))
+        .count();
+    let back = log
+        .lines()
+        .filter(|l| l.contains("shared limits reachable again"))
+        .count();
+    let failures: Vec<u64> = fleet.iter().map(|f| f.failures()).collect();
+    eprintln!(
+        "primary killed at {killed:?}, replica promoted at {promoted:?}; \
+         429s after the first window at {late:?}; failures {failures:?}; \
+         {warned} warnings, {back} back; the run ended at {:?}",
+        api.log().last().map(|s| s.at)
+    );
+    drop(cluster);
+    assert_eq!(created, MEMBERS * CALLS, "every call completes");
+    every_record_once(&api);
+    assert!(failures.iter().sum::<u64>() > 0, "the fleet noticed");
+    assert!(warned >= 1 && warned <= MEMBERS, "once per member:\n{log}");
+    assert_eq!(back, warned, "each member that went alone came back");
+    assert!(
+        late.iter().all(|&at| at < promoted + SETTLED),
+        "429s at {late:?}, promoted at {promoted:?}"
+    );
+}

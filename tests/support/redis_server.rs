@@ -190,6 +190,9 @@ impl RedisCluster {
                     &format!("nodes-{port}.conf"),
                     "--cluster-node-timeout",
                     "1000",
+                    // A replica that never synced cannot take over: sync at once.
+                    "--repl-diskless-sync-delay",
+                    "0",
                     "--dir",
                     &dir,
                 ]
@@ -211,6 +214,7 @@ impl RedisCluster {
         assert!(out.contains("All 16384 slots covered"), "{out}");
         let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
         cluster.wait_ok(&ports, std::time::Duration::from_secs(20));
+        cluster.wait_synced(std::time::Duration::from_secs(20));
         Some(cluster)
     }
 
@@ -262,9 +266,28 @@ impl RedisCluster {
         }
     }
 
-    /// The index in [`nodes`](Self::nodes) of the live primary serving the
-    /// slot of `key`, as the node at `ask` sees it.
-    pub fn primary_for(&self, ask: usize, key: &str) -> usize {
+    /// Waits until every replica has synced with its primary (panics after
+    /// `within`).
+    fn wait_synced(&self, within: std::time::Duration) {
+        let until = std::time::Instant::now() + within;
+        for node in &self.nodes {
+            loop {
+                let info = self.cli(node.port, &["info".into(), "replication".into()]);
+                if info.contains("role:master") || info.contains("master_link_status:up") {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < until,
+                    "a replica had not synced within {within:?}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// The index in [`nodes`](Self::nodes) of the primary serving the slot
+    /// of `key` that the node at `ask` believes alive, if any.
+    pub fn primary_for(&self, ask: usize, key: &str) -> Option<usize> {
         let port = self.nodes[ask].port;
         let slot: u16 = self
             .cli(port, &["cluster".into(), "keyslot".into(), key.into()])
@@ -286,12 +309,33 @@ impl RedisCluster {
                 .nth(1)
                 .and_then(|p| p.parse::<u16>().ok());
             if let (true, Some(node_port)) = (serves, node_port) {
-                if let Some(i) = self.nodes.iter().position(|n| n.port == node_port) {
-                    return i;
-                }
+                return self.nodes.iter().position(|n| n.port == node_port);
             }
         }
-        panic!("no primary serves slot {slot}:\n{nodes}");
+        None
+    }
+
+    /// Kills the primary serving `key`'s slot and waits (up to `within`)
+    /// until its replica has taken over and the cluster is ok again;
+    /// returns the dead node's index.
+    pub fn fail_over(&mut self, key: &str, within: std::time::Duration) -> usize {
+        let dead = self.primary_for(0, key).expect("a primary serves the key");
+        self.nodes[dead].kill();
+        let ask = usize::from(dead == 0);
+        let until = std::time::Instant::now() + within;
+        while !matches!(self.primary_for(ask, key), Some(p) if p != dead) {
+            assert!(
+                std::time::Instant::now() < until,
+                "no replica took over within {within:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let survivors: Vec<u16> = (0..self.nodes.len())
+            .filter(|&i| i != dead)
+            .map(|i| self.nodes[i].port)
+            .collect();
+        self.wait_ok(&survivors, within);
+        dead
     }
 }
 
