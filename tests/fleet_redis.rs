@@ -700,7 +700,7 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
     assert_eq!(created, MEMBERS * CALLS, "every call completes");
     every_record_once(&api);
     assert!(failures.iter().sum::<u64>() > 0, "the fleet noticed");
-    assert!(warned >= 1 && warned <= MEMBERS, "once per member:\n{log}");
+    assert!((1..=MEMBERS).contains(&warned), "once per member:\n{log}");
     assert_eq!(back, warned, "each member that went alone came back");
     assert!(
         late.iter().all(|&at| at < promoted + SETTLED),
