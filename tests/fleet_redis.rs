@@ -707,3 +707,91 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
         "429s at {late:?}, promoted at {promoted:?}"
     );
 }
+
+/// A cluster in odd states still serves the fleet: a node listed in the
+/// URL is down from the start, the script is flushed from every node
+/// (`SCRIPT FLUSH`), and the API's slot moves to another primary while
+/// calls run. Every call completes; the fleet shares again after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_in_odd_states_still_serves_the_fleet() {
+    let Some(cluster) = RedisCluster::start(None) else {
+        return;
+    };
+    let cluster = Arc::new(cluster);
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let url = cluster
+        .url()
+        .replacen("redis+cluster://", &format!("redis+cluster://{down},"), 1);
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    api.rate_limit(10_000, Duration::from_secs(10));
+    let member = Arc::new(RedisLimits::new(&url, "odd", &policy).unwrap());
+    let sharing = Members::Fleet(vec![member.clone()]);
+    let calls = api.url("/contacts");
+    let shared = |m: &RedisLimits| m.round_trips() - m.failures();
+
+    assert_eq!(run_members(&calls, &policy, &sharing, &[0]).await, CALLS);
+    assert_eq!(
+        member.failures(),
+        0,
+        "a node down at the start is passed over"
+    );
+    assert!(shared(&member) > 0);
+
+    for node in &cluster.nodes {
+        let said = cluster.cli(node.port, &["script".into(), "flush".into()]);
+        assert!(said.contains("OK"), "{said}");
+    }
+    let before = shared(&member);
+    assert_eq!(run_members(&calls, &policy, &sharing, &[1]).await, CALLS);
+    assert_eq!(member.failures(), 0, "a flushed script is loaded again");
+    assert!(shared(&member) > before);
+
+    let slot_of = "{steadfast:odd}:window";
+    let was = cluster.primary_for(0, slot_of);
+    let mover = cluster.clone();
+    let moving = tokio::task::spawn_blocking(move || mover.move_slot(slot_of));
+    assert_eq!(run_members(&calls, &policy, &sharing, &[2]).await, CALLS);
+    moving.await.unwrap();
+    assert_ne!(cluster.primary_for(0, slot_of), was, "the slot moved");
+    let failures = member.failures();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let before = shared(&member);
+    assert_eq!(run_members(&calls, &policy, &sharing, &[3]).await, CALLS);
+    eprintln!(
+        "odd states: {failures} failed round trips while the slot moved, {} round trips in all",
+        member.round_trips()
+    );
+    assert!(shared(&member) > before, "shares on the slot's new primary");
+    assert_eq!(api.store().len(), MEMBERS * CALLS);
+}
+
+/// A cluster URL naming no node that answers: calls go on with the
+/// process's own limits, each delayed at most once by the round-trip
+/// timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_url_naming_no_live_node_leaves_calls_their_own_limits() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+    };
+    let url = format!("redis+cluster://{},{}/", free(), free());
+    let policy = Arc::new(policy());
+    let api = FakeApi::start();
+    let member = Arc::new(RedisLimits::new(&url, "nowhere", &policy).unwrap());
+    let started = std::time::Instant::now();
+    let created = run_members(
+        &api.url("/contacts"),
+        &policy,
+        &Members::Fleet(vec![member.clone()]),
+        &[0],
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(created, CALLS);
+    assert!(member.failures() >= 1);
+    assert!(took < Duration::from_secs(2), "{CALLS} calls took {took:?}");
+}

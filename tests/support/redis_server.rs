@@ -315,6 +315,105 @@ impl RedisCluster {
         None
     }
 
+    /// The cluster id of the node at `index`.
+    fn id(&self, index: usize) -> String {
+        let port = self.nodes[index].port;
+        self.cli(port, &["cluster".into(), "myid".into()])
+            .trim()
+            .to_owned()
+    }
+
+    /// Moves the slot of `key`, with its keys, from the primary serving it
+    /// to another primary, as `redis-cli --cluster reshard` would (the
+    /// cluster specification's IMPORTING, MIGRATING, MIGRATE, NODE).
+    pub fn move_slot(&self, key: &str) {
+        let s = |v: &str| v.to_owned();
+        let port = |i: usize| self.nodes[i].port;
+        let from = self.primary_for(0, key).expect("a primary serves the key");
+        let slot = self
+            .cli(port(0), &[s("cluster"), s("keyslot"), s(key)])
+            .trim()
+            .to_owned();
+        let nodes = self.cli(port(from), &[s("cluster"), s("nodes")]);
+        let to = self
+            .nodes
+            .iter()
+            .position(|n| {
+                n.port != port(from)
+                    && nodes.lines().any(|l| {
+                        l.contains(&format!(":{}@", n.port))
+                            && l.contains("master")
+                            && !l.contains("fail")
+                    })
+            })
+            .expect("another primary");
+        let (from_id, to_id) = (self.id(from), self.id(to));
+        let said = self.cli(
+            port(to),
+            &[
+                s("cluster"),
+                s("setslot"),
+                slot.clone(),
+                s("importing"),
+                from_id,
+            ],
+        );
+        assert!(said.contains("OK"), "{said}");
+        let said = self.cli(
+            port(from),
+            &[
+                s("cluster"),
+                s("setslot"),
+                slot.clone(),
+                s("migrating"),
+                to_id.clone(),
+            ],
+        );
+        assert!(said.contains("OK"), "{said}");
+        loop {
+            let keys = self.cli(
+                port(from),
+                &[s("cluster"), s("getkeysinslot"), slot.clone(), s("100")],
+            );
+            let keys: Vec<String> = keys
+                .lines()
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect();
+            if keys.is_empty() {
+                break;
+            }
+            let mut migrate = vec![
+                s("migrate"),
+                s("127.0.0.1"),
+                port(to).to_string(),
+                s(""),
+                s("0"),
+                s("5000"),
+            ];
+            if let Some(password) = &self.password {
+                migrate.extend([s("AUTH"), password.clone()]);
+            }
+            migrate.push(s("KEYS"));
+            migrate.extend(keys);
+            let said = self.cli(port(from), &migrate);
+            assert!(said.contains("OK") || said.contains("NOKEY"), "{said}");
+        }
+        for i in [to, from] {
+            let said = self.cli(
+                port(i),
+                &[
+                    s("cluster"),
+                    s("setslot"),
+                    slot.clone(),
+                    s("node"),
+                    to_id.clone(),
+                ],
+            );
+            assert!(said.contains("OK"), "{said}");
+        }
+    }
+
     /// Kills the primary serving `key`'s slot and waits (up to `within`)
     /// until its replica has taken over and the cluster is ok again;
     /// returns the dead node's index.
