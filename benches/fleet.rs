@@ -1,14 +1,14 @@
 //! What a fleet admission costs: calls through `tokio::run` in a fleet with a lease
 //! of one send, so every call makes one round trip to a `redis-server` the
 //! bench starts on a free 127.0.0.1 port (quiet: nothing else runs), beside
-//! the same calls with leases of eight. The round trips' median and p99
-//! are printed at the end.
+//! the same calls with leases of eight; then the same on a six-node Redis
+//! Cluster the bench starts. The round trips' median and p99 are printed
+//! after each.
 //!
 //! ```text
 //! cargo bench --bench fleet --features redis
 //! ```
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -16,6 +16,10 @@ use steadfast::driver::redis::RedisLimits;
 use steadfast::driver::tokio::{run, AsyncHooks};
 use steadfast::driver::Reply;
 use steadfast::{Method, NetworkError, Policy, Request};
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+use redis_server::{RedisCluster, RedisServer};
 
 /// Answers at once, with a reading that leaves plenty of room.
 struct Instant200;
@@ -48,40 +52,12 @@ impl steadfast::driver::blocking::Hooks for Instant200 {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Option<(Server, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Server(child);
-    for _ in 0..250 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((server, format!("redis://127.0.0.1:{port}/")));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 fn bench(c: &mut Criterion) {
-    let Some((_server, url)) = start_redis() else {
+    let Some(server) = RedisServer::start() else {
         eprintln!("redis-server is not installed: the fleet bench needs it");
+        return;
+    };
+    let Some(cluster) = RedisCluster::start(None) else {
         return;
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -91,27 +67,29 @@ fn bench(c: &mut Criterion) {
     let policy = Policy::seed_guide();
     let request = Request::new(Method::Get);
     let mut group = c.benchmark_group("fleet admission");
-    for lease in [1, 8] {
-        let fleet = runtime.block_on(async {
-            RedisLimits::new(&url, &format!("bench-{lease}"), &policy)
-                .expect("a client")
-                .with_lease_size(lease)
+    for (store, url) in [("one node", server.url.clone()), ("cluster", cluster.url())] {
+        for lease in [1, 8] {
+            let fleet = runtime.block_on(async {
+                RedisLimits::new(&url, &format!("bench-{lease}"), &policy)
+                    .expect("a client")
+                    .with_lease_size(lease)
+            });
+            group.bench_function(format!("{store}: a call, leases of {lease}"), |b| {
+                b.iter(|| {
+                    runtime.block_on(async { run(&policy, request, &fleet, &mut Instant200).await })
+                })
+            });
+            report(&format!("{store}, leases of {lease}"), &fleet);
+        }
+        // The blocking driver's renewals: a plain connection, no runtime.
+        let fleet = RedisLimits::new(&url, "bench-blocking", &policy)
+            .expect("a client")
+            .with_lease_size(1);
+        group.bench_function(format!("{store}: a blocking call, leases of 1"), |b| {
+            b.iter(|| steadfast::driver::blocking::run(&policy, request, &fleet, &mut Instant200))
         });
-        group.bench_function(format!("a call, leases of {lease}"), |b| {
-            b.iter(|| {
-                runtime.block_on(async { run(&policy, request, &fleet, &mut Instant200).await })
-            })
-        });
-        report(&format!("leases of {lease}"), &fleet);
+        report(&format!("{store}, blocking, leases of 1"), &fleet);
     }
-    // The blocking driver's renewals: a plain connection, no runtime.
-    let fleet = RedisLimits::new(&url, "bench-blocking", &policy)
-        .expect("a client")
-        .with_lease_size(1);
-    group.bench_function("a blocking call, leases of 1", |b| {
-        b.iter(|| steadfast::driver::blocking::run(&policy, request, &fleet, &mut Instant200))
-    });
-    report("blocking, leases of 1", &fleet);
     group.finish();
 }
 
