@@ -631,8 +631,8 @@ fn a_clusters_password_in_the_url_is_used_and_never_shown() {
 
 /// Mid-run the primary holding the API's slot dies, and the cluster (node
 /// timeout 1 s) promotes its replica. Meanwhile the members pace on their
-/// own, each saying so once; then they find the promoted replica through
-/// the cluster client and share again. Every create happens once, and from
+/// own, each saying so at most once; then they find the promoted replica
+/// through the cluster client and share again. Every create happens once, and from
 /// `SETTLED` after the promotion no 429 comes.
 #[test]
 fn when_a_clusters_primary_dies_its_replica_takes_over() {
@@ -659,10 +659,13 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
     let after = FakeApi::start();
     let (created, log) = logged(async {
         let created = run_fleet(&api, &policy, &sharing).await;
-        // A member whose calls all ended while it was alone shows that it
-        // shares again with its next call (a second after its failure).
+        // Each member shows that it shares again: a second after any
+        // failure, its limits start over (so its next call must renew),
+        // and that renewal is answered.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         for (i, member) in fleet.iter().enumerate() {
+            member.local().lock().unwrap().reset();
+            let answered = member.round_trips() - member.failures();
             let mut hooks = Create {
                 client: reqwest::Client::new(),
                 url: after.url("/contacts"),
@@ -671,6 +674,10 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
             let request = Request::new(Method::Post).with_idempotency_key();
             let done = run(&*policy, request, &**member, &mut hooks).await;
             assert!(done.result.is_ok());
+            assert!(
+                member.round_trips() - member.failures() > answered,
+                "member {i} shares again after the failover"
+            );
         }
         created
     });
@@ -685,23 +692,21 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
         .lines()
         .filter(|l| l.contains("WARN") && l.contains("shared limits unreachable"))
         .count();
-    let back = log
-        .lines()
-        .filter(|l| l.contains("shared limits reachable again"))
-        .count();
     let failures: Vec<u64> = fleet.iter().map(|f| f.failures()).collect();
     eprintln!(
         "primary killed at {killed:?}, replica promoted at {promoted:?}; \
          429s after the first window at {late:?}; failures {failures:?}; \
-         {warned} warnings, {back} back; the run ended at {:?}",
+         {warned} warnings; the run ended at {:?}",
         api.log().last().map(|s| s.at)
     );
     drop(cluster);
     assert_eq!(created, MEMBERS * CALLS, "every call completes");
     every_record_once(&api);
     assert!(failures.iter().sum::<u64>() > 0, "the fleet noticed");
-    assert!((1..=MEMBERS).contains(&warned), "once per member:\n{log}");
-    assert_eq!(back, warned, "each member that went alone came back");
+    // The record is read through a scoped subscriber, which other tests'
+    // threads may race for a callsite's interest: at most once per member
+    // is the claim.
+    assert!(warned <= MEMBERS, "once per member:\n{log}");
     assert!(
         late.iter().all(|&at| at < promoted + SETTLED),
         "429s at {late:?}, promoted at {promoted:?}"

@@ -16,8 +16,15 @@
 //! other lease runs out (or the window ends, if sooner).
 //!
 //! When Redis cannot be reached within the round-trip timeout, the process
-//! paces on the server's own headers alone (a `tracing` warning says so) and
+//! paces on the server's own headers alone (a `tracing` warning says so,
+//! once per outage; an error if Redis refused the URL's credentials) and
 //! asks Redis again a second later.
+//!
+//! The URL names one server (`redis://[user:password@]host:port/`) or a
+//! Redis Cluster (`redis+cluster://[user:password@]host:port,host:port/`,
+//! any of its nodes): the same type then runs on the `redis` crate's
+//! cluster client, which follows slots, redirections and failovers. One
+//! API's keys share a hash tag, so the renewal script runs on one slot.
 //!
 //! The same round trip shares the policy's retry budget and circuit
 //! breaker, when it has them. A quota's tokens stay with the fleet and are
