@@ -21,7 +21,7 @@ use steadfast::Completion;
 use steadfast::{Limits, Method, NetworkError, Policy, Request};
 
 use support::fake_api::FakeApi;
-use support::{contact_json, fleet_policy as policy, RedisCluster, RedisServer};
+use support::{captured, contact_json, fleet_policy as policy, RedisCluster, RedisServer};
 
 const MEMBERS: usize = 4;
 const CALLS: usize = 25;
@@ -525,31 +525,11 @@ async fn a_dead_members_lease_runs_out() {
 /// What the process logs (DEBUG and up) while `f` runs on a runtime of
 /// the test's thread.
 fn logged<T>(f: impl std::future::Future<Output = T>) -> (T, String) {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let out = tracing::subscriber::with_default(subscriber, || runtime.block_on(f));
-    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
-    (out, log)
+    captured(|| runtime.block_on(f))
 }
 
 /// With `right` (a Redis URL holding the password `PASSWORD`) the fleet
@@ -654,13 +634,13 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
     let fleet: Vec<_> = (0..MEMBERS)
         .map(|_| Arc::new(RedisLimits::new(&cluster.url(), "failover", &policy).unwrap()))
         .collect();
-    let killer = std::thread::spawn(move || {
+    let killer = Joined(Some(std::thread::spawn(move || {
         // Just before a window starts, when every waiting member renews.
         std::thread::sleep(WINDOW * 2 - Duration::from_millis(100));
         let killed = started.elapsed();
         cluster.fail_over("{steadfast:failover}:window", Duration::from_secs(15));
         (killed, started.elapsed(), cluster)
-    });
+    })));
     let sharing = Members::Fleet(fleet.clone());
     let after = FakeApi::start();
     let (created, log) = logged(async {
@@ -687,7 +667,7 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
         }
         created
     });
-    let (killed, promoted, cluster) = killer.join().unwrap();
+    let (killed, promoted, cluster) = killer.join();
     let late: Vec<Duration> = api
         .log()
         .iter()
@@ -717,6 +697,25 @@ fn when_a_clusters_primary_dies_its_replica_takes_over() {
         late.iter().all(|&at| at < promoted + SETTLED),
         "429s at {late:?}, promoted at {promoted:?}"
     );
+}
+
+/// A thread owning a cluster, joined also when the test fails before it
+/// would be: the cluster's servers stop with it, not with the process.
+struct Joined<T>(Option<std::thread::JoinHandle<T>>);
+
+impl<T> Joined<T> {
+    fn join(mut self) -> T {
+        let thread = self.0.take().expect("joined once");
+        thread.join().unwrap()
+    }
+}
+
+impl<T> Drop for Joined<T> {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A cluster in odd states still serves the fleet: a node listed in the

@@ -1,27 +1,15 @@
 //! The drivers' tracing records: every event logged with its fields, request
 //! bodies cut to 200 characters, and no token or Authorization value ever.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Mutex;
 use std::time::Duration;
 
 use steadfast::driver::blocking::{run, Hooks};
 use steadfast::driver::Reply;
 use steadfast::driver::Sharing;
 use steadfast::{Limits, Method, NetworkError, Policy, PolicySpec, Request, Schedule};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 struct Scripted {
     replies: Vec<Reply>,
@@ -56,18 +44,8 @@ fn reply(status: u16, headers: &[(&str, &str)]) -> Reply {
 
 /// Runs `f` under a subscriber that records DEBUG and up; returns the log.
 fn captured(f: impl FnOnce()) -> String {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let log = buffer.0.lock().unwrap().clone();
-    String::from_utf8(log).unwrap()
+    support::captured(f).1
 }
-
 #[test]
 fn every_event_is_a_record_without_secrets() {
     let policy = Policy::new(PolicySpec {

@@ -5,6 +5,7 @@
 
 #[allow(unused_imports)] // Only the fleet tests start one.
 pub use redis_server::{RedisCluster, RedisServer};
+#[allow(unused_imports)] // Not every test talks to the loopback API.
 pub use steadfast_loopback as fake_api;
 pub use steadfast_loopback::scenarios::*;
 
@@ -100,4 +101,30 @@ pub fn fleet_policy() -> Policy {
         ..spec
     })
     .expect("valid fleet policy")
+}
+
+/// What `f` logs (DEBUG and up) through a subscriber of this thread's own,
+/// beside what `f` returns.
+pub fn captured<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (out, log)
 }
